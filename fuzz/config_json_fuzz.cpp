@@ -1,8 +1,7 @@
 // libFuzzer target: config.json parsing (both forms) must never crash, and anything it accepts must
 // pass validation.
-#include "model/config.h"
-
 #include "core/check.h"
+#include "model/config.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds everything, runs every CPU test, then runs the
+# The test command: installs what is missing, checks formatting, builds everything, runs every CPU test, then runs the
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)
+bash scripts/check-format.sh
 
 cmake --preset release -G Ninja >/dev/null
 cmake --build --preset release -j "$jobs"

@@ -14,10 +14,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.parse_complete_callback([&] {
         static constexpr std::pair<const char*, tllm::LogLevel> kLevels[] = {{"debug", tllm::LogLevel::kDebug},
-                                                                              {"info", tllm::LogLevel::kInfo},
-                                                                              {"warn", tllm::LogLevel::kWarn},
-                                                                              {"error", tllm::LogLevel::kError},
-                                                                              {"off", tllm::LogLevel::kOff}};
+                                                                             {"info", tllm::LogLevel::kInfo},
+                                                                             {"warn", tllm::LogLevel::kWarn},
+                                                                             {"error", tllm::LogLevel::kError},
+                                                                             {"off", tllm::LogLevel::kOff}};
         for (const auto& [name, level] : kLevels) {
             if (log_level == name) {
                 tllm::set_log_level(level);

@@ -17,9 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Parses "1,2,3" (spaces allowed) into token ids.
 Result<std::vector<int32_t>> parse_token_list(const std::string& text) {
@@ -143,7 +141,7 @@ struct GenerateFlags {
     float top_p = 1.0f;
     int top_k = 0;
     uint64_t seed = 0;
-    std::vector<int32_t> stop_ids = {200002, 200012};  // <|return|>, <|call|>
+    std::vector<int32_t> stop_ids = {200002, 200012}; // <|return|>, <|call|>
 };
 
 Status run_generate(const GenerateFlags& flags) {
@@ -188,7 +186,7 @@ Status run_generate(const GenerateFlags& flags) {
     return {};
 }
 
-}  // namespace
+} // namespace
 
 void register_model_commands(CLI::App& app) {
     auto synth_flags = std::make_shared<SynthFlags>();
@@ -234,4 +232,4 @@ void register_model_commands(CLI::App& app) {
     generate->callback([generate_flags] { throw CLI::RuntimeError(report(run_generate(*generate_flags))); });
 }
 
-}  // namespace tllm
+} // namespace tllm

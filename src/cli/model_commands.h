@@ -7,4 +7,4 @@ namespace tllm {
 
 void register_model_commands(CLI::App& app);
 
-}  // namespace tllm
+} // namespace tllm

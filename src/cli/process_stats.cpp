@@ -24,4 +24,4 @@ ProcessStats read_process_stats() {
     return stats;
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -6,10 +6,10 @@
 namespace tllm {
 
 struct ProcessStats {
-    uint64_t resident_bytes = 0;       // VmRSS
-    uint64_t peak_resident_bytes = 0;  // VmHWM
+    uint64_t resident_bytes = 0;      // VmRSS
+    uint64_t peak_resident_bytes = 0; // VmHWM
 };
 
 ProcessStats read_process_stats();
 
-}  // namespace tllm
+} // namespace tllm

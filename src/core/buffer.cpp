@@ -144,4 +144,4 @@ Status write_file_atomically(const std::string& path, std::span<const uint8_t> b
     return {};
 }
 
-}  // namespace tllm
+} // namespace tllm

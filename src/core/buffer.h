@@ -24,14 +24,8 @@ class HostBuffer {
     uint8_t* data() { return data_; }
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
-    template <typename T>
-    T* as() {
-        return reinterpret_cast<T*>(data_);
-    }
-    template <typename T>
-    const T* as() const {
-        return reinterpret_cast<const T*>(data_);
-    }
+    template <typename T> T* as() { return reinterpret_cast<T*>(data_); }
+    template <typename T> const T* as() const { return reinterpret_cast<const T*>(data_); }
 
   private:
     uint8_t* data_ = nullptr;
@@ -87,4 +81,4 @@ Status write_file_atomically(const std::string& path, std::span<const uint8_t> b
 // Writes all bytes at the current offset, retrying short writes.
 Status write_all(int fd, const void* data, size_t n_bytes, const std::string& path_for_errors);
 
-}  // namespace tllm
+} // namespace tllm

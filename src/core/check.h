@@ -2,10 +2,9 @@
 // condition; expected failures (bad input) must use Result instead.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <cstdio>
 #include <cstdlib>
+#include <fmt/format.h>
 
 namespace tllm::detail {
 [[noreturn]] inline void check_failed(const char* file, int line, const char* condition, const std::string& message) {
@@ -13,7 +12,7 @@ namespace tllm::detail {
     std::fflush(stderr);
     std::abort();
 }
-}  // namespace tllm::detail
+} // namespace tllm::detail
 
 #define TLLM_CHECK(cond, ...)                                                                                          \
     do {                                                                                                               \
@@ -23,4 +22,5 @@ namespace tllm::detail {
     } while (0)
 
 // Marks code that valid programs never reach (e.g. after an exhaustive switch).
-#define TLLM_UNREACHABLE(...) ::tllm::detail::check_failed(__FILE__, __LINE__, "unreachable", ::fmt::format("" __VA_ARGS__))
+#define TLLM_UNREACHABLE(...)                                                                                          \
+    ::tllm::detail::check_failed(__FILE__, __LINE__, "unreachable", ::fmt::format("" __VA_ARGS__))

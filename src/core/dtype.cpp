@@ -10,11 +10,11 @@ struct DTypeInfo {
     size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2}, {DType::kBF16, "BF16", 2}, {DType::kU8, "U8", 1},
-    {DType::kI8, "I8", 1},   {DType::kI32, "I32", 4}, {DType::kI64, "I64", 8},   {DType::kF64, "F64", 8},
-    {DType::kBool, "BOOL", 1},
+    {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2}, {DType::kBF16, "BF16", 2},
+    {DType::kU8, "U8", 1},   {DType::kI8, "I8", 1},   {DType::kI32, "I32", 4},
+    {DType::kI64, "I64", 8}, {DType::kF64, "F64", 8}, {DType::kBool, "BOOL", 1},
 };
-}  // namespace
+} // namespace
 
 std::string_view dtype_name(DType dtype) {
     for (const auto& info : kDTypes) {
@@ -43,4 +43,4 @@ size_t dtype_size(DType dtype) {
     TLLM_UNREACHABLE("unknown dtype {}", static_cast<int>(dtype));
 }
 
-}  // namespace tllm
+} // namespace tllm

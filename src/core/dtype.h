@@ -12,7 +12,7 @@ namespace tllm {
 
 enum class DType { kF32, kF16, kBF16, kU8, kI8, kI32, kI64, kF64, kBool };
 
-std::string_view dtype_name(DType dtype);  // safetensors spelling: "F32", "BF16", "U8", ...
+std::string_view dtype_name(DType dtype); // safetensors spelling: "F32", "BF16", "U8", ...
 std::optional<DType> dtype_from_name(std::string_view name);
 size_t dtype_size(DType dtype);
 
@@ -49,4 +49,4 @@ inline constexpr float kE2m1Values[16] = {+0.0f, +0.5f, +1.0f, +1.5f, +2.0f, +3.
 // E8M0: 2^(e - 127). 255 is NaN in the OCP spec; the reference (ldexp) does not special-case it.
 inline float e8m0_to_f32(uint8_t exponent) { return std::ldexp(1.0f, static_cast<int>(exponent) - 127); }
 
-}  // namespace tllm
+} // namespace tllm

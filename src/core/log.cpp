@@ -9,7 +9,7 @@ std::atomic<LogLevel>& level_storage() {
     static std::atomic<LogLevel> level{LogLevel::kInfo};
     return level;
 }
-}  // namespace
+} // namespace
 
 void set_log_level(LogLevel level) { level_storage().store(level, std::memory_order_relaxed); }
 LogLevel log_level() { return level_storage().load(std::memory_order_relaxed); }
@@ -20,4 +20,4 @@ void log_write(LogLevel level, std::string_view message) {
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <fmt/format.h>
-
 #include <string_view>
 
 namespace tllm {
@@ -14,14 +13,13 @@ void set_log_level(LogLevel level);
 LogLevel log_level();
 void log_write(LogLevel level, std::string_view message);
 
-template <typename... Args>
-void log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {
+template <typename... Args> void log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {
     if (level >= log_level()) {
         log_write(level, fmt::format(format, std::forward<Args>(args)...));
     }
 }
 
-}  // namespace tllm
+} // namespace tllm
 
 #define TLLM_LOG_DEBUG(...) ::tllm::log(::tllm::LogLevel::kDebug, __VA_ARGS__)
 #define TLLM_LOG_INFO(...) ::tllm::log(::tllm::LogLevel::kInfo, __VA_ARGS__)

@@ -90,4 +90,4 @@ Result<NpyArray> read_npy_f32(const std::string& path) {
     return array;
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -19,4 +19,4 @@ struct NpyArray {
 Status write_npy_f32(const std::string& path, const Shape& shape, std::span<const float> values);
 Result<NpyArray> read_npy_f32(const std::string& path);
 
-}  // namespace tllm
+} // namespace tllm

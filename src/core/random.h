@@ -40,4 +40,4 @@ class Rng {
     uint64_t state_[4];
 };
 
-}  // namespace tllm
+} // namespace tllm

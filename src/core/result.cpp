@@ -28,4 +28,4 @@ const char* error_code_name(ErrorCode code) {
     return "unknown";
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <fmt/format.h>
-
 #include <string>
 #include <utility>
 #include <variant>
@@ -11,15 +10,15 @@
 namespace tllm {
 
 enum class ErrorCode {
-    kInvalidArgument,  // a caller-supplied value is out of range or malformed
-    kNotFound,         // a file, tensor or key that must exist does not
-    kIoError,          // the OS refused a read, write, map or open
-    kCorruptFile,      // a file's bytes contradict its own format
-    kShapeMismatch,    // a tensor's shape differs from what the config implies
-    kDtypeMismatch,    // a tensor's dtype differs from what the layout requires
-    kUnsupported,      // valid input we do not handle (e.g. a dtype we never read)
+    kInvalidArgument, // a caller-supplied value is out of range or malformed
+    kNotFound,        // a file, tensor or key that must exist does not
+    kIoError,         // the OS refused a read, write, map or open
+    kCorruptFile,     // a file's bytes contradict its own format
+    kShapeMismatch,   // a tensor's shape differs from what the config implies
+    kDtypeMismatch,   // a tensor's dtype differs from what the layout requires
+    kUnsupported,     // valid input we do not handle (e.g. a dtype we never read)
     kOutOfMemory,
-    kContextOverflow,  // a sequence would exceed the context it was given
+    kContextOverflow, // a sequence would exceed the context it was given
     kInternal,
 };
 
@@ -40,13 +39,11 @@ class Error {
     std::string message_;
 };
 
-template <typename... Args>
-Error make_error(ErrorCode code, fmt::format_string<Args...> format, Args&&... args) {
+template <typename... Args> Error make_error(ErrorCode code, fmt::format_string<Args...> format, Args&&... args) {
     return Error(code, fmt::format(format, std::forward<Args>(args)...));
 }
 
-template <typename T>
-class [[nodiscard]] Result {
+template <typename T> class [[nodiscard]] Result {
   public:
     Result(T value) : storage_(std::move(value)) {}
     Result(Error error) : storage_(std::move(error)) {}
@@ -66,8 +63,7 @@ class [[nodiscard]] Result {
     std::variant<T, Error> storage_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <> class [[nodiscard]] Result<void> {
   public:
     Result() = default;
     Result(Error error) : error_(std::move(error)), has_error_(true) {}
@@ -82,7 +78,7 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-}  // namespace tllm
+} // namespace tllm
 
 #define TLLM_CONCAT_INNER(a, b) a##b
 #define TLLM_CONCAT(a, b) TLLM_CONCAT_INNER(a, b)

@@ -29,4 +29,4 @@ TensorView TensorView::slice0(int64_t index) const {
     return row;
 }
 
-}  // namespace tllm
+} // namespace tllm

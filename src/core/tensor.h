@@ -13,7 +13,7 @@ namespace tllm {
 
 using Shape = std::vector<int64_t>;
 
-std::string shape_to_string(const Shape& shape);  // "[5120, 2880]"
+std::string shape_to_string(const Shape& shape); // "[5120, 2880]"
 int64_t shape_numel(const Shape& shape);
 
 struct TensorView {
@@ -27,12 +27,9 @@ struct TensorView {
         TLLM_CHECK(axis < shape.size(), "axis {} of {}", axis, shape_to_string(shape));
         return shape[axis];
     }
-    template <typename T>
-    const T* as() const {
-        return static_cast<const T*>(data);
-    }
+    template <typename T> const T* as() const { return static_cast<const T*>(data); }
     // Row `index` of the outermost dimension, as a view of the remaining dimensions.
     TensorView slice0(int64_t index) const;
 };
 
-}  // namespace tllm
+} // namespace tllm

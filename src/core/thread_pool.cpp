@@ -85,4 +85,4 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     body_ = nullptr;
 }
 
-}  // namespace tllm
+} // namespace tllm

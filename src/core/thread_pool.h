@@ -42,4 +42,4 @@ class ThreadPool {
     bool stopping_ = false;
 };
 
-}  // namespace tllm
+} // namespace tllm

@@ -171,16 +171,16 @@ std::string hf_name(WeightKind kind, int64_t layer) {
     TLLM_UNREACHABLE("unknown weight kind");
 }
 
-}  // namespace
+} // namespace
 
 const char* layout_name(CheckpointLayout layout) { return layout == CheckpointLayout::kOriginal ? "original" : "hf"; }
 
 std::vector<WeightKind> layer_weight_kinds() {
-    return {WeightKind::kAttnNorm,    WeightKind::kQWeight,      WeightKind::kKWeight,    WeightKind::kVWeight,
-            WeightKind::kQBias,       WeightKind::kKBias,        WeightKind::kVBias,      WeightKind::kSinks,
-            WeightKind::kOutWeight,   WeightKind::kOutBias,      WeightKind::kMlpNorm,    WeightKind::kRouterWeight,
-            WeightKind::kRouterBias,  WeightKind::kMlp1Blocks,   WeightKind::kMlp1Scales, WeightKind::kMlp1Bias,
-            WeightKind::kMlp2Blocks,  WeightKind::kMlp2Scales,   WeightKind::kMlp2Bias};
+    return {WeightKind::kAttnNorm,   WeightKind::kQWeight,    WeightKind::kKWeight,    WeightKind::kVWeight,
+            WeightKind::kQBias,      WeightKind::kKBias,      WeightKind::kVBias,      WeightKind::kSinks,
+            WeightKind::kOutWeight,  WeightKind::kOutBias,    WeightKind::kMlpNorm,    WeightKind::kRouterWeight,
+            WeightKind::kRouterBias, WeightKind::kMlp1Blocks, WeightKind::kMlp1Scales, WeightKind::kMlp1Bias,
+            WeightKind::kMlp2Blocks, WeightKind::kMlp2Scales, WeightKind::kMlp2Bias};
 }
 
 std::vector<WeightKind> global_weight_kinds() {
@@ -204,7 +204,7 @@ std::vector<StoredTensor> layout_tensors(const GptOssConfig& config, CheckpointL
     auto add_stored = [&](WeightKind kind, int64_t layer) {
         CanonicalLocation location = locate_weight(config, layout, kind, layer);
         if (location.row_offset != 0) {
-            return;  // a later part of a fused tensor: stored once, under its first part
+            return; // a later part of a fused tensor: stored once, under its first part
         }
         Shape shape = location.shape;
         if (layout == CheckpointLayout::kOriginal && (kind == WeightKind::kQWeight || kind == WeightKind::kQBias)) {
@@ -223,4 +223,4 @@ std::vector<StoredTensor> layout_tensors(const GptOssConfig& config, CheckpointL
     return tensors;
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -144,7 +144,7 @@ Result<GptOssConfig> parse_hugging_face(const json& root, const std::string& pat
     return config;
 }
 
-}  // namespace
+} // namespace
 
 float GptOssConfig::attention_scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim)); }
 
@@ -356,4 +356,4 @@ RopeParameters compute_rope_parameters(const GptOssConfig& config) {
     return rope;
 }
 
-}  // namespace tllm
+} // namespace tllm

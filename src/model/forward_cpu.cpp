@@ -12,14 +12,13 @@ const uint16_t* bf16_data(const TensorView& view) {
     return view.as<uint16_t>();
 }
 
-template <typename T>
-void ensure_size(std::vector<T>& values, size_t n) {
+template <typename T> void ensure_size(std::vector<T>& values, size_t n) {
     if (values.size() < n) {
         values.resize(n);
     }
 }
 
-}  // namespace
+} // namespace
 
 const char* precision_name(Precision precision) { return precision == Precision::kF32 ? "f32" : "bf16"; }
 
@@ -27,9 +26,7 @@ CpuForward::CpuForward(const ModelWeights& weights, ThreadPool& pool, cpu::SimdP
     : weights_(weights), config_(weights.config()), pool_(pool), simd_(simd), precision_(precision),
       rope_(compute_rope_parameters(weights.config())) {}
 
-float CpuForward::store(float value) const {
-    return precision_ == Precision::kBf16 ? round_to_bf16(value) : value;
-}
+float CpuForward::store(float value) const { return precision_ == Precision::kBf16 ? round_to_bf16(value) : value; }
 
 void CpuForward::round_stored(std::vector<float>& values, size_t n) const {
     if (precision_ == Precision::kBf16) {
@@ -53,8 +50,8 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
         }
         for (int32_t token : request.tokens) {
             if (token < 0 || token >= c.vocab_size) {
-                return make_error(ErrorCode::kInvalidArgument, "request {}: token id {} outside vocabulary [0, {})",
-                                  r, token, c.vocab_size);
+                return make_error(ErrorCode::kInvalidArgument, "request {}: token id {} outside vocabulary [0, {})", r,
+                                  token, c.vocab_size);
             }
         }
         int64_t new_length = request.cache->length() + static_cast<int64_t>(request.tokens.size());
@@ -127,7 +124,8 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
     return {};
 }
 
-void CpuForward::attention_block(int64_t layer, std::span<ForwardRequest> requests,
+void CpuForward::attention_block(int64_t layer,
+                                 std::span<ForwardRequest> requests,
                                  std::span<const int32_t> positions) {
     const GptOssConfig& c = config_;
     const int64_t n = static_cast<int64_t>(positions.size());
@@ -220,8 +218,9 @@ void CpuForward::moe_block(int64_t layer, int64_t n_tokens) {
     round_stored(normed_, n * hidden);
 
     ensure_size(router_, n * static_cast<size_t>(c.n_experts));
-    cpu::bf16w_matmul(pool_, normed_.data(), n_tokens, c.hidden_size, bf16_data(layer_weight(WeightKind::kRouterWeight)),
-                      c.n_experts, bf16_data(layer_weight(WeightKind::kRouterBias)), router_.data(), simd_);
+    cpu::bf16w_matmul(pool_, normed_.data(), n_tokens, c.hidden_size,
+                      bf16_data(layer_weight(WeightKind::kRouterWeight)), c.n_experts,
+                      bf16_data(layer_weight(WeightKind::kRouterBias)), router_.data(), simd_);
     if (observer_ != nullptr) {
         observer_->router_logits(layer, {router_.data(), n * static_cast<size_t>(c.n_experts)});
     }
@@ -231,7 +230,7 @@ void CpuForward::moe_block(int64_t layer, int64_t n_tokens) {
                       expert_weights_.data());
 
     // Group (token, slot) pairs by expert so each expert's weights are read once per step.
-    std::vector<std::vector<size_t>> routed(static_cast<size_t>(c.n_experts));  // expert -> token*top_k + slot
+    std::vector<std::vector<size_t>> routed(static_cast<size_t>(c.n_experts)); // expert -> token*top_k + slot
     for (size_t pair = 0; pair < n * top_k; ++pair) {
         routed[static_cast<size_t>(expert_ids_[pair])].push_back(pair);
     }
@@ -286,4 +285,4 @@ void CpuForward::moe_block(int64_t layer, int64_t n_tokens) {
     }
 }
 
-}  // namespace tllm
+} // namespace tllm

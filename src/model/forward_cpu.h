@@ -27,10 +27,10 @@ const char* precision_name(Precision precision);
 inline DType kv_cache_dtype(Precision precision) { return precision == Precision::kF32 ? DType::kF32 : DType::kBF16; }
 
 struct ForwardRequest {
-    KvCache* cache = nullptr;           // appended to: tokens take positions cache->length() onward
-    std::span<const int32_t> tokens;    // [n] new tokens, n >= 1
-    bool all_logits = false;            // logits for every new token, else for the last one only
-    std::vector<float>* logits = nullptr;  // out: [n or 1, vocab] f32 (resized)
+    KvCache* cache = nullptr;             // appended to: tokens take positions cache->length() onward
+    std::span<const int32_t> tokens;      // [n] new tokens, n >= 1
+    bool all_logits = false;              // logits for every new token, else for the last one only
+    std::vector<float>* logits = nullptr; // out: [n or 1, vocab] f32 (resized)
 };
 
 // Sees intermediate activations, for comparing against other implementations block by block.
@@ -44,7 +44,9 @@ struct ForwardObserver {
 
 class CpuForward {
   public:
-    CpuForward(const ModelWeights& weights, ThreadPool& pool, cpu::SimdPath simd = cpu::SimdPath::kAuto,
+    CpuForward(const ModelWeights& weights,
+               ThreadPool& pool,
+               cpu::SimdPath simd = cpu::SimdPath::kAuto,
                Precision precision = Precision::kBf16);
 
     // Validates every request first (token ids in range, room in each cache); on error nothing
@@ -68,21 +70,21 @@ class CpuForward {
     ForwardObserver* observer_ = nullptr;
 
     // Scratch, sized for the current step.
-    std::vector<float> residual_;    // [n, hidden] (bf16 values)
-    std::vector<float> normed_;      // [n, hidden] (bf16 values)
-    std::vector<float> q_;           // [n, q_width]
-    std::vector<float> k_;           // [n, kv_width]
-    std::vector<float> v_;           // [n, kv_width]
-    std::vector<float> attn_;        // [n, q_width]
-    std::vector<float> projected_;   // [n, hidden]
-    std::vector<float> router_;      // [n, n_experts]
-    std::vector<int32_t> expert_ids_;  // [n, experts_per_token]
-    std::vector<float> expert_weights_;  // [n, experts_per_token]
-    std::vector<float> moe_sum_;     // [n, hidden]
-    std::vector<float> expert_in_;   // [n_routed, hidden]
-    std::vector<float> expert_h_;    // [n_routed, 2 * intermediate]
-    std::vector<float> expert_act_;  // [n_routed, intermediate]
-    std::vector<float> expert_out_;  // [n_routed, hidden]
+    std::vector<float> residual_;       // [n, hidden] (bf16 values)
+    std::vector<float> normed_;         // [n, hidden] (bf16 values)
+    std::vector<float> q_;              // [n, q_width]
+    std::vector<float> k_;              // [n, kv_width]
+    std::vector<float> v_;              // [n, kv_width]
+    std::vector<float> attn_;           // [n, q_width]
+    std::vector<float> projected_;      // [n, hidden]
+    std::vector<float> router_;         // [n, n_experts]
+    std::vector<int32_t> expert_ids_;   // [n, experts_per_token]
+    std::vector<float> expert_weights_; // [n, experts_per_token]
+    std::vector<float> moe_sum_;        // [n, hidden]
+    std::vector<float> expert_in_;      // [n_routed, hidden]
+    std::vector<float> expert_h_;       // [n_routed, 2 * intermediate]
+    std::vector<float> expert_act_;     // [n_routed, intermediate]
+    std::vector<float> expert_out_;     // [n_routed, hidden]
 };
 
-}  // namespace tllm
+} // namespace tllm

@@ -36,4 +36,4 @@ void KvCache::truncate(int64_t length) {
     length_ = std::min(length_, length);
 }
 
-}  // namespace tllm
+} // namespace tllm

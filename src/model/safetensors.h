@@ -21,14 +21,14 @@ struct SafetensorsTensorInfo {
     std::string name;
     DType dtype = DType::kF32;
     Shape shape;
-    uint64_t begin = 0;  // offset into the data section
+    uint64_t begin = 0; // offset into the data section
     uint64_t end = 0;
 };
 
 struct SafetensorsHeader {
-    std::vector<SafetensorsTensorInfo> tensors;  // sorted by begin offset
+    std::vector<SafetensorsTensorInfo> tensors; // sorted by begin offset
     std::map<std::string, std::string> metadata;
-    uint64_t data_offset = 0;  // 8 + header length: where the data section starts in the file
+    uint64_t data_offset = 0; // 8 + header length: where the data section starts in the file
 };
 
 // Validates everything the header claims against the file's size: JSON well-formed and an object;
@@ -54,7 +54,7 @@ class SafetensorsFile {
   private:
     MappedFile file_;
     SafetensorsHeader header_;
-    std::map<std::string, size_t> index_;  // name -> position in header_.tensors
+    std::map<std::string, size_t> index_; // name -> position in header_.tensors
 };
 
 // Writes a safetensors file whose tensors are produced piecewise, so multi-gigabyte tensors never
@@ -66,7 +66,7 @@ class SafetensorsWriter {
 
     void add(std::string name, DType dtype, Shape shape, FillFn fill);
     void set_metadata(std::string key, std::string value);
-    uint64_t data_bytes() const;  // total size of the data section so far
+    uint64_t data_bytes() const; // total size of the data section so far
     // Writes atomically (temporary file + rename).
     Status write(const std::string& path) const;
 
@@ -90,12 +90,12 @@ class SafetensorsCheckpoint {
 
     // nullptr when absent.
     const SafetensorsTensorInfo* find(const std::string& name, const SafetensorsFile** file = nullptr) const;
-    std::vector<std::string> tensor_names() const;  // sorted
+    std::vector<std::string> tensor_names() const; // sorted
     const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
 
   private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
-    std::map<std::string, std::pair<size_t, const SafetensorsTensorInfo*>> tensors_;  // name -> (file, info)
+    std::map<std::string, std::pair<size_t, const SafetensorsTensorInfo*>> tensors_; // name -> (file, info)
 };
 
-}  // namespace tllm
+} // namespace tllm

@@ -37,7 +37,7 @@ struct Uniform {
 
 Uniform bf16_range(const GptOssConfig& c, WeightKind kind) {
     auto fan_in = [](int64_t n) {
-        float a = std::sqrt(3.0f / static_cast<float>(n));  // unit output variance for unit inputs
+        float a = std::sqrt(3.0f / static_cast<float>(n)); // unit output variance for unit inputs
         return Uniform{-a, a};
     };
     switch (kind) {
@@ -77,15 +77,18 @@ uint8_t scale_centre(int64_t fan_in) {
     return static_cast<uint8_t>(127 + static_cast<int>(std::lround(std::log2(target))));
 }
 
-}  // namespace
+} // namespace
 
-void synth_weight_bytes(const GptOssConfig& config, uint64_t seed, WeightKind kind, int64_t layer, uint64_t offset,
+void synth_weight_bytes(const GptOssConfig& config,
+                        uint64_t seed,
+                        WeightKind kind,
+                        int64_t layer,
+                        uint64_t offset,
                         std::span<uint8_t> out) {
     const uint64_t key = stream_key(seed, kind, layer);
     switch (kind) {
     case WeightKind::kMlp1Blocks:
-    case WeightKind::kMlp2Blocks:
-    {
+    case WeightKind::kMlp2Blocks: {
         uint64_t word_index = ~uint64_t{0};
         uint64_t word = 0;
         for (size_t i = 0; i < out.size(); ++i) {
@@ -131,8 +134,8 @@ void synth_weight_bytes(const GptOssConfig& config, uint64_t seed, WeightKind ki
     }
 }
 
-Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions& options,
-                                  const std::string& directory) {
+Status
+write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions& options, const std::string& directory) {
     TLLM_RETURN_IF_ERROR(config.validate());
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -142,9 +145,9 @@ Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions
     }
     const CheckpointLayout layout = options.layout;
     const uint64_t max_shard_bytes =
-        options.max_shard_bytes ? options.max_shard_bytes
-                                : (layout == CheckpointLayout::kOriginal ? uint64_t{14'000'000'000}
-                                                                         : uint64_t{5'000'000'000});
+        options.max_shard_bytes
+            ? options.max_shard_bytes
+            : (layout == CheckpointLayout::kOriginal ? uint64_t{14'000'000'000} : uint64_t{5'000'000'000});
 
     // Each stored tensor is generated from the canonical weights it is made of (the fused qkv
     // concatenates the q, k and v projections).
@@ -157,8 +160,8 @@ Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions
         std::vector<Part> parts;
         auto add = [&](WeightKind kind, int64_t layer) {
             CanonicalLocation location = locate_weight(config, layout, kind, layer);
-            parts.push_back({kind, layer, static_cast<uint64_t>(shape_numel(location.shape)) *
-                                              dtype_size(location.dtype)});
+            parts.push_back(
+                {kind, layer, static_cast<uint64_t>(shape_numel(location.shape)) * dtype_size(location.dtype)});
         };
         for (WeightKind kind : global_weight_kinds()) {
             if (locate_weight(config, layout, kind, 0).stored_name == stored.name) {
@@ -169,7 +172,7 @@ Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions
         for (int64_t layer = 0; layer < config.n_layers; ++layer) {
             for (WeightKind kind : layer_weight_kinds()) {
                 if (locate_weight(config, layout, kind, layer).stored_name == stored.name) {
-                    add(kind, layer);  // layer_weight_kinds() lists q, k, v in stored order
+                    add(kind, layer); // layer_weight_kinds() lists q, k, v in stored order
                 }
             }
             if (!parts.empty()) {
@@ -181,7 +184,7 @@ Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions
 
     std::vector<SafetensorsWriter> shards(1);
     uint64_t shard_bytes = 0;
-    std::vector<std::pair<std::string, size_t>> tensor_shard;  // name -> shard index
+    std::vector<std::pair<std::string, size_t>> tensor_shard; // name -> shard index
     for (const StoredTensor& stored : layout_tensors(config, layout)) {
         std::vector<Part> parts = parts_of(stored);
         uint64_t n_bytes = static_cast<uint64_t>(shape_numel(stored.shape)) * dtype_size(stored.dtype);
@@ -234,10 +237,10 @@ Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions
     }
     std::string config_text =
         config.to_json(layout == CheckpointLayout::kOriginal ? ConfigForm::kOriginal : ConfigForm::kHuggingFace);
-    TLLM_RETURN_IF_ERROR(write_file_atomically((fs::path(directory) / "config.json").string(),
-                                               {reinterpret_cast<const uint8_t*>(config_text.data()),
-                                                config_text.size()}));
+    TLLM_RETURN_IF_ERROR(
+        write_file_atomically((fs::path(directory) / "config.json").string(),
+                              {reinterpret_cast<const uint8_t*>(config_text.data()), config_text.size()}));
     return {};
 }
 
-}  // namespace tllm
+} // namespace tllm

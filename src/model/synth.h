@@ -19,15 +19,15 @@ struct SynthOptions {
     uint64_t seed = 0;
     // Shards are cut at tensor boundaries once a shard passes this size; one shard is written as
     // model.safetensors, several as model-0000i-of-0000N.safetensors plus an index.
-    uint64_t max_shard_bytes = 0;  // 0: the layout's default (original 14e9, hf 5e9, as published)
+    uint64_t max_shard_bytes = 0; // 0: the layout's default (original 14e9, hf 5e9, as published)
 };
 
-Status write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions& options,
-                                  const std::string& directory);
+Status
+write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions& options, const std::string& directory);
 
 // Fills `out` with bytes [offset, offset + out.size()) of the canonical weight (canonical layout,
 // row-major, little-endian).
-void synth_weight_bytes(const GptOssConfig& config, uint64_t seed, WeightKind kind, int64_t layer, uint64_t offset,
-                        std::span<uint8_t> out);
+void synth_weight_bytes(
+    const GptOssConfig& config, uint64_t seed, WeightKind kind, int64_t layer, uint64_t offset, std::span<uint8_t> out);
 
-}  // namespace tllm
+} // namespace tllm

@@ -104,4 +104,4 @@ Result<std::unique_ptr<ModelWeights>> ModelWeights::load(const std::string& requ
     return weights;
 }
 
-}  // namespace tllm
+} // namespace tllm

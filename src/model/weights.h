@@ -48,4 +48,4 @@ class ModelWeights {
 // Finds the directory that holds config.json (the given one, or its original/ folder).
 Result<std::string> resolve_model_directory(const std::string& directory);
 
-}  // namespace tllm
+} // namespace tllm

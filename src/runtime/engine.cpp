@@ -110,4 +110,4 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
     return {};
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -21,10 +21,10 @@ enum class Backend { kCpu };
 
 struct EngineOptions {
     Backend backend = Backend::kCpu;
-    int n_threads = 0;                // 0: every hardware thread
-    int64_t max_step_tokens = 256;    // longer prompts are processed in chunks of this many tokens
+    int n_threads = 0;             // 0: every hardware thread
+    int64_t max_step_tokens = 256; // longer prompts are processed in chunks of this many tokens
     cpu::SimdPath simd = cpu::SimdPath::kAuto;
-    Precision precision = Precision::kBf16;  // kF32: a float32 reference (no bf16 rounding, f32 KV cache)
+    Precision precision = Precision::kBf16; // kF32: a float32 reference (no bf16 rounding, f32 KV cache)
 };
 
 class Sequence {
@@ -45,8 +45,8 @@ class Sequence {
 
 struct StepInput {
     Sequence* sequence = nullptr;
-    std::span<const int32_t> tokens;  // appended to the sequence
-    bool all_logits = false;          // logits for every new token, else for the last one
+    std::span<const int32_t> tokens; // appended to the sequence
+    bool all_logits = false;         // logits for every new token, else for the last one
 };
 
 class Engine {
@@ -74,4 +74,4 @@ class Engine {
     CpuForward forward_;
 };
 
-}  // namespace tllm
+} // namespace tllm

@@ -18,7 +18,9 @@ int32_t Sampler::sample(std::span<const float> logits) {
     for (size_t i = 0; i < logits.size(); ++i) {
         candidates_.emplace_back(logits[i], static_cast<int32_t>(i));
     }
-    auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    auto by_logit = [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
     size_t keep = candidates_.size();
     if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
         keep = static_cast<size_t>(params_.top_k);
@@ -62,4 +64,4 @@ int32_t Sampler::sample(std::span<const float> logits) {
     return candidates_[keep - 1].second;
 }
 
-}  // namespace tllm
+} // namespace tllm

@@ -12,8 +12,8 @@ namespace tllm {
 
 struct SamplingParams {
     float temperature = 0.0f;
-    float top_p = 1.0f;  // (0, 1]
-    int top_k = 0;       // 0: no limit
+    float top_p = 1.0f; // (0, 1]
+    int top_k = 0;      // 0: no limit
     uint64_t seed = 0;
 };
 
@@ -28,4 +28,4 @@ class Sampler {
     std::vector<std::pair<float, int32_t>> candidates_;
 };
 
-}  // namespace tllm
+} // namespace tllm

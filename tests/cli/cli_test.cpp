@@ -14,8 +14,8 @@ namespace {
 
 struct CommandResult {
     int exit_code = -1;
-    std::string output;  // stdout
-    std::string errors;  // stderr
+    std::string output; // stdout
+    std::string errors; // stderr
 };
 
 CommandResult run(const std::string& arguments, const testing::TempDir& dir) {
@@ -99,5 +99,5 @@ TEST(Cli, BadInputGivesOneClearError) {
     EXPECT_NE(bad_config.errors.find("7b"), std::string::npos) << bad_config.errors;
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

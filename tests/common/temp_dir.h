@@ -31,4 +31,4 @@ class TempDir {
     std::string path_;
 };
 
-}  // namespace tllm::testing
+} // namespace tllm::testing

@@ -49,8 +49,8 @@ TEST(Bf16, KeepsNaNAndInfinity) {
     EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16_bits(std::numeric_limits<float>::quiet_NaN()))));
     EXPECT_TRUE(std::isinf(bf16_to_f32(f32_to_bf16_bits(std::numeric_limits<float>::infinity()))));
     EXPECT_EQ(f32_to_bf16_bits(-0.0f), 0x8000);
-    EXPECT_EQ(round_to_bf16(1.0f + 1.0f / 256.0f), 1.0f);         // tie -> even (1.0)
-    EXPECT_EQ(round_to_bf16(1.0f + 3.0f / 256.0f), 1.015625f);    // tie -> even (1 + 4/256)
+    EXPECT_EQ(round_to_bf16(1.0f + 1.0f / 256.0f), 1.0f);      // tie -> even (1.0)
+    EXPECT_EQ(round_to_bf16(1.0f + 3.0f / 256.0f), 1.015625f); // tie -> even (1 + 4/256)
 }
 
 TEST(Mxfp4, E2m1TableAndE8m0Scale) {
@@ -78,5 +78,5 @@ TEST(DType, NamesRoundTrip) {
     EXPECT_EQ(dtype_size(DType::kBF16), 2u);
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

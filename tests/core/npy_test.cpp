@@ -1,6 +1,5 @@
-#include "core/npy.h"
-
 #include "../common/temp_dir.h"
+#include "core/npy.h"
 
 #include <fstream>
 #include <gtest/gtest.h>
@@ -34,7 +33,8 @@ TEST(Npy, RejectsTruncatedAndForeignFiles) {
     ASSERT_TRUE(write_npy_f32(dir / "a.npy", {3, 4}, values).ok());
     std::ifstream in(dir / "a.npy", std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::ofstream(dir / "short.npy", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 4));
+    std::ofstream(dir / "short.npy", std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 4));
     auto result = read_npy_f32(dir / "short.npy");
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().code(), ErrorCode::kCorruptFile);
@@ -43,5 +43,5 @@ TEST(Npy, RejectsTruncatedAndForeignFiles) {
     EXPECT_EQ(read_npy_f32(dir / "missing.npy").error().code(), ErrorCode::kNotFound);
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

@@ -38,5 +38,5 @@ TEST(ThreadPool, RunsManyLoopsBackToBack) {
     EXPECT_EQ(total.load(), 2000 * 16);
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

@@ -90,8 +90,7 @@ TEST(Config, MalformedConfigsNameTheProblem) {
     for (const Case& c : cases) {
         auto parsed = parse_config_json(c.text, "dir/config.json");
         ASSERT_FALSE(parsed.ok()) << c.text;
-        EXPECT_NE(parsed.error().message().find(c.expected_in_message), std::string::npos)
-            << parsed.error().message();
+        EXPECT_NE(parsed.error().message().find(c.expected_in_message), std::string::npos) << parsed.error().message();
         EXPECT_NE(parsed.error().message().find("dir/config.json"), std::string::npos) << parsed.error().message();
     }
 }
@@ -110,5 +109,5 @@ TEST(Config, YarnMatchesTheSpecNumbers) {
     }
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

@@ -44,7 +44,7 @@ struct GoldenCase {
     std::string config;
     uint64_t seed;
     std::vector<int32_t> tokens;
-    std::vector<double> router_gaps;  // per token, smallest 4th-5th router logit gap over layers (f32 reference)
+    std::vector<double> router_gaps; // per token, smallest 4th-5th router logit gap over layers (f32 reference)
 };
 
 std::vector<GoldenCase> load_cases() {
@@ -60,9 +60,9 @@ std::vector<GoldenCase> load_cases() {
 
 struct GoldenRun {
     GoldenCase golden;
-    std::vector<float> f32;   // [n, vocab] transformers float32
-    std::vector<float> bf16;  // [n, vocab] transformers bfloat16
-    std::vector<float> ours;  // [n, vocab]
+    std::vector<float> f32;  // [n, vocab] transformers float32
+    std::vector<float> bf16; // [n, vocab] transformers bfloat16
+    std::vector<float> ours; // [n, vocab]
     size_t vocab = 0;
 
     std::span<const float> row(const std::vector<float>& logits, size_t p) const {
@@ -137,18 +137,20 @@ TEST_P(GoldenTest, Bf16PrecisionMatchesEitherReference) {
         outright += matches;
         EXPECT_TRUE(matches || near_tie) << case_name << " position " << p << ": e32 " << e32 << ", e16 " << e16
                                          << ", router gap " << run.golden.router_gaps[p];
-        std::printf("%s %s bf16 position %2zu: e32 %.2e  e16 %.2e  gap %.4f%s\n", case_name.c_str(), layout_name(layout),
-                    p, e32, e16, run.golden.router_gaps[p], matches ? "" : (near_tie ? "  (near-tie)" : "  FAIL"));
+        std::printf("%s %s bf16 position %2zu: e32 %.2e  e16 %.2e  gap %.4f%s\n", case_name.c_str(),
+                    layout_name(layout), p, e32, e16, run.golden.router_gaps[p],
+                    matches ? "" : (near_tie ? "  (near-tie)" : "  FAIL"));
     }
     EXPECT_GE(outright * 4, n * 3) << "only " << outright << " of " << n << " positions match a reference";
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, GoldenTest,
+INSTANTIATE_TEST_SUITE_P(Cases,
+                         GoldenTest,
                          ::testing::Values(GoldenParam{"tiny", CheckpointLayout::kOriginal},
                                            GoldenParam{"tiny", CheckpointLayout::kHuggingFace},
                                            GoldenParam{"small", CheckpointLayout::kOriginal},
                                            GoldenParam{"small", CheckpointLayout::kHuggingFace}),
                          [](const auto& info) { return info.param.first + "_" + layout_name(info.param.second); });
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

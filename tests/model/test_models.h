@@ -21,8 +21,11 @@ inline GptOssConfig golden_config(const std::string& name) {
     return *config;
 }
 
-inline void write_synthetic(const GptOssConfig& config, CheckpointLayout layout, uint64_t seed,
-                            const std::string& directory, uint64_t max_shard_bytes = 0) {
+inline void write_synthetic(const GptOssConfig& config,
+                            CheckpointLayout layout,
+                            uint64_t seed,
+                            const std::string& directory,
+                            uint64_t max_shard_bytes = 0) {
     SynthOptions options;
     options.layout = layout;
     options.seed = seed;
@@ -31,4 +34,4 @@ inline void write_synthetic(const GptOssConfig& config, CheckpointLayout layout,
     ASSERT_TRUE(status.ok()) << status.error().to_string();
 }
 
-}  // namespace tllm::testing
+} // namespace tllm::testing

@@ -1,7 +1,6 @@
 // Loading checkpoints in both layouts, and every kind of bad checkpoint giving one clear error.
-#include "model/weights.h"
-
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "test_models.h"
 
 #include <filesystem>
@@ -16,10 +15,10 @@ using testing::TempDir;
 
 // Writes the tiny config's checkpoint tensor by tensor, letting a test alter one.
 struct Mutation {
-    std::string drop = {};                     // tensor to leave out
-    std::string extra = {};                    // tensor to add
-    std::string reshape = {};                  // tensor whose first dimension gets +1
-    std::string retype = {};                   // tensor stored as F32 instead
+    std::string drop = {};    // tensor to leave out
+    std::string extra = {};   // tensor to add
+    std::string reshape = {}; // tensor whose first dimension gets +1
+    std::string retype = {};  // tensor stored as F32 instead
 };
 
 void write_mutated(const std::string& directory, const Mutation& mutation) {
@@ -36,14 +35,12 @@ void write_mutated(const std::string& directory, const Mutation& mutation) {
         if (tensor.name == mutation.retype) {
             tensor.dtype = DType::kF32;
         }
-        writer.add(tensor.name, tensor.dtype, tensor.shape, [](uint64_t, std::span<uint8_t> out) {
-            std::fill(out.begin(), out.end(), uint8_t{0x3c});
-        });
+        writer.add(tensor.name, tensor.dtype, tensor.shape,
+                   [](uint64_t, std::span<uint8_t> out) { std::fill(out.begin(), out.end(), uint8_t{0x3c}); });
     }
     if (!mutation.extra.empty()) {
-        writer.add(mutation.extra, DType::kBF16, {4}, [](uint64_t, std::span<uint8_t> out) {
-            std::fill(out.begin(), out.end(), uint8_t{0});
-        });
+        writer.add(mutation.extra, DType::kBF16, {4},
+                   [](uint64_t, std::span<uint8_t> out) { std::fill(out.begin(), out.end(), uint8_t{0}); });
     }
     ASSERT_TRUE(writer.write(directory + "/model.safetensors").ok());
     std::ofstream(directory + "/config.json") << config.to_json(ConfigForm::kOriginal);
@@ -58,8 +55,8 @@ Error load_error(const std::string& directory) {
 void expect_error(const Error& error, ErrorCode code, std::initializer_list<std::string> fragments) {
     EXPECT_EQ(error.code(), code) << error.to_string();
     for (const std::string& fragment : fragments) {
-        EXPECT_NE(error.message().find(fragment), std::string::npos) << "missing '" << fragment << "' in "
-                                                                      << error.message();
+        EXPECT_NE(error.message().find(fragment), std::string::npos)
+            << "missing '" << fragment << "' in " << error.message();
     }
 }
 
@@ -140,5 +137,5 @@ TEST(Weights, TruncatedShard) {
     expect_error(load_error(dir.path()), ErrorCode::kCorruptFile, {"model.safetensors"});
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

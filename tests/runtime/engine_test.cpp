@@ -1,8 +1,7 @@
 // The CPU engine's own consistency: incremental decoding equals full recomputation, batching and
 // chunking change nothing, both layouts give identical logits, and bad requests fail cleanly.
-#include "runtime/engine.h"
-
 #include "../model/test_models.h"
+#include "runtime/engine.h"
 
 #include <cmath>
 #include <gtest/gtest.h>
@@ -18,8 +17,8 @@ std::shared_ptr<const ModelWeights> load(const std::string& directory) {
     return std::shared_ptr<const ModelWeights>(std::move(weights).value());
 }
 
-std::unique_ptr<Engine> make_engine(std::shared_ptr<const ModelWeights> weights, int threads = 2,
-                                    int64_t max_step_tokens = 256) {
+std::unique_ptr<Engine>
+make_engine(std::shared_ptr<const ModelWeights> weights, int threads = 2, int64_t max_step_tokens = 256) {
     EngineOptions options;
     options.n_threads = threads;
     options.max_step_tokens = max_step_tokens;
@@ -189,5 +188,5 @@ TEST_F(EngineTest, TruncateReusesThePrefix) {
     EXPECT_LT(max_relative_difference(logits[0], last), 1e-5);
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

@@ -48,5 +48,5 @@ TEST(Sampler, SameSeedSameDraws) {
     }
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

@@ -4,10 +4,9 @@
 #include "core/buffer.h"
 #include "tokenizer/tokenizer.h"
 
+#include <filesystem>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include <filesystem>
 #include <unistd.h>
 
 namespace tllm {
@@ -37,10 +36,11 @@ std::string byte_level(std::string_view bytes) {
     return out;
 }
 
-constexpr const char* kPattern =
-    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
-    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+constexpr const char* kPattern = "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
+                                 "M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                                 "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}"
+                                 "\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                                 "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 class HfTokenizerJson : public ::testing::Test {
   protected:
@@ -86,8 +86,9 @@ TEST_F(HfTokenizerJson, MatchesTheBuiltInVocabulary) {
     auto loaded = Tokenizer::for_model_dir(dir_.string());
     ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
     EXPECT_EQ(loaded->n_vocab(), 201088);
-    for (const char* text : {"Hello world", "  \x01\x02 tabs\t\tand\r\nnewlines", "日本語 ☃ 🤷🏽‍♀️ naïve",
-                             "<|start|>assistant<|channel|>final<|message|>4<|return|>"}) {
+    for (const char* text :
+         {"Hello world", "  \x01\x02 tabs\t\tand\r\nnewlines", "日本語 ☃ 🤷🏽‍♀️ naïve",
+          "<|start|>assistant<|channel|>final<|message|>4<|return|>"}) {
         EXPECT_EQ(loaded->encode_with_special(text).value(), builtin_->encode_with_special(text).value()) << text;
     }
 }
@@ -108,10 +109,10 @@ TEST_F(HfTokenizerJson, RejectsOtherTokenizers) {
     EXPECT_EQ(Tokenizer::for_model_dir(dir_.string()).error().code(), ErrorCode::kCorruptFile);
 
     std::filesystem::remove(dir_ / "tokenizer.json");
-    auto fallback = Tokenizer::for_model_dir(dir_.string());  // no tokenizer.json: the built-in one
+    auto fallback = Tokenizer::for_model_dir(dir_.string()); // no tokenizer.json: the built-in one
     ASSERT_TRUE(fallback.ok());
     EXPECT_EQ(fallback->encode_ordinary("hello world").value(), (std::vector<TokenId>{24912, 2375}));
 }
 
-}  // namespace
-}  // namespace tllm
+} // namespace
+} // namespace tllm

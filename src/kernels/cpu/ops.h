@@ -20,14 +20,28 @@ const char* simd_path_name(SimdPath path);
 // y[n, m] = x[n, k] · W[m, k]ᵀ + bias[m]
 //   x: [n, k] f32; w: [m, k] bf16 bits; bias: [m] bf16 bits or nullptr; y: [n, m] f32.
 // Accumulates in f32. Rows of W are split over the pool; each weight row is read once for all n.
-void bf16w_matmul(ThreadPool& pool, const float* x, int64_t n, int64_t k, const uint16_t* w, int64_t m,
-                  const uint16_t* bias, float* y, SimdPath path = SimdPath::kAuto);
+void bf16w_matmul(ThreadPool& pool,
+                  const float* x,
+                  int64_t n,
+                  int64_t k,
+                  const uint16_t* w,
+                  int64_t m,
+                  const uint16_t* bias,
+                  float* y,
+                  SimdPath path = SimdPath::kAuto);
 
 // y[n, m] = x[n, k] · dequant(W)[m, k]ᵀ + bias[m], W in MXFP4 (see core/dtype.h):
 //   blocks: [m, k/32, 16] u8 (element 2j in the low nibble of byte j); scales: [m, k/32] u8 E8M0;
 //   bias: [m] bf16 bits or nullptr; k % 32 == 0.
-void mxfp4w_matmul(ThreadPool& pool, const float* x, int64_t n, int64_t k, const uint8_t* blocks,
-                   const uint8_t* scales, int64_t m, const uint16_t* bias, float* y,
+void mxfp4w_matmul(ThreadPool& pool,
+                   const float* x,
+                   int64_t n,
+                   int64_t k,
+                   const uint8_t* blocks,
+                   const uint8_t* scales,
+                   int64_t m,
+                   const uint16_t* bias,
+                   float* y,
                    SimdPath path = SimdPath::kAuto);
 
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + eps) · scale[:], computed in f32 (x: [n, d] f32,
@@ -38,8 +52,13 @@ void rmsnorm(const float* x, const uint16_t* scale, int64_t n, int64_t d, float 
 //   x: [n_tokens, n_heads, head_dim] f32; positions: [n_tokens];
 //   inv_freq: [head_dim/2] f32; concentration multiplies both cos and sin.
 // y_i = x_i·c − x_{i+h}·s; y_{i+h} = x_{i+h}·c + x_i·s with c = cos(p·inv_freq_i)·conc, s likewise.
-void rope_inplace(float* x, const int32_t* positions, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                  const float* inv_freq, float concentration);
+void rope_inplace(float* x,
+                  const int32_t* positions,
+                  int64_t n_tokens,
+                  int64_t n_heads,
+                  int64_t head_dim,
+                  const float* inv_freq,
+                  float concentration);
 
 // Grouped-query attention with one learned sink logit per query head:
 //   q: [n_tokens, n_heads, head_dim] f32 (rotated); positions: [n_tokens] absolute positions;
@@ -48,23 +67,43 @@ void rope_inplace(float* x, const int32_t* positions, int64_t n_tokens, int64_t 
 // Token at position p, head h attends keys j with j <= p and, when window > 0, p − j < window,
 // from kv head h / (n_heads / n_kv_heads). Scores are scale·q·k; the sink joins the softmax's
 // denominator (not multiplied by scale) and contributes no value.
-void attention_sinks(ThreadPool& pool, const float* q, const int32_t* positions, int64_t n_tokens, int64_t n_heads,
-                     int64_t n_kv_heads, int64_t head_dim, const uint16_t* k_cache, const uint16_t* v_cache,
-                     const uint16_t* sinks, int64_t window, float scale, float* out);
+void attention_sinks(ThreadPool& pool,
+                     const float* q,
+                     const int32_t* positions,
+                     int64_t n_tokens,
+                     int64_t n_heads,
+                     int64_t n_kv_heads,
+                     int64_t head_dim,
+                     const uint16_t* k_cache,
+                     const uint16_t* v_cache,
+                     const uint16_t* sinks,
+                     int64_t window,
+                     float scale,
+                     float* out);
 // The same over an f32 cache (the float32 reference precision).
-void attention_sinks(ThreadPool& pool, const float* q, const int32_t* positions, int64_t n_tokens, int64_t n_heads,
-                     int64_t n_kv_heads, int64_t head_dim, const float* k_cache, const float* v_cache,
-                     const uint16_t* sinks, int64_t window, float scale, float* out);
+void attention_sinks(ThreadPool& pool,
+                     const float* q,
+                     const int32_t* positions,
+                     int64_t n_tokens,
+                     int64_t n_heads,
+                     int64_t n_kv_heads,
+                     int64_t head_dim,
+                     const float* k_cache,
+                     const float* v_cache,
+                     const uint16_t* sinks,
+                     int64_t window,
+                     float scale,
+                     float* out);
 
 // Router: per token, the top `k` of `n_experts` logits, sorted descending (ties: lower index
 // first, as torch.topk), and weights = softmax over those k logits only.
 //   logits: [n_tokens, n_experts] f32; expert_ids: [n_tokens, k] i32; weights: [n_tokens, k] f32.
-void topk_softmax(const float* logits, int64_t n_tokens, int64_t n_experts, int64_t k, int32_t* expert_ids,
-                  float* weights);
+void topk_softmax(
+    const float* logits, int64_t n_tokens, int64_t n_experts, int64_t k, int32_t* expert_ids, float* weights);
 
 // gpt-oss clamped SwiGLU over interleaved rows: h: [n, 2·d] f32 with gate = h[2i], linear = h[2i+1];
 //   gate = min(gate, limit); linear = clamp(linear, −limit, limit);
 //   out[i] = gate·σ(alpha·gate)·(linear + 1); out: [n, d] f32.
 void swiglu_interleaved(const float* h, int64_t n, int64_t d, float alpha, float limit, float* out);
 
-}  // namespace tllm::cpu
+} // namespace tllm::cpu
