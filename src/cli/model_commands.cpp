@@ -1,16 +1,20 @@
 #include "cli/model_commands.h"
 
 #include "cli/process_stats.h"
+#include "cli/report.h"
 #include "core/log.h"
 #include "core/npy.h"
 #include "model/synth.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace tllm {
 namespace {
@@ -76,14 +80,6 @@ Result<std::unique_ptr<Engine>> open_engine(const EngineFlags& flags) {
     return Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options);
 }
 
-int report(const Status& status) {
-    if (!status.ok()) {
-        TLLM_LOG_ERROR("{}", status.error().to_string());
-        return 1;
-    }
-    return 0;
-}
-
 struct SynthFlags {
     std::string config = "20b";
     std::string layout = "original";
@@ -136,6 +132,7 @@ Status run_logits(const LogitsFlags& flags) {
 struct GenerateFlags {
     EngineFlags engine;
     std::string tokens;
+    std::string prompt; // text instead of ids: encoded (Harmony special tokens allowed), output decoded
     int max_tokens = 64;
     float temperature = 0.0f;
     float top_p = 1.0f;
@@ -144,8 +141,49 @@ struct GenerateFlags {
     std::vector<int32_t> stop_ids = {200002, 200012}; // <|return|>, <|call|>
 };
 
+// Writes generated tokens to stdout: comma-separated ids, or with a tokenizer, text as soon as it is
+// valid UTF-8 (a character split across tokens is held back until complete).
+class TokenPrinter {
+  public:
+    explicit TokenPrinter(const Tokenizer* tokenizer) : tokenizer_(tokenizer) {}
+    Status print(int32_t token) {
+        if (tokenizer_ == nullptr) {
+            std::printf("%s%d", printed_++ ? "," : "", token);
+        } else {
+            TLLM_ASSIGN_OR_RETURN(std::string_view bytes, tokenizer_->token_bytes(token));
+            std::string text = decoder_.push(bytes);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        std::fflush(stdout);
+        return {};
+    }
+    void finish() {
+        if (tokenizer_ != nullptr) {
+            std::string rest = decoder_.flush();
+            std::fwrite(rest.data(), 1, rest.size(), stdout);
+        }
+        std::printf("\n");
+    }
+
+  private:
+    const Tokenizer* tokenizer_;
+    Utf8StreamDecoder decoder_;
+    int printed_ = 0;
+};
+
 Status run_generate(const GenerateFlags& flags) {
-    TLLM_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, parse_token_list(flags.tokens));
+    std::optional<Tokenizer> tokenizer;
+    std::vector<int32_t> prompt;
+    if (!flags.prompt.empty()) {
+        TLLM_ASSIGN_OR_RETURN(Tokenizer loaded, Tokenizer::for_model_dir(flags.engine.model));
+        tokenizer = std::move(loaded);
+        TLLM_ASSIGN_OR_RETURN(prompt, tokenizer->encode_with_special(flags.prompt));
+    } else if (!flags.tokens.empty()) {
+        TLLM_ASSIGN_OR_RETURN(prompt, parse_token_list(flags.tokens));
+    } else {
+        return make_error(ErrorCode::kInvalidArgument, "generate needs --tokens or --prompt");
+    }
+    TokenPrinter printer(tokenizer ? &*tokenizer : nullptr);
     auto load_start = Clock::now();
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     const double load_seconds = seconds_since(load_start);
@@ -162,8 +200,7 @@ Status run_generate(const GenerateFlags& flags) {
     int generated = 0;
     for (; generated < flags.max_tokens; ++generated) {
         int32_t token = sampler.sample(logits[0]);
-        std::printf("%s%d", generated ? "," : "", token);
-        std::fflush(stdout);
+        TLLM_RETURN_IF_ERROR(printer.print(token));
         if (std::find(flags.stop_ids.begin(), flags.stop_ids.end(), token) != flags.stop_ids.end() ||
             generated + 1 == flags.max_tokens || sequence->length() >= sequence->max_context()) {
             ++generated;
@@ -173,7 +210,7 @@ Status run_generate(const GenerateFlags& flags) {
         inputs = {{sequence.get(), next, false}};
         TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
     }
-    std::printf("\n");
+    printer.finish();
     const double decode_seconds = seconds_since(decode_start);
     ProcessStats stats = read_process_stats();
     // The first sampled token comes from the prefill; each later one costs one decode step.
@@ -214,7 +251,12 @@ void register_model_commands(CLI::App& app) {
     auto generate_flags = std::make_shared<GenerateFlags>();
     CLI::App* generate = app.add_subcommand("generate", "Generate token ids after a prompt of token ids");
     add_engine_flags(generate, generate_flags->engine);
-    generate->add_option("--tokens", generate_flags->tokens, "Comma-separated prompt token ids")->required();
+    CLI::Option* tokens_option =
+        generate->add_option("--tokens", generate_flags->tokens, "Comma-separated prompt token ids; prints ids");
+    CLI::Option* prompt_option = generate->add_option(
+        "--prompt", generate_flags->prompt,
+        "Prompt text (o200k_harmony; special tokens such as <|start|> allowed); streams decoded text");
+    tokens_option->excludes(prompt_option);
     generate->add_option("--max-tokens", generate_flags->max_tokens, "Tokens to generate at most")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include "chat/openai_request.h"
 #include "chat/render.h"
+#include "cli/report.h"
 #include "core/buffer.h"
 #include "core/log.h"
 #include "tokenizer/tokenizer.h"
@@ -21,14 +22,6 @@ struct TokenizerFlags {
 
 Result<Tokenizer> load_tokenizer(const TokenizerFlags& flags) {
     return flags.model.empty() ? Tokenizer::o200k_harmony() : Tokenizer::for_model_dir(flags.model);
-}
-
-int report(const Status& status) {
-    if (!status.ok()) {
-        TLLM_LOG_ERROR("{}", status.error().to_string());
-        return 1;
-    }
-    return 0;
 }
 
 void write_stdout(std::string_view bytes) {

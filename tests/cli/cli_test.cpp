@@ -2,6 +2,7 @@
 #include "../common/temp_dir.h"
 #include "core/npy.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -97,6 +98,53 @@ TEST(Cli, BadInputGivesOneClearError) {
     auto bad_config = run("synth --config 7b --out " + (dir / "y"), dir);
     EXPECT_NE(bad_config.exit_code, 0);
     EXPECT_NE(bad_config.errors.find("7b"), std::string::npos) << bad_config.errors;
+}
+
+} // namespace
+} // namespace tllm
+
+namespace tllm {
+namespace {
+
+// --prompt encodes with the embedded o200k_harmony tokenizer and streams decoded text; it must
+// print exactly what --tokens with the same ids prints once detokenized.
+TEST(Cli, GeneratePromptStreamsTheTextOfTheSameTokens) {
+    testing::TempDir dir;
+    // A full o200k_harmony vocabulary on a tiny body, so every prompt token is in range.
+    std::ofstream(dir / "config.json") << R"({"num_hidden_layers": 2, "num_experts": 4, "experts_per_token": 2,
+        "vocab_size": 201088, "hidden_size": 64, "intermediate_size": 64, "swiglu_limit": 7.0, "head_dim": 16,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "sliding_window": 8, "initial_context_length": 4096,
+        "rope_theta": 150000.0, "rope_scaling_factor": 32.0, "rope_ntk_alpha": 1.0, "rope_ntk_beta": 32.0})";
+    ASSERT_EQ(run("synth --config " + (dir / "config.json") + " --seed 9 --out " + (dir / "m"), dir).exit_code, 0);
+    const std::string prompt = "<|start|>user<|message|>Héllo, wörld 🌍<|end|><|start|>assistant";
+    std::ofstream(dir / "prompt.txt") << prompt;
+
+    auto tokenized = run("tokenize --allow-special --text-file " + (dir / "prompt.txt"), dir);
+    ASSERT_EQ(tokenized.exit_code, 0) << tokenized.errors;
+    std::string ids = tokenized.output.substr(1, tokenized.output.find(']') - 1); // "[1, 2]" -> "1, 2"
+    ids.erase(std::remove(ids.begin(), ids.end(), ' '), ids.end());
+
+    auto by_ids = run("generate --model " + (dir / "m") + " --tokens " + ids + " --max-tokens 12 --stop-ids 0", dir);
+    ASSERT_EQ(by_ids.exit_code, 0) << by_ids.errors;
+    std::ofstream(dir / "ids.txt") << by_ids.output;
+    auto expected = run("detokenize --ids-file " + (dir / "ids.txt"), dir);
+    ASSERT_EQ(expected.exit_code, 0) << expected.errors;
+
+    auto by_prompt =
+        run("generate --model " + (dir / "m") + " --prompt '" + prompt + "' --max-tokens 12 --stop-ids 0", dir);
+    ASSERT_EQ(by_prompt.exit_code, 0) << by_prompt.errors;
+    auto trim = [](std::string text) {
+        while (!text.empty() && text.back() == '\n') {
+            text.pop_back();
+        }
+        return text;
+    };
+    EXPECT_EQ(trim(by_prompt.output), trim(expected.output));
+    EXPECT_FALSE(trim(by_prompt.output).empty());
+
+    auto neither = run("generate --model " + (dir / "m") + " --max-tokens 2", dir);
+    EXPECT_NE(neither.exit_code, 0);
+    EXPECT_NE(neither.errors.find("--tokens or --prompt"), std::string::npos) << neither.errors;
 }
 
 } // namespace

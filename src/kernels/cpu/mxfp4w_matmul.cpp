@@ -7,33 +7,20 @@
 // Batch 1 (decode) fuses the lookup into the dot product and reads each weight byte once; the block sum
 // Σ code·x is scaled once per block, and x is pre-permuted so even and odd codes (low and high nibbles)
 // meet contiguous x without an interleave. For n > 1 a block of rows is decoded to f32 once into an
-// L2-resident scratch buffer and reused by every token in register tiles of rows x tokens.
+// L2-resident scratch buffer and reused by every token in register tiles of rows x tokens (those loops,
+// shared with the bf16 kernel, are in widened_matmul.h; this file only decodes).
 #include "core/check.h"
 #include "core/dtype.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/widened_matmul.h"
 
-#include <algorithm>
 #include <bit>
-#include <memory>
 #include <vector>
-
-#if defined(__x86_64__) || defined(__i386__)
-#define TLLM_HAVE_X86 1
-#include <immintrin.h>
-#define TLLM_AVX2_FN __attribute__((target("avx2,fma")))
-#else
-#define TLLM_HAVE_X86 0
-#endif
 
 namespace tllm::cpu {
 namespace {
 
-constexpr int64_t kRowGrain = 32; // rows per parallel chunk at least
-constexpr int64_t kRowBlock = 16; // rows decoded at once for n > 1: 16·2880·4 B = 184 KB, fits L2
-constexpr int kTileRows = 4;      // register tile: 4 rows x 3 tokens = 12 accumulators + 3 x + 1 w
-constexpr int kTileTokens = 3;
-// The fixed-trip loops over lanes, rows and tokens carry `#pragma GCC unroll`: at -O2 GCC leaves them
-// rolled, which keeps the accumulators in memory and costs several times the FMA throughput.
+using namespace detail;
 
 // Twice the E2M1 values of core/dtype.h, index = nibble (−0 becomes 0: a zero weight either way).
 alignas(16) constexpr int8_t kE2m1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
@@ -46,17 +33,6 @@ constexpr float half_scale(uint8_t e) {
     return std::bit_cast<float>(0x00200000u << e); // subnormal 2^-128 (e = 0) or 2^-127 (e = 1)
 }
 static_assert(half_scale(128) == 1.0f && half_scale(255) == 0x1p127f && half_scale(0) == 0x1p-128f);
-
-SimdPath resolve_path(SimdPath path) {
-    SimdPath native = detect_simd_path();
-    if (path == SimdPath::kAuto) {
-        return native;
-    }
-    TLLM_CHECK(path != SimdPath::kAvx2 || native == SimdPath::kAvx2, "AVX2+FMA path requested on a CPU without it");
-    return path;
-}
-
-float bias_at(const uint16_t* bias, int64_t row) { return bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f; }
 
 // ---------------------------------------------------------------------------------------------
 // Portable path.
@@ -74,53 +50,9 @@ void decode_portable(const uint8_t* blocks, const uint8_t* scales, int64_t n_blo
     }
 }
 
-// Eight independent partial sums, as the AVX2 lanes; also lets the compiler vectorize.
-float dot_portable(const float* a, const float* b, int64_t k) {
-    float lanes[8] = {};
-    for (int64_t i = 0; i < k; i += 8) {
-#pragma GCC unroll 8
-        for (int l = 0; l < 8; ++l) {
-            lanes[l] += a[i + l] * b[i + l];
-        }
-    }
-    return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
-}
-
-void rows_portable(const float* x,
-                   int64_t n,
-                   int64_t k,
-                   const uint8_t* blocks,
-                   const uint8_t* scales,
-                   int64_t m,
-                   const uint16_t* bias,
-                   float* y,
-                   int64_t begin,
-                   int64_t end) {
-    int64_t blocks_per_row = k / kMxfp4BlockSize;
-    // [kRowBlock, k] f32; every element is written before it is read, so no zero-fill.
-    auto wide = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(kRowBlock * k));
-    for (int64_t r0 = begin; r0 < end; r0 += kRowBlock) {
-        int64_t rows = std::min(kRowBlock, end - r0);
-        decode_portable(blocks + r0 * blocks_per_row * kMxfp4BlockBytes, scales + r0 * blocks_per_row,
-                        rows * blocks_per_row, wide.get());
-        for (int64_t t = 0; t < n; ++t) {
-            for (int64_t r = 0; r < rows; ++r) {
-                y[t * m + r0 + r] = dot_portable(wide.get() + r * k, x + t * k, k) + bias_at(bias, r0 + r);
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA path.
 #if TLLM_HAVE_X86
-
-TLLM_AVX2_FN inline float hsum_avx2(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // Low 8 int8 of v as 8 floats.
 TLLM_AVX2_FN inline __m256 cvt_lo8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
@@ -221,48 +153,6 @@ TLLM_AVX2_FN void decode_avx2(const uint8_t* blocks, const uint8_t* scales, int6
     }
 }
 
-// R decoded rows x T tokens; sums: [R, T]. k is a multiple of 32, so there is no tail.
-template <int R, int T> TLLM_AVX2_FN void tile_avx2(const float* w, const float* x, int64_t k, float* sums) {
-    __m256 acc[R][T];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-            acc[r][t] = _mm256_setzero_ps();
-        }
-    }
-    for (int64_t i = 0; i < k; i += 8) {
-        __m256 xv[T];
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-            xv[t] = _mm256_loadu_ps(x + t * k + i);
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            __m256 wv = _mm256_loadu_ps(w + r * k + i);
-#pragma GCC unroll 8
-            for (int t = 0; t < T; ++t) {
-                acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) {
-            sums[r * T + t] = hsum_avx2(acc[r][t]);
-        }
-    }
-}
-
-using TileFn = void (*)(const float*, const float*, int64_t, float*);
-constexpr TileFn kTiles[kTileRows][kTileTokens] = {
-    {tile_avx2<1, 1>, tile_avx2<1, 2>, tile_avx2<1, 3>},
-    {tile_avx2<2, 1>, tile_avx2<2, 2>, tile_avx2<2, 3>},
-    {tile_avx2<3, 1>, tile_avx2<3, 2>, tile_avx2<3, 3>},
-    {tile_avx2<4, 1>, tile_avx2<4, 2>, tile_avx2<4, 3>},
-};
-
 // x_perm: [k] = per block, x's even elements then its odd ones (matching lookup's even/odd split).
 void permute_x(const float* x, int64_t k, float* x_perm) {
     for (int64_t b = 0; b < k; b += kMxfp4BlockSize) {
@@ -293,28 +183,11 @@ TLLM_AVX2_FN void rows_avx2(const float* x,
         }
         return;
     }
-    // [kRowBlock, k] f32; every element is written before it is read, so no zero-fill.
-    auto wide = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(kRowBlock * k));
-    float sums[kTileRows * kTileTokens];
-    for (int64_t r0 = begin; r0 < end; r0 += kRowBlock) {
-        int64_t rows = std::min(kRowBlock, end - r0);
+    // The lambda carries the AVX2 target too, or GCC could not inline decode_avx2 into it.
+    rows_tiled_avx2(x, n, k, m, bias, y, begin, end, [&](int64_t r0, int64_t rows, float* out) TLLM_AVX2_FN {
         decode_avx2(blocks + r0 * blocks_per_row * kMxfp4BlockBytes, scales + r0 * blocks_per_row,
-                    rows * blocks_per_row, wide.get());
-        for (int64_t t0 = 0; t0 < n; t0 += kTileTokens) {
-            int tokens = static_cast<int>(std::min<int64_t>(kTileTokens, n - t0));
-            for (int64_t r1 = 0; r1 < rows; r1 += kTileRows) {
-                int tile_rows = static_cast<int>(std::min<int64_t>(kTileRows, rows - r1));
-                kTiles[tile_rows - 1][tokens - 1](wide.get() + r1 * k, x + t0 * k, k, sums);
-                for (int r = 0; r < tile_rows; ++r) {
-                    int64_t row = r0 + r1 + r;
-                    float b = bias_at(bias, row);
-                    for (int t = 0; t < tokens; ++t) {
-                        y[(t0 + t) * m + row] = sums[r * tokens + t] + b;
-                    }
-                }
-            }
-        }
-    }
+                    rows * blocks_per_row, out);
+    });
 }
 
 #endif // TLLM_HAVE_X86
@@ -351,7 +224,11 @@ void mxfp4w_matmul(ThreadPool& pool,
     }
 #endif
     pool.parallel_for(m, kRowGrain, [&](int64_t begin, int64_t end) {
-        rows_portable(x, n, k, blocks, scales, m, bias, y, begin, end);
+        int64_t blocks_per_row = k / kMxfp4BlockSize;
+        rows_portable(x, n, k, m, bias, y, begin, end, [&](int64_t r0, int64_t rows, float* out) {
+            decode_portable(blocks + r0 * blocks_per_row * kMxfp4BlockBytes, scales + r0 * blocks_per_row,
+                            rows * blocks_per_row, out);
+        });
     });
 }
 
