@@ -2,6 +2,7 @@
 
 #include "core/buffer.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -72,7 +73,14 @@ Result<NpyArray> read_npy_f32(const std::string& path) {
         size_t comma = dims.find(',', position);
         std::string item = dims.substr(position, comma == std::string::npos ? std::string::npos : comma - position);
         if (item.find_first_not_of(' ') != std::string::npos) {
-            array.shape.push_back(std::stoll(item));
+            char* end = nullptr;
+            long long dim = std::strtoll(item.c_str(), &end, 10);
+            if (end == item.c_str() ||
+                item.find_first_not_of(' ', static_cast<size_t>(end - item.c_str())) != std::string::npos || dim < 0 ||
+                dim > (int64_t{1} << 40)) {
+                return make_error(ErrorCode::kCorruptFile, "{}: bad dimension \"{}\" in the .npy shape", path, item);
+            }
+            array.shape.push_back(dim);
         }
         if (comma == std::string::npos) {
             break;
@@ -86,7 +94,9 @@ Result<NpyArray> read_npy_f32(const std::string& path) {
                           file.size() - payload, shape_to_string(array.shape));
     }
     array.values.resize(n);
-    std::memcpy(array.values.data(), data + payload, n * sizeof(float));
+    if (n > 0) {
+        std::memcpy(array.values.data(), data + payload, n * sizeof(float));
+    }
     return array;
 }
 

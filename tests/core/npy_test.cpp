@@ -41,6 +41,14 @@ TEST(Npy, RejectsTruncatedAndForeignFiles) {
     std::ofstream(dir / "text.npy") << "hello world, not numpy";
     EXPECT_FALSE(read_npy_f32(dir / "text.npy").ok());
     EXPECT_EQ(read_npy_f32(dir / "missing.npy").error().code(), ErrorCode::kNotFound);
+    // A header whose shape is not numbers.
+    std::string bad = bytes;
+    size_t open = bad.find('(');
+    bad.replace(open + 1, 1, "x");
+    std::ofstream(dir / "bad_shape.npy", std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+    auto bad_shape = read_npy_f32(dir / "bad_shape.npy");
+    ASSERT_FALSE(bad_shape.ok());
+    EXPECT_NE(bad_shape.error().message().find("bad dimension"), std::string::npos) << bad_shape.error().message();
 }
 
 } // namespace
