@@ -30,3 +30,13 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
 fi
 bash "$(dirname "$0")/tokenizer/fetch-vocab.sh" >/dev/null
+
+# --- CUDA toolkit (kernel infrastructure) ----------------------------------------------------------
+# nvcc compiles src/kernels/cuda/ops/*.cu to CUBIN for sm_80..sm_120 at build time, so the build needs
+# NVIDIA's CUDA toolkit 13.0 or newer (Debian's nvidia-cuda-toolkit is too old). No GPU or driver is needed
+# to build or to run the CPU tests: libcuda and libnvrtc are opened at run time only.
+if ! command -v nvcc >/dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
+  echo "nvcc not found: install the CUDA toolkit 13.0+ (https://developer.nvidia.com/cuda-downloads)" \
+    "into /usr/local/cuda or put its bin/ on PATH; it is a build requirement" >&2
+  exit 1
+fi

@@ -1,4 +1,6 @@
 // tritonllm: gpt-oss inference. Subcommands are registered by their modules' command files.
+#include "cli/kernel_commands.h"
+#include "cli/bench_command.h"
 #include "cli/model_commands.h"
 #include "cli/tokenizer_commands.h"
 #include "core/log.h"
@@ -25,6 +27,8 @@ int main(int argc, char** argv) {
         }
     });
     tllm::register_model_commands(app);
+    tllm::register_bench_command(app);
+    tllm::register_kernel_commands(app);
     tllm::register_tokenizer_commands(app);
     CLI11_PARSE(app, argc, argv);
     return 0;

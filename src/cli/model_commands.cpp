@@ -2,6 +2,7 @@
 
 #include "cli/process_stats.h"
 #include "cli/report.h"
+#include "core/environment.h"
 #include "core/log.h"
 #include "core/npy.h"
 #include "model/synth.h"
@@ -52,7 +53,7 @@ Result<std::vector<int32_t>> parse_token_list(const std::string& text) {
 
 struct EngineFlags {
     std::string model;
-    std::string backend = "cpu";
+    std::string backend; // "" = cuda when a GPU is present
     int threads = 0;
     int64_t context = 0;
     std::string precision = "bf16";
@@ -61,7 +62,9 @@ struct EngineFlags {
 void add_engine_flags(CLI::App* command, EngineFlags& flags) {
     command->add_option("--model", flags.model, "Model directory (config.json + safetensors, either layout)")
         ->required();
-    command->add_option("--backend", flags.backend, "Compute backend")->check(CLI::IsMember({"cpu"}));
+    command
+        ->add_option("--backend", flags.backend, "Compute backend: cpu or cuda (default: cuda when a GPU is present)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     command->add_option("--threads", flags.threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
     command->add_option("--context", flags.context, "Context length to allow (0: the model's maximum)")
         ->check(CLI::NonNegativeNumber);
@@ -72,11 +75,25 @@ void add_engine_flags(CLI::App* command, EngineFlags& flags) {
         ->capture_default_str();
 }
 
-Result<std::unique_ptr<Engine>> open_engine(const EngineFlags& flags) {
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
+} // namespace
+
+Result<EngineOptions> engine_options(const std::string& backend, int threads, const std::string& precision) {
     EngineOptions options;
-    options.n_threads = flags.threads;
-    options.precision = flags.precision == "f32" ? Precision::kF32 : Precision::kBf16;
+    TLLM_ASSIGN_OR_RETURN(options.backend, parse_backend(backend));
+    TLLM_ASSIGN_OR_RETURN(options.jit, cuda::jit_options_from(Environment::from_process()));
+    options.n_threads = threads;
+    options.precision = precision == "f32" ? Precision::kF32 : Precision::kBf16;
+    if (backend.empty() && options.precision == Precision::kF32) {
+        options.backend = Backend::kCpu; // the float32 reference exists on the CPU only
+    }
+    return options;
+}
+
+namespace {
+
+Result<std::unique_ptr<Engine>> open_engine(const EngineFlags& flags) {
+    TLLM_ASSIGN_OR_RETURN(EngineOptions options, engine_options(flags.backend, flags.threads, flags.precision));
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
     return Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options);
 }
 
@@ -120,7 +137,7 @@ struct LogitsFlags {
 Status run_logits(const LogitsFlags& flags) {
     TLLM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, parse_token_list(flags.tokens));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
-    std::unique_ptr<Sequence> sequence = engine->new_sequence(flags.engine.context);
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(flags.engine.context));
     std::vector<StepInput> inputs = {{sequence.get(), tokens, true}};
     std::vector<std::vector<float>> logits;
     auto start = Clock::now();
@@ -172,6 +189,8 @@ class TokenPrinter {
 };
 
 Status run_generate(const GenerateFlags& flags) {
+    const SamplingParams sampling = {flags.temperature, flags.top_p, flags.top_k, flags.seed};
+    TLLM_RETURN_IF_ERROR(validate_sampling_params(sampling));
     std::optional<Tokenizer> tokenizer;
     std::vector<int32_t> prompt;
     if (!flags.prompt.empty()) {
@@ -187,8 +206,8 @@ Status run_generate(const GenerateFlags& flags) {
     auto load_start = Clock::now();
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     const double load_seconds = seconds_since(load_start);
-    std::unique_ptr<Sequence> sequence = engine->new_sequence(flags.engine.context);
-    Sampler sampler({flags.temperature, flags.top_p, flags.top_k, flags.seed});
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(flags.engine.context));
+    Sampler sampler(sampling);
 
     std::vector<std::vector<float>> logits;
     auto prefill_start = Clock::now();
@@ -198,17 +217,20 @@ Status run_generate(const GenerateFlags& flags) {
 
     auto decode_start = Clock::now();
     int generated = 0;
+    // The first token comes from the prefill's logits (counter 0); each later one from a decode
+    // step that feeds the previous token (on the GPU one graph launch that samples on the card).
+    int32_t token = sampler.sample(logits[0], 0);
+    std::vector<int32_t> sampled;
     for (; generated < flags.max_tokens; ++generated) {
-        int32_t token = sampler.sample(logits[0]);
         TLLM_RETURN_IF_ERROR(printer.print(token));
         if (std::find(flags.stop_ids.begin(), flags.stop_ids.end(), token) != flags.stop_ids.end() ||
             generated + 1 == flags.max_tokens || sequence->length() >= sequence->max_context()) {
             ++generated;
             break;
         }
-        std::vector<int32_t> next = {token};
-        inputs = {{sequence.get(), next, false}};
-        TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
+        TLLM_RETURN_IF_ERROR(
+            engine->decode(*sequence, token, 1, sampling, static_cast<uint64_t>(generated) + 1, sampled));
+        token = sampled[0];
     }
     printer.finish();
     const double decode_seconds = seconds_since(decode_start);

@@ -22,6 +22,8 @@ const char* error_code_name(ErrorCode code) {
         return "out_of_memory";
     case ErrorCode::kContextOverflow:
         return "context_overflow";
+    case ErrorCode::kDevice:
+        return "device_error";
     case ErrorCode::kInternal:
         return "internal";
     }

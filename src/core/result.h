@@ -19,6 +19,7 @@ enum class ErrorCode {
     kUnsupported,     // valid input we do not handle (e.g. a dtype we never read)
     kOutOfMemory,
     kContextOverflow, // a sequence would exceed the context it was given
+    kDevice,          // the GPU driver reported a failure (CUDA error other than out-of-memory)
     kInternal,
 };
 

@@ -30,15 +30,12 @@ uint64_t stream_key(uint64_t seed, WeightKind kind, int64_t layer) {
 
 // Value ranges chosen so activations stay O(1) through the layers, attention is far from uniform,
 // sinks matter, and routing has clear (but not degenerate) preferences, as in a trained model.
-struct Uniform {
-    float low;
-    float high;
-};
+} // namespace
 
-Uniform bf16_range(const GptOssConfig& c, WeightKind kind) {
+SynthRange synth_bf16_range(const GptOssConfig& c, WeightKind kind) {
     auto fan_in = [](int64_t n) {
         float a = std::sqrt(3.0f / static_cast<float>(n)); // unit output variance for unit inputs
-        return Uniform{-a, a};
+        return SynthRange{-a, a};
     };
     switch (kind) {
     case WeightKind::kEmbedding:
@@ -72,12 +69,10 @@ Uniform bf16_range(const GptOssConfig& c, WeightKind kind) {
 
 // E8M0 exponent centre so that MXFP4 weights have about unit output variance for unit inputs:
 // random E2M1 codes have RMS sqrt(68.5/8) ≈ 2.93.
-uint8_t scale_centre(int64_t fan_in) {
+uint8_t synth_scale_centre(int64_t fan_in) {
     double target = 1.0 / (std::sqrt(static_cast<double>(fan_in)) * 2.93);
     return static_cast<uint8_t>(127 + static_cast<int>(std::lround(std::log2(target))));
 }
-
-} // namespace
 
 void synth_weight_bytes(const GptOssConfig& config,
                         uint64_t seed,
@@ -104,7 +99,7 @@ void synth_weight_bytes(const GptOssConfig& config,
     case WeightKind::kMlp1Scales:
     case WeightKind::kMlp2Scales: {
         int64_t fan_in = kind == WeightKind::kMlp1Scales ? config.hidden_size : config.intermediate_size;
-        uint8_t centre = scale_centre(fan_in);
+        uint8_t centre = synth_scale_centre(fan_in);
         for (size_t i = 0; i < out.size(); ++i) {
             out[i] = static_cast<uint8_t>(centre - 1 + static_cast<int>(hash_index(key, offset + i) % 3));
         }
@@ -114,7 +109,7 @@ void synth_weight_bytes(const GptOssConfig& config,
         break;
     }
     // bf16: element e occupies bytes [2e, 2e + 2).
-    const Uniform range = bf16_range(config, kind);
+    const SynthRange range = synth_bf16_range(config, kind);
     auto value_bits = [&](uint64_t element) {
         float u = static_cast<float>(hash_index(key, element) >> 40) * (1.0f / 16777216.0f);
         return f32_to_bf16_bits(range.low + (range.high - range.low) * u);

@@ -30,4 +30,14 @@ write_synthetic_checkpoint(const GptOssConfig& config, const SynthOptions& optio
 void synth_weight_bytes(
     const GptOssConfig& config, uint64_t seed, WeightKind kind, int64_t layer, uint64_t offset, std::span<uint8_t> out);
 
+// The value distributions behind synth_weight_bytes, for generators elsewhere (the GPU's synthetic
+// weights): bf16 weights are uniform in a range; MXFP4 codes are uniform bytes and scales are the
+// E8M0 centre −1, 0 or +1 for the product's fan-in.
+struct SynthRange {
+    float low;
+    float high;
+};
+SynthRange synth_bf16_range(const GptOssConfig& config, WeightKind kind);
+uint8_t synth_scale_centre(int64_t fan_in);
+
 } // namespace tllm

@@ -10,12 +10,56 @@ namespace tllm {
 void Sequence::truncate(int64_t length) {
     length = std::clamp<int64_t>(length, 0, static_cast<int64_t>(tokens_.size()));
     tokens_.resize(static_cast<size_t>(length));
-    cache_.truncate(length);
+    if (cpu_cache_) {
+        cpu_cache_->truncate(length);
+    } else {
+        cuda_cache_->truncate(length);
+    }
 }
 
-Engine::Engine(std::shared_ptr<const ModelWeights> weights, const EngineOptions& options)
-    : weights_(std::move(weights)), options_(options), pool_(options.n_threads),
-      forward_(*weights_, pool_, options.simd, options.precision) {}
+const char* backend_name(Backend backend) { return backend == Backend::kCuda ? "cuda" : "cpu"; }
+
+Result<Backend> parse_backend(const std::string& value) {
+    if (value == "cpu") {
+        return Backend::kCpu;
+    }
+    if (value == "cuda") {
+        return Backend::kCuda;
+    }
+    if (value.empty()) {
+        Result<int> devices = cuda::cuda_device_count();
+        return devices.ok() && *devices > 0 ? Backend::kCuda : Backend::kCpu;
+    }
+    return make_error(ErrorCode::kInvalidArgument, "unknown backend \"{}\"; use cpu or cuda", value);
+}
+
+Engine::Engine(std::shared_ptr<const ModelWeights> weights, const GptOssConfig& config, const EngineOptions& options)
+    : weights_(std::move(weights)), config_(config), options_(options),
+      pool_(options.backend == Backend::kCpu ? options.n_threads : 1) {}
+
+Status Engine::init_cuda(int64_t reserve_context, uint64_t synthetic_seed) {
+    if (options_.precision != Precision::kBf16) {
+        return make_error(ErrorCode::kUnsupported, "the cuda backend computes in bf16 precision only; use --backend "
+                                                   "cpu for the f32 reference");
+    }
+    TLLM_ASSIGN_OR_RETURN(cuda_context_, cuda::CudaContext::create(0));
+    TLLM_ASSIGN_OR_RETURN(registry_, cuda::KernelRegistry::create(*cuda_context_, options_.jit));
+    TLLM_ASSIGN_OR_RETURN(kernels_, cuda::OpKernels::create(*registry_));
+    // The weights' memory check keeps room for the step scratch and one KV cache of reserve_context.
+    const uint64_t reserve = CudaForward::scratch_bytes(config_, options_.max_step_tokens) +
+                             CudaKvCache::device_bytes(config_, reserve_context);
+    if (weights_) {
+        TLLM_ASSIGN_OR_RETURN(cuda_weights_, CudaWeights::upload(*cuda_context_, *weights_, reserve));
+    } else {
+        TLLM_ASSIGN_OR_RETURN(cuda_weights_,
+                              CudaWeights::synthetic(*cuda_context_, *kernels_, config_, synthetic_seed, reserve));
+    }
+    TLLM_ASSIGN_OR_RETURN(cuda_forward_, CudaForward::create(*cuda_context_, *registry_, *kernels_, *cuda_weights_,
+                                                             options_.max_step_tokens));
+    TLLM_LOG_INFO("cuda backend: {} (sm_{}), kernels: {}", cuda_context_->info().name, cuda_context_->info().arch(),
+                  registry_->describe());
+    return {};
+}
 
 Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const ModelWeights> weights,
                                                const EngineOptions& options) {
@@ -23,19 +67,43 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const ModelWeight
         return make_error(ErrorCode::kInvalidArgument, "max_step_tokens must be positive, got {}",
                           options.max_step_tokens);
     }
-    std::unique_ptr<Engine> engine(new Engine(std::move(weights), options));
+    const GptOssConfig config = weights->config();
+    std::unique_ptr<Engine> engine(new Engine(std::move(weights), config, options));
+    if (options.backend == Backend::kCuda) {
+        TLLM_RETURN_IF_ERROR(engine->init_cuda(0, 0));
+        return engine;
+    }
+    engine->cpu_forward_ =
+        std::make_unique<CpuForward>(*engine->weights_, engine->pool_, options.simd, options.precision);
     TLLM_LOG_INFO("cpu backend: {} threads, {} precision, {} kernels", engine->pool_.n_threads(),
                   precision_name(options.precision),
                   cpu::simd_path_name(options.simd == cpu::SimdPath::kAuto ? cpu::detect_simd_path() : options.simd));
     return engine;
 }
 
-std::unique_ptr<Sequence> Engine::new_sequence(int64_t max_context) const {
+Result<std::unique_ptr<Engine>> Engine::create_synthetic(const GptOssConfig& config,
+                                                         const EngineOptions& options,
+                                                         uint64_t seed,
+                                                         int64_t reserve_context) {
+    if (options.backend != Backend::kCuda) {
+        return make_error(ErrorCode::kUnsupported, "synthetic weights without a file need the cuda backend");
+    }
+    std::unique_ptr<Engine> engine(new Engine(nullptr, config, options));
+    TLLM_RETURN_IF_ERROR(engine->init_cuda(reserve_context, seed));
+    return engine;
+}
+
+Result<std::unique_ptr<Sequence>> Engine::new_sequence(int64_t max_context) const {
     const int64_t model_context = config().max_context();
     if (max_context <= 0 || max_context > model_context) {
         max_context = model_context;
     }
-    return std::make_unique<Sequence>(config(), max_context, kv_cache_dtype(options_.precision));
+    if (cuda_context_) {
+        TLLM_ASSIGN_OR_RETURN(auto cache, CudaKvCache::create(*cuda_context_, config(), max_context));
+        return std::make_unique<Sequence>(std::move(cache));
+    }
+    return std::make_unique<Sequence>(
+        std::make_unique<KvCache>(config(), max_context, kv_cache_dtype(options_.precision)));
 }
 
 Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<float>>& logits) {
@@ -86,7 +154,7 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
             }
             size_t take = std::min<size_t>(left, static_cast<size_t>(std::min(share, budget)));
             ForwardRequest request;
-            request.cache = &inputs[i].sequence->cache_;
+            request.cache = inputs[i].sequence->cpu_cache_.get();
             request.tokens = inputs[i].tokens.subspan(done[i], take);
             request.all_logits = inputs[i].all_logits;
             request.logits = &round_logits[i];
@@ -94,7 +162,14 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
             owners.push_back(i);
             budget -= static_cast<int64_t>(take);
         }
-        TLLM_RETURN_IF_ERROR(forward_.run(requests));
+        if (cuda_forward_) {
+            for (size_t r = 0; r < requests.size(); ++r) {
+                TLLM_RETURN_IF_ERROR(cuda_forward_->run(*inputs[owners[r]].sequence->cuda_cache_, requests[r].tokens,
+                                                        requests[r].all_logits, *requests[r].logits));
+            }
+        } else {
+            TLLM_RETURN_IF_ERROR(cpu_forward_->run(requests));
+        }
         for (size_t r = 0; r < requests.size(); ++r) {
             size_t i = owners[r];
             Sequence& sequence = *inputs[i].sequence;
@@ -106,6 +181,39 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
                 logits[i] = std::move(round_logits[i]);
             }
         }
+    }
+    return {};
+}
+
+Status Engine::decode(Sequence& sequence,
+                      int32_t token,
+                      int64_t steps,
+                      const SamplingParams& params,
+                      uint64_t counter,
+                      std::vector<int32_t>& out) {
+    TLLM_RETURN_IF_ERROR(validate_sampling_params(params));
+    out.clear();
+    if (steps <= 0) {
+        return {};
+    }
+    if (sequence.length() + steps > sequence.max_context()) {
+        return make_error(ErrorCode::kContextOverflow, "{} tokens exceed the context of {}", sequence.length() + steps,
+                          sequence.max_context());
+    }
+    if (cuda_forward_) {
+        const cuda::SampleParams gpu{params.temperature, params.top_k, params.top_p, params.seed};
+        TLLM_RETURN_IF_ERROR(cuda_forward_->decode(*sequence.cuda_cache_, token, steps, gpu, counter, out));
+        sequence.tokens_.push_back(token);
+        sequence.tokens_.insert(sequence.tokens_.end(), out.begin(), out.end() - 1);
+        return {};
+    }
+    std::vector<std::vector<float>> logits;
+    for (int64_t i = 0; i < steps; ++i) {
+        const int32_t input = i == 0 ? token : out.back();
+        StepInput step_input{&sequence, std::span<const int32_t>(&input, 1), false};
+        TLLM_RETURN_IF_ERROR(step(std::span<const StepInput>(&step_input, 1), logits));
+        Sampler sampler(params);
+        out.push_back(sampler.sample(logits[0], counter + static_cast<uint64_t>(i)));
     }
     return {};
 }

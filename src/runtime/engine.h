@@ -6,41 +6,51 @@
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cuda/kernel_registry.h"
 #include "model/forward_cpu.h"
+#include "model/forward_cuda.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
+#include "runtime/sampler.h"
 
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace tllm {
 
-enum class Backend { kCpu };
+enum class Backend { kCpu, kCuda };
+const char* backend_name(Backend backend);
+// "cpu" or "cuda"; "" picks cuda when a GPU is present, else cpu.
+Result<Backend> parse_backend(const std::string& value);
 
 struct EngineOptions {
     Backend backend = Backend::kCpu;
+    cuda::JitOptions jit;          // cuda: where kernel images come from (TRITONLLM_JIT_BACKEND)
     int n_threads = 0;             // 0: every hardware thread
     int64_t max_step_tokens = 256; // longer prompts are processed in chunks of this many tokens
     cpu::SimdPath simd = cpu::SimdPath::kAuto;
     Precision precision = Precision::kBf16; // kF32: a float32 reference (no bf16 rounding, f32 KV cache)
 };
 
+// One conversation: its tokens and its KV cache, on the CPU or on the GPU by the engine's backend.
 class Sequence {
   public:
-    Sequence(const GptOssConfig& config, int64_t max_context, DType kv_dtype = DType::kBF16)
-        : cache_(config, max_context, kv_dtype) {}
+    explicit Sequence(std::unique_ptr<KvCache> cache) : cpu_cache_(std::move(cache)) {}
+    explicit Sequence(std::unique_ptr<CudaKvCache> cache) : cuda_cache_(std::move(cache)) {}
     const std::vector<int32_t>& tokens() const { return tokens_; }
-    int64_t length() const { return cache_.length(); }
-    int64_t max_context() const { return cache_.max_context(); }
+    int64_t length() const { return cpu_cache_ ? cpu_cache_->length() : cuda_cache_->length(); }
+    int64_t max_context() const { return cpu_cache_ ? cpu_cache_->max_context() : cuda_cache_->max_context(); }
     // Forgets everything from position `length` on, keeping the shared prefix's cache.
     void truncate(int64_t length);
 
   private:
     friend class Engine;
     std::vector<int32_t> tokens_;
-    KvCache cache_;
+    std::unique_ptr<KvCache> cpu_cache_;
+    std::unique_ptr<CudaKvCache> cuda_cache_;
 };
 
 struct StepInput {
@@ -54,24 +64,55 @@ class Engine {
     static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const ModelWeights> weights,
                                                   const EngineOptions& options);
 
-    const GptOssConfig& config() const { return weights_->config(); }
+    const GptOssConfig& config() const { return config_; }
     const EngineOptions& options() const { return options_; }
 
-    // max_context 0 means the model's (initial_context_length x rope factor).
-    std::unique_ptr<Sequence> new_sequence(int64_t max_context = 0) const;
+    // max_context 0 means the model's (initial_context_length x rope factor). On the GPU the cache
+    // for the whole context is allocated at once, so a card too small for it is an error here.
+    Result<std::unique_ptr<Sequence>> new_sequence(int64_t max_context = 0) const;
 
     // Appends each input's tokens to its sequence and computes logits: logits[i] is
     // [n_tokens_i or 1, vocab] f32. A sequence may appear at most once per step. On error no
     // sequence changes.
     Status step(std::span<const StepInput> inputs, std::vector<std::vector<float>>& logits);
 
-  private:
-    Engine(std::shared_ptr<const ModelWeights> weights, const EngineOptions& options);
+    // Feeds `token` (the sequence's next input) and samples `steps` tokens one after another, each
+    // fed back as the next input except the last: on return the sequence holds `token` and the first
+    // steps − 1 sampled tokens, and `out` all `steps` sampled ones. The sampler's counter starts at
+    // `counter`, so equal arguments give equal tokens on both backends (up to rounding near-ties).
+    // On the GPU the steps run as one captured graph each, without host work in between.
+    Status decode(Sequence& sequence,
+                  int32_t token,
+                  int64_t steps,
+                  const SamplingParams& params,
+                  uint64_t counter,
+                  std::vector<int32_t>& out);
 
-    std::shared_ptr<const ModelWeights> weights_;
+    // The GPU objects (cuda backend only), for benchmarks.
+    const cuda::CudaContext* cuda_context() const { return cuda_context_.get(); }
+    CudaForward* cuda_forward() const { return cuda_forward_.get(); }
+
+  private:
+    Engine(std::shared_ptr<const ModelWeights> weights, const GptOssConfig& config, const EngineOptions& options);
+    Status init_cuda(int64_t reserve_context, uint64_t synthetic_seed);
+
+    std::shared_ptr<const ModelWeights> weights_; // host weights (absent for synthetic GPU weights)
+    GptOssConfig config_;
     EngineOptions options_;
     ThreadPool pool_;
-    CpuForward forward_;
+    std::unique_ptr<CpuForward> cpu_forward_;
+    // cuda backend, in construction order
+    std::unique_ptr<cuda::CudaContext> cuda_context_;
+    std::unique_ptr<cuda::KernelRegistry> registry_;
+    std::unique_ptr<cuda::OpKernels> kernels_;
+    std::unique_ptr<CudaWeights> cuda_weights_;
+    std::unique_ptr<CudaForward> cuda_forward_;
+
+  public:
+    // A GPU engine over random weights of the config's shapes made on the card (no file); for
+    // benchmarks. reserve_context: KV positions the memory check keeps room for.
+    static Result<std::unique_ptr<Engine>>
+    create_synthetic(const GptOssConfig& config, const EngineOptions& options, uint64_t seed, int64_t reserve_context);
 };
 
 } // namespace tllm

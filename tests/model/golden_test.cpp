@@ -13,98 +13,15 @@
 // closer than kNearTie in some layer: bf16 rounding moves router logits by about that much, so which
 // experts run is decided by rounding there, and a flip at p − 1 reaches p through attention). At
 // least three quarters of the positions must pass outright.
-#include "core/npy.h"
-#include "runtime/engine.h"
-#include "test_models.h"
-
-#include <cmath>
-#include <fstream>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include "golden_cases.h"
 
 namespace tllm {
 namespace {
 
-constexpr double kF32Exact = 1e-4;
-constexpr double kBf16Tolerance = 3e-2;
-constexpr double kNearTie = 2e-2;
-
-double relative_l2(std::span<const float> a, std::span<const float> reference) {
-    double difference = 0.0, norm = 0.0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        double d = static_cast<double>(a[i]) - reference[i];
-        difference += d * d;
-        norm += static_cast<double>(reference[i]) * reference[i];
-    }
-    return std::sqrt(difference / std::max(norm, 1e-30));
-}
-
-struct GoldenCase {
-    std::string name;
-    std::string config;
-    uint64_t seed;
-    std::vector<int32_t> tokens;
-    std::vector<double> router_gaps; // per token, smallest 4th-5th router logit gap over layers (f32 reference)
-};
-
-std::vector<GoldenCase> load_cases() {
-    std::ifstream file(testing::golden_dir() + "/manifest.json");
-    nlohmann::json manifest = nlohmann::json::parse(file);
-    std::vector<GoldenCase> cases;
-    for (const auto& item : manifest["cases"]) {
-        cases.push_back({item["name"], item["config"], item["seed"], item["tokens"].get<std::vector<int32_t>>(),
-                         item["router_gaps"].get<std::vector<double>>()});
-    }
-    return cases;
-}
-
-struct GoldenRun {
-    GoldenCase golden;
-    std::vector<float> f32;  // [n, vocab] transformers float32
-    std::vector<float> bf16; // [n, vocab] transformers bfloat16
-    std::vector<float> ours; // [n, vocab]
-    size_t vocab = 0;
-
-    std::span<const float> row(const std::vector<float>& logits, size_t p) const {
-        return {logits.data() + p * vocab, vocab};
-    }
-};
-
-GoldenRun run_case(const std::string& case_name, CheckpointLayout layout, Precision precision) {
-    GoldenRun run;
-    for (const GoldenCase& c : load_cases()) {
-        if (c.name == case_name) {
-            run.golden = c;
-        }
-    }
-    EXPECT_EQ(run.golden.name, case_name);
-    auto f32 = read_npy_f32(testing::golden_dir() + "/" + case_name + ".f32.npy");
-    auto bf16 = read_npy_f32(testing::golden_dir() + "/" + case_name + ".bf16.npy");
-    EXPECT_TRUE(f32.ok() && bf16.ok());
-    if (!f32.ok() || !bf16.ok()) {
-        return run;
-    }
-    testing::TempDir dir;
-    GptOssConfig config = testing::golden_config(run.golden.config.substr(0, run.golden.config.find('.')));
-    testing::write_synthetic(config, layout, run.golden.seed, dir / "model");
-    auto weights = ModelWeights::load(dir / "model");
-    EXPECT_TRUE(weights.ok()) << weights.error().to_string();
+EngineOptions options_for(Precision precision) {
     EngineOptions options;
     options.precision = precision;
-    auto engine = Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights).value()), options);
-    auto sequence = (*engine)->new_sequence();
-    std::vector<StepInput> inputs = {{sequence.get(), run.golden.tokens, true}};
-    std::vector<std::vector<float>> logits;
-    EXPECT_TRUE((*engine)->step(inputs, logits).ok());
-    const Shape expected_shape = {static_cast<int64_t>(run.golden.tokens.size()), config.vocab_size};
-    EXPECT_EQ(f32->shape, expected_shape);
-    EXPECT_EQ(bf16->shape, expected_shape);
-    EXPECT_EQ(run.golden.router_gaps.size(), run.golden.tokens.size());
-    run.vocab = static_cast<size_t>(config.vocab_size);
-    run.f32 = std::move(f32->values);
-    run.bf16 = std::move(bf16->values);
-    run.ours = std::move(logits[0]);
-    return run;
+    return options;
 }
 
 using GoldenParam = std::pair<std::string, CheckpointLayout>;
@@ -112,7 +29,7 @@ class GoldenTest : public ::testing::TestWithParam<GoldenParam> {};
 
 TEST_P(GoldenTest, Float32PrecisionMatchesFloat32ReferenceEverywhere) {
     const auto& [case_name, layout] = GetParam();
-    GoldenRun run = run_case(case_name, layout, Precision::kF32);
+    GoldenRun run = run_case(case_name, layout, options_for(Precision::kF32));
     ASSERT_EQ(run.ours.size(), run.f32.size());
     double worst = 0.0;
     for (size_t p = 0; p < run.golden.tokens.size(); ++p) {
@@ -125,7 +42,7 @@ TEST_P(GoldenTest, Float32PrecisionMatchesFloat32ReferenceEverywhere) {
 
 TEST_P(GoldenTest, Bf16PrecisionMatchesEitherReference) {
     const auto& [case_name, layout] = GetParam();
-    GoldenRun run = run_case(case_name, layout, Precision::kBf16);
+    GoldenRun run = run_case(case_name, layout, options_for(Precision::kBf16));
     ASSERT_EQ(run.ours.size(), run.f32.size());
     const size_t n = run.golden.tokens.size();
     size_t outright = 0;

@@ -36,7 +36,7 @@ std::vector<int32_t> some_tokens(int64_t vocab, size_t n, uint32_t salt) {
 }
 
 std::vector<float> full_logits(Engine& engine, const std::vector<int32_t>& tokens) {
-    auto sequence = engine.new_sequence();
+    auto sequence = engine.new_sequence().value();
     std::vector<StepInput> inputs = {{sequence.get(), tokens, true}};
     std::vector<std::vector<float>> logits;
     Status status = engine.step(inputs, logits);
@@ -73,7 +73,7 @@ TEST_F(EngineTest, IncrementalDecodeMatchesFullRecompute) {
     std::vector<float> reference = full_logits(*engine, tokens);
     const size_t vocab = static_cast<size_t>(config_.vocab_size);
 
-    auto sequence = engine->new_sequence();
+    auto sequence = engine->new_sequence().value();
     std::vector<std::vector<float>> logits;
     std::span<const int32_t> prompt(tokens.data(), 5);
     std::vector<StepInput> inputs = {{sequence.get(), prompt, false}};
@@ -102,7 +102,7 @@ TEST_F(EngineTest, BatchedSequencesMatchSequencesAlone) {
     std::vector<std::unique_ptr<Sequence>> sequences;
     std::vector<StepInput> inputs;
     for (const auto& prompt : prompts) {
-        sequences.push_back(engine->new_sequence());
+        sequences.push_back(engine->new_sequence().value());
         inputs.push_back({sequences.back().get(), prompt, true});
     }
     std::vector<std::vector<float>> logits;
@@ -147,7 +147,7 @@ TEST_F(EngineTest, BothLayoutsGiveIdenticalLogits) {
 
 TEST_F(EngineTest, BadRequestsFailWithoutChangingTheSequence) {
     auto engine = make_engine(weights_);
-    auto sequence = engine->new_sequence(10);
+    auto sequence = engine->new_sequence(10).value();
     std::vector<std::vector<float>> logits;
     std::vector<int32_t> bad_token = {1, static_cast<int32_t>(config_.vocab_size)};
     std::vector<StepInput> inputs = {{sequence.get(), bad_token, false}};
@@ -176,7 +176,7 @@ TEST_F(EngineTest, TruncateReusesThePrefix) {
     std::vector<int32_t> a = some_tokens(config_.vocab_size, 14, 9);
     std::vector<int32_t> b = a;
     b[10] = (b[10] + 1) % static_cast<int32_t>(config_.vocab_size);
-    auto sequence = engine->new_sequence();
+    auto sequence = engine->new_sequence().value();
     std::vector<std::vector<float>> logits;
     std::vector<StepInput> inputs = {{sequence.get(), a, false}};
     ASSERT_TRUE(engine->step(inputs, logits).ok());

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine over a copy of the tree: the packed build (scripts/device/pack.sh) is
+# placed where its CTest files expect it (the build machine's absolute path), then the GPU tests and
+# the benchmarks run. Logs go to $OUT. Usage: scripts/device/gpu_check.sh BUILD_DIR_ON_BUILD_MACHINE [steps...]
+set -uo pipefail
+root=$PWD
+build_path=$1 # e.g. /work/main/build/release
+shift
+source_root=${build_path%/build/*}
+mkdir -p "$(dirname "$source_root")"
+[ -e "$source_root" ] || ln -s "$root" "$source_root"
+mkdir -p "$(dirname "$build_path")"
+[ -e "$build_path" ] || ln -s "$root/.devbin/pack" "$build_path"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/card.txt"
+for step in "$@"; do
+    case $step in
+    ctest)
+        (cd "$build_path" && ctest -L gpu --output-on-failure --timeout 500) 2>&1 | tee "$OUT/ctest.log" | tail -60 ;;
+    bench)
+        "$build_path/tritonllm" bench --synthetic 20b --prompt-tokens 512 --gen-tokens 128 --runs 5 2>&1 |
+            tee "$OUT/bench.txt" ;;
+    bench-nvrtc)
+        TRITONLLM_JIT_BACKEND=nvrtc TRITONLLM_CACHE_DIR=/tmp/tllm-cache "$build_path/tritonllm" bench \
+            --synthetic 20b --prompt-tokens 512 --gen-tokens 128 --runs 3 2>&1 | tee "$OUT/bench_nvrtc.txt" ;;
+    profile)
+        ncu --clock-control none --print-summary per-kernel --metrics gpu__time_duration.sum \
+            "$build_path/tritonllm" bench --synthetic 20b --prompt-tokens 4 --gen-tokens 3 --runs 1 > "$OUT/ncu.txt" 2>&1
+        grep -E "^  [a-z_0-9]+|gpu__time_duration|Invocations" "$OUT/ncu.txt" | head -120 ;;
+    *)
+        echo "unknown step $step" ;;
+    esac
+done

@@ -1,0 +1,232 @@
+// `tritonllm bench`: prefill and batch-1 decode speed, against the ceiling measured in the same run:
+// the bytes one decode step must read over the card's device-to-device copy bandwidth.
+#include "cli/bench_command.h"
+
+#include "cli/model_commands.h"
+#include "cli/report.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "model/config.h"
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace tllm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchFlags {
+    std::string model;
+    std::string synthetic;
+    std::string backend;
+    int prompt_tokens = 512;
+    int gen_tokens = 128;
+    int runs = 5;
+    int threads = 0;
+    uint64_t seed = 0;
+    float temperature = 0.0f;
+    bool json_only = false;
+};
+
+// Bytes one decode step reads at context length `context`: every non-expert weight, top_k experts
+// per layer (blocks, scales, bias rows), one embedding row, the unembedding and the KV cache rows
+// attention reads (bf16; sliding layers at most the window).
+double decode_step_bytes(const GptOssConfig& c, double context) {
+    const double hidden = static_cast<double>(c.hidden_size);
+    const double inter = static_cast<double>(c.intermediate_size);
+    const double qkv_rows = static_cast<double>(c.q_width() + 2 * c.kv_width());
+    const double attention = 2 * hidden * 2 + qkv_rows * (hidden + 1) * 2 + static_cast<double>(c.n_heads) * 2 +
+                             hidden * (static_cast<double>(c.q_width()) + 1) * 2 +
+                             static_cast<double>(c.n_experts) * (hidden + 1) * 2;
+    const double mxfp4_row = [](double k) { return k / 32 * 17; }(hidden);
+    const double expert = 2 * inter * (mxfp4_row + 2) + hidden * (inter / 32 * 17 + 2);
+    double kv = 0;
+    for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+        const double keys = c.layer_sliding[static_cast<size_t>(layer)]
+                                ? std::min(context, static_cast<double>(c.sliding_window))
+                                : context;
+        kv += 2 * keys * static_cast<double>(c.kv_width()) * 2;
+    }
+    const double layers =
+        static_cast<double>(c.n_layers) * (attention + static_cast<double>(c.n_experts_per_token) * expert);
+    return layers + kv + static_cast<double>(c.vocab_size) * hidden * 2 + hidden * 2 * 2;
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+// Device-to-device copy bandwidth (bytes read plus written per second), median of 10 copies of 1 GiB.
+Result<double> cuda_copy_bandwidth(const cuda::CudaContext& context, const cuda::Stream& stream) {
+    const size_t bytes = size_t{1} << 30;
+    TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer source, cuda::DeviceBuffer::allocate(context, bytes));
+    TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer target, cuda::DeviceBuffer::allocate(context, bytes));
+    const cuda::Driver& driver = context.driver();
+    TLLM_CU_RETURN(driver, cuMemsetD8Async(source.ptr(), 0x5a, bytes, stream.get()));
+    TLLM_ASSIGN_OR_RETURN(cuda::Event start, cuda::Event::create(context));
+    TLLM_ASSIGN_OR_RETURN(cuda::Event stop, cuda::Event::create(context));
+    std::vector<double> rates;
+    for (int i = 0; i < 12; ++i) {
+        TLLM_RETURN_IF_ERROR(start.record(stream));
+        TLLM_CU_RETURN(driver, cuMemcpyDtoDAsync(target.ptr(), source.ptr(), bytes, stream.get()));
+        TLLM_RETURN_IF_ERROR(stop.record(stream));
+        TLLM_RETURN_IF_ERROR(stop.synchronize());
+        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
+        if (i >= 2) { // the first copies warm up clocks and page tables
+            rates.push_back(2.0 * static_cast<double>(bytes) / (static_cast<double>(ms) * 1e-3));
+        }
+    }
+    return median(rates);
+}
+
+// Host memcpy bandwidth (read plus written), median of 5 copies of 1 GiB, for the cpu backend.
+double host_copy_bandwidth() {
+    const size_t bytes = size_t{1} << 30;
+    std::vector<uint8_t> source(bytes, 0x5a);
+    std::vector<uint8_t> target(bytes, 0);
+    std::vector<double> rates;
+    for (int i = 0; i < 6; ++i) {
+        const auto start = Clock::now();
+        std::memcpy(target.data(), source.data(), bytes);
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (i >= 1) {
+            rates.push_back(2.0 * static_cast<double>(bytes) / seconds);
+        }
+    }
+    return median(rates);
+}
+
+Status run_bench(const BenchFlags& flags) {
+    if (flags.model.empty() == flags.synthetic.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "bench needs exactly one of --model DIR and --synthetic 20b|120b");
+    }
+    TLLM_ASSIGN_OR_RETURN(EngineOptions options, engine_options(flags.backend, flags.threads, "bf16"));
+    options.max_step_tokens = std::max(flags.prompt_tokens, 1);
+    const int64_t context = flags.prompt_tokens + flags.gen_tokens + 1;
+    std::unique_ptr<Engine> engine;
+    std::string model_name;
+    if (!flags.synthetic.empty()) {
+        TLLM_ASSIGN_OR_RETURN(GptOssConfig config, config_preset(flags.synthetic));
+        TLLM_ASSIGN_OR_RETURN(engine, Engine::create_synthetic(config, options, flags.seed, context));
+        model_name = "synthetic-" + flags.synthetic;
+    } else {
+        TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
+        TLLM_ASSIGN_OR_RETURN(engine, Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options));
+        model_name = flags.model;
+    }
+    const GptOssConfig& c = engine->config();
+    std::string card = "cpu";
+    double copy_bandwidth = 0;
+    if (engine->cuda_context() != nullptr) {
+        card = engine->cuda_context()->info().name;
+        TLLM_ASSIGN_OR_RETURN(copy_bandwidth,
+                              cuda_copy_bandwidth(*engine->cuda_context(), engine->cuda_forward()->stream()));
+    } else {
+        copy_bandwidth = host_copy_bandwidth();
+    }
+    // The decode steps see contexts prompt .. prompt + gen − 1: their mean.
+    const double bytes_per_token = decode_step_bytes(c, flags.prompt_tokens + (flags.gen_tokens - 1) / 2.0 + 1);
+    const double ceiling = copy_bandwidth / bytes_per_token;
+
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(context));
+    const SamplingParams sampling{flags.temperature, 1.0f, 0, flags.seed};
+    Rng rng(flags.seed ^ 0x62656e6368ull);
+    std::vector<nlohmann::json> rows;
+    for (int run = -1; run < flags.runs; ++run) { // run −1 warms up (module loads, graph capture)
+        sequence->truncate(0);
+        std::vector<int32_t> prompt(static_cast<size_t>(flags.prompt_tokens));
+        for (int32_t& token : prompt) {
+            token = static_cast<int32_t>(rng.next() % 200000);
+        }
+        std::vector<std::vector<float>> logits;
+        const StepInput input{sequence.get(), prompt, false};
+        const auto prefill_start = Clock::now();
+        TLLM_RETURN_IF_ERROR(engine->step(std::span<const StepInput>(&input, 1), logits));
+        const double prefill_s = std::chrono::duration<double>(Clock::now() - prefill_start).count();
+        std::vector<int32_t> generated;
+        const auto decode_start = Clock::now();
+        TLLM_RETURN_IF_ERROR(engine->decode(*sequence, prompt.back(), flags.gen_tokens, sampling, 0, generated));
+        const double decode_s = std::chrono::duration<double>(Clock::now() - decode_start).count();
+        if (run < 0) {
+            continue;
+        }
+        const double decode_rate = flags.gen_tokens / decode_s;
+        nlohmann::json row = {{"card", card},
+                              {"backend", backend_name(options.backend)},
+                              {"model", model_name},
+                              {"run", run},
+                              {"prompt_tokens", flags.prompt_tokens},
+                              {"gen_tokens", flags.gen_tokens},
+                              {"prefill_tok_s", flags.prompt_tokens / prefill_s},
+                              {"decode_tok_s", decode_rate},
+                              {"ms_per_token", 1e3 * decode_s / flags.gen_tokens},
+                              {"copy_bandwidth_gb_s", copy_bandwidth / 1e9},
+                              {"bytes_per_token", bytes_per_token},
+                              {"ceiling_tok_s", ceiling},
+                              {"fraction_of_ceiling", decode_rate / ceiling}};
+        std::printf("%s\n", row.dump().c_str());
+        std::fflush(stdout);
+        rows.push_back(std::move(row));
+    }
+    if (!flags.json_only && !rows.empty()) {
+        std::vector<double> prefill;
+        std::vector<double> decode;
+        for (const nlohmann::json& row : rows) {
+            prefill.push_back(row["prefill_tok_s"].get<double>());
+            decode.push_back(row["decode_tok_s"].get<double>());
+        }
+        const double decode_median = median(decode);
+        std::printf("\n%s, %s backend, %s, %d-token prompt, %d generated, %d runs (medians)\n", card.c_str(),
+                    backend_name(options.backend), model_name.c_str(), flags.prompt_tokens, flags.gen_tokens,
+                    flags.runs);
+        std::printf(
+            "| prefill tok/s | decode tok/s | ms/token | copy GB/s | GB/token | ceiling tok/s | of ceiling |\n");
+        std::printf("|---|---|---|---|---|---|---|\n");
+        std::printf("| %.0f | %.1f | %.3f | %.0f | %.3f | %.0f | %.1f%% |\n", median(prefill), decode_median,
+                    1e3 / decode_median, copy_bandwidth / 1e9, bytes_per_token / 1e9, ceiling,
+                    100.0 * decode_median / ceiling);
+    }
+    return {};
+}
+
+} // namespace
+
+void register_bench_command(CLI::App& app) {
+    auto flags = std::make_shared<BenchFlags>();
+    CLI::App* bench = app.add_subcommand("bench", "Prefill and decode speed against the card's memory ceiling");
+    CLI::Option* model = bench->add_option("--model", flags->model, "Model directory");
+    CLI::Option* synthetic =
+        bench->add_option("--synthetic", flags->synthetic, "Random weights of this shape made on the GPU (no file)")
+            ->check(CLI::IsMember({"20b", "120b"}));
+    model->excludes(synthetic);
+    bench->add_option("--backend", flags->backend, "cpu or cuda (default: cuda when a GPU is present)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
+    bench->add_option("--prompt-tokens", flags->prompt_tokens, "Prompt length")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench->add_option("--gen-tokens", flags->gen_tokens, "Tokens decoded per run")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench->add_option("--runs", flags->runs, "Timed runs (after one warm-up)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench->add_option("--threads", flags->threads, "CPU threads for the cpu backend (0: all)");
+    bench->add_option("--seed", flags->seed, "Seed of the prompt, synthetic weights and sampling")
+        ->capture_default_str();
+    bench->add_option("--temperature", flags->temperature, "Sampling temperature in decode (0: greedy)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    bench->add_flag("--json", flags->json_only, "Print only the JSON lines");
+    bench->callback([flags] { throw CLI::RuntimeError(report(run_bench(*flags))); });
+}
+
+} // namespace tllm

@@ -1,0 +1,21 @@
+// The process environment, read in one place: every setting the program takes from environment variables
+// is a field here, so the rest of the code gets them as ordinary values (and tests can supply their own).
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace tllm {
+
+struct Environment {
+    std::string jit_backend; // TRITONLLM_JIT_BACKEND ("" = default)
+    // TRITONLLM_CACHE_DIR, else $XDG_CACHE_HOME/tritonllm, else $HOME/.cache/tritonllm ("" when none is set).
+    std::string cache_dir;
+    std::string cuda_home; // CUDA_HOME, else CUDA_PATH, else /usr/local/cuda
+
+    static Environment from_process();
+    // `lookup` returns a variable's value or nullptr; an empty value counts as unset.
+    static Environment from_lookup(const std::function<const char*(const char*)>& lookup);
+};
+
+} // namespace tllm

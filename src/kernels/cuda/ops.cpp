@@ -1,0 +1,300 @@
+#include "kernels/cuda/ops.h"
+
+#include "core/check.h"
+
+#include <algorithm>
+
+namespace tllm::cuda {
+namespace {
+
+constexpr unsigned kThreads = 256;
+constexpr unsigned kNormThreads = 1024;
+constexpr int kTileTokens[3] = {1, 4, 8};
+
+// Floats of an x row in shared memory: 4 of padding per 32 (see padded() in the kernels).
+int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
+
+unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
+
+} // namespace
+
+Result<std::unique_ptr<OpKernels>> OpKernels::create(KernelRegistry& registry) {
+    std::unique_ptr<OpKernels> kernels(new OpKernels(registry.context()));
+    TLLM_RETURN_IF_ERROR(kernels->resolve(registry));
+    return kernels;
+}
+
+Status OpKernels::resolve(KernelRegistry& registry) {
+    auto get = [&](const char* module, const char* name, CUfunction& out) -> Status {
+        TLLM_ASSIGN_OR_RETURN(out, registry.function(module, name));
+        return {};
+    };
+    TLLM_RETURN_IF_ERROR(get("bf16_embedding_gather", "bf16_embedding_gather", embedding_));
+    TLLM_RETURN_IF_ERROR(get("bf16_embedding_gather", "advance_position", advance_));
+    TLLM_RETURN_IF_ERROR(get("f32_rmsnorm", "rmsnorm_rows", rmsnorm_));
+    TLLM_RETURN_IF_ERROR(get("f32_rmsnorm", "moe_combine_rmsnorm", combine_rmsnorm_));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t1", matmul_[0]));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t4", matmul_[1]));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
+    TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_combine", attention_combine_));
+    TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t1", mlp1_[0]));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t4", mlp1_[1]));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t8", mlp1_[2]));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t1", mlp2_[0]));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t4", mlp2_[1]));
+    TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t8", mlp2_[2]));
+    TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "bf16_fill_uniform", fill_bf16_));
+    TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "u8_fill_uniform", fill_u8_));
+
+    // Token tiles keep x in shared memory; raise the dynamic limit to what the card allows.
+    const Driver& driver = context_.driver();
+    max_shared_ = std::max(48 * 1024, context_.info().max_shared_per_block_optin);
+    for (CUfunction function :
+         {matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1], mlp2_[2], matmul_[0]}) {
+        TLLM_CU_RETURN(driver,
+                       cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, max_shared_));
+    }
+    return {};
+}
+
+int OpKernels::moe_tile_size(int n_tokens, int k) const {
+    if (n_tokens <= 1) {
+        return 1;
+    }
+    for (int size : {8, 4}) {
+        if (static_cast<int64_t>((16 + size * padded_floats(k)) * sizeof(float)) <= max_shared_) {
+            return size;
+        }
+    }
+    return 1;
+}
+
+Status OpKernels::embedding_gather(
+    CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const {
+    TLLM_CHECK(n > 0 && d > 0, "embedding_gather n={} d={}", n, d);
+    return launch(context_.driver(), embedding_, {static_cast<unsigned>(n)}, {kThreads}, 0, stream, table, tokens, d,
+                  residual);
+}
+
+Status OpKernels::rmsnorm_rows(CUstream stream,
+                               const float* x,
+                               const int32_t* rows,
+                               int n,
+                               int d,
+                               const uint16_t* scale,
+                               float eps,
+                               float* out) const {
+    TLLM_CHECK(n > 0 && d > 0, "rmsnorm_rows n={} d={}", n, d);
+    // A whole block per row: at decode one row is the whole launch, so the block is made wide.
+    return launch(context_.driver(), rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, rows, d, scale,
+                  eps, out);
+}
+
+Status OpKernels::moe_combine_rmsnorm(CUstream stream,
+                                      float* residual,
+                                      const float* expert_out,
+                                      const float* weights,
+                                      int n,
+                                      int top_k,
+                                      int d,
+                                      const uint16_t* scale,
+                                      float eps,
+                                      float* out) const {
+    TLLM_CHECK(n > 0 && d > 0 && top_k > 0 && top_k <= 8, "moe_combine_rmsnorm n={} d={} top_k={}", n, d, top_k);
+    return launch(context_.driver(), combine_rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, residual,
+                  expert_out, weights, top_k, d, scale, eps, out);
+}
+
+Status OpKernels::bf16w_matmul(CUstream stream,
+                               const float* x,
+                               int n,
+                               int k,
+                               const uint16_t* w,
+                               int m,
+                               const uint16_t* bias,
+                               float* y,
+                               MatmulEpilogue epilogue) const {
+    TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
+               m);
+    // The widest token tile whose x rows fit in shared memory; decode (n = 1) takes the 1-token kernel.
+    int variant = 0;
+    for (int v = 2; v >= 1; --v) {
+        if (n >= kTileTokens[v] / 2 + 1 &&
+            kTileTokens[v] * padded_floats(k) * static_cast<int64_t>(sizeof(float)) <= max_shared_) {
+            variant = v;
+            break;
+        }
+    }
+    const int tile = kTileTokens[variant];
+    const unsigned shared = static_cast<unsigned>(tile * padded_floats(k) * sizeof(float));
+    TLLM_CHECK(static_cast<int>(shared) <= max_shared_, "bf16w_matmul: k={} needs {} bytes of shared memory", k,
+               shared);
+    const unsigned token_tiles = ceil_div(n, tile);
+    // Enough blocks to fill the card about four times over; each loops over its row groups, so x is
+    // staged in shared memory once per block rather than once per 16 rows.
+    const unsigned row_groups = ceil_div(m, 16);
+    const unsigned target = static_cast<unsigned>(context_.info().sm_count) * 4;
+    const unsigned row_blocks = std::clamp(ceil_div(target, token_tiles), 1u, row_groups);
+    return launch(context_.driver(), matmul_[variant], {row_blocks, token_tiles}, {kThreads}, shared, stream, x, n, k,
+                  w, m, bias, y, static_cast<int>(epilogue));
+}
+
+Status OpKernels::rope_kv_write(CUstream stream,
+                                float* qkv,
+                                const int32_t* positions,
+                                int n,
+                                int n_heads,
+                                int n_kv_heads,
+                                int head_dim,
+                                const float* inv_freq,
+                                float concentration,
+                                uint16_t* k_cache,
+                                uint16_t* v_cache) const {
+    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256, "rope_kv_write n={} head_dim={}", n, head_dim);
+    const unsigned half = static_cast<unsigned>(head_dim / 2);
+    const unsigned heads_per_pass = std::max(1u, 256u / half);
+    return launch(context_.driver(), rope_, {static_cast<unsigned>(n)}, {half, heads_per_pass}, 0, stream, qkv,
+                  positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache);
+}
+
+Status OpKernels::attention_sinks(CUstream stream,
+                                  const float* q,
+                                  int q_stride,
+                                  const int32_t* positions,
+                                  int n,
+                                  int n_heads,
+                                  int n_kv_heads,
+                                  int head_dim,
+                                  const uint16_t* k_cache,
+                                  const uint16_t* v_cache,
+                                  const uint16_t* sinks,
+                                  int window,
+                                  float scale,
+                                  int n_splits,
+                                  float* partial_stats,
+                                  float* partial_acc,
+                                  float* out) const {
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0,
+               "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
+    const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
+    TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
+    const Driver& driver = context_.driver();
+    TLLM_RETURN_IF_ERROR(launch(driver, attention_split_,
+                                {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group},
+                                0, stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache,
+                                window, scale, partial_stats, partial_acc));
+    return launch(driver, attention_combine_, {static_cast<unsigned>(n * n_heads)},
+                  {static_cast<unsigned>(std::max(32, head_dim))}, 0, stream, partial_stats, partial_acc, n_splits,
+                  n_heads, head_dim, sinks, out);
+}
+
+Status OpKernels::topk_route(CUstream stream,
+                             const float* logits,
+                             int n,
+                             int n_experts,
+                             int top_k,
+                             int tile_size,
+                             int32_t* pair_expert,
+                             float* pair_weight,
+                             int32_t* sorted_pairs,
+                             MoeTile* tiles,
+                             int32_t* n_tiles) const {
+    TLLM_CHECK(n > 0 && n_experts <= 256 && top_k >= 1 && top_k <= 8 && top_k <= n_experts,
+               "topk_route n={} experts={} top_k={}", n, n_experts, top_k);
+    return launch(context_.driver(), route_, {1}, {1024}, 0, stream, logits, n, n_experts, top_k, tile_size,
+                  pair_expert, pair_weight, sorted_pairs, tiles, n_tiles);
+}
+
+namespace {
+
+struct MoeLaunch {
+    int variant;
+    unsigned shared;
+    unsigned row_blocks;
+};
+
+MoeLaunch moe_launch(int tile_size, int k, int rows, int max_tiles, int sm_count) {
+    TLLM_CHECK(tile_size == 1 || tile_size == 4 || tile_size == 8, "expert tile size {} (1, 4 or 8)", tile_size);
+    const int variant = tile_size == 8 ? 2 : (tile_size == 4 ? 1 : 0);
+    const unsigned shared = static_cast<unsigned>((16 + kTileTokens[variant] * padded_floats(k)) * sizeof(float));
+    const unsigned row_groups = ceil_div(rows, 16); // 8 warps of 2 rows per block and pass
+    const unsigned target = static_cast<unsigned>(sm_count) * 4;
+    return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, row_groups)};
+}
+
+} // namespace
+
+Status OpKernels::moe_mlp1_swiglu(CUstream stream,
+                                  const float* x,
+                                  int k,
+                                  const uint8_t* blocks,
+                                  const uint8_t* scales,
+                                  const uint16_t* bias,
+                                  int rows,
+                                  const int32_t* sorted_pairs,
+                                  const MoeTile* tiles,
+                                  const int32_t* n_tiles,
+                                  int max_tiles,
+                                  int tile_size,
+                                  int top_k,
+                                  float alpha,
+                                  float limit,
+                                  float* act) const {
+    TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
+    const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
+    TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp1: k={} needs {} bytes of shared memory", k,
+               l.shared);
+    return launch(context_.driver(), mlp1_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads},
+                  l.shared, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit,
+                  act);
+}
+
+Status OpKernels::moe_mlp2(CUstream stream,
+                           const float* act,
+                           int k,
+                           const uint8_t* blocks,
+                           const uint8_t* scales,
+                           const uint16_t* bias,
+                           int rows,
+                           const int32_t* sorted_pairs,
+                           const MoeTile* tiles,
+                           const int32_t* n_tiles,
+                           int max_tiles,
+                           int tile_size,
+                           int top_k,
+                           float* out) const {
+    TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
+    const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
+    TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp2: k={} needs {} bytes of shared memory", k,
+               l.shared);
+    return launch(context_.driver(), mlp2_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads},
+                  l.shared, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, out);
+}
+
+Status OpKernels::advance_position(
+    CUstream stream, int32_t* positions, const int32_t* tokens, int32_t* history, int capacity) const {
+    return launch(context_.driver(), advance_, {1}, {32}, 0, stream, positions, tokens, history, capacity);
+}
+
+Status
+OpKernels::bf16_fill_uniform(CUstream stream, uint16_t* out, uint64_t n, uint64_t seed, float low, float high) const {
+    if (n == 0) {
+        return {};
+    }
+    const unsigned blocks = std::min<unsigned>(ceil_div(static_cast<int64_t>(n), kThreads), 65535u);
+    return launch(context_.driver(), fill_bf16_, {blocks}, {kThreads}, 0, stream, out, n, seed, low, high);
+}
+
+Status OpKernels::u8_fill_uniform(
+    CUstream stream, uint8_t* out, uint64_t n, uint64_t seed, uint32_t low, uint32_t high) const {
+    if (n == 0) {
+        return {};
+    }
+    const unsigned blocks = std::min<unsigned>(ceil_div(static_cast<int64_t>(n), kThreads), 65535u);
+    return launch(context_.driver(), fill_u8_, {blocks}, {kThreads}, 0, stream, out, n, seed, low, high);
+}
+
+} // namespace tllm::cuda

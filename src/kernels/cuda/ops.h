@@ -1,0 +1,184 @@
+// Host launchers for the gpt-oss kernels in ops/*.cu: one function per op, shapes checked, kernels
+// resolved once from the registry. Pointers are device addresses; shapes and dtypes are written
+// as in kernels/cpu/ops.h, which holds the CPU reference of each op. Every call only enqueues work
+// on `stream`, so a sequence of calls can be captured into a CUDA graph.
+#pragma once
+
+#include "core/result.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/kernel_registry.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+namespace tllm::cuda {
+
+enum class MatmulEpilogue : int {
+    kStore = 0,        // y = x·Wᵀ + bias
+    kStoreBf16 = 1,    // y = round_bf16(x·Wᵀ + bias)
+    kResidualBf16 = 2, // y = round_bf16(y + x·Wᵀ + bias)
+};
+
+// A group of at most `tile_size` (token, slot) pairs routed to one expert (ops/f32_topk_route.cu).
+struct MoeTile {
+    int32_t expert;
+    int32_t first; // into sorted_pairs
+    int32_t count;
+    int32_t pad;
+};
+
+// The most tiles n_pairs pairs can need: every expert's last tile may be partial.
+inline int64_t max_moe_tiles(int64_t n_pairs, int64_t n_experts, int64_t tile_size) {
+    return std::min(n_pairs, n_pairs / tile_size + std::min(n_experts, n_pairs)); // a tile holds a pair at least
+}
+
+class OpKernels {
+  public:
+    static Result<std::unique_ptr<OpKernels>> create(KernelRegistry& registry);
+
+    const CudaContext& context() const { return context_; }
+    // Pairs per expert tile for a step of n_tokens whose expert inputs are k wide: 1 for decode (each
+    // expert sees one pair), else 8, or 4 where shared memory cannot hold 8 rows of x.
+    int moe_tile_size(int n_tokens, int k) const;
+
+    // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
+    Status embedding_gather(
+        CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const;
+    // out[t] = round_bf16(rmsnorm(x[rows[t] or t]) · scale)   x: [.., d]; scale: [d] bf16; out: [n, d] f32
+    Status rmsnorm_rows(CUstream stream,
+                        const float* x,
+                        const int32_t* rows,
+                        int n,
+                        int d,
+                        const uint16_t* scale,
+                        float eps,
+                        float* out) const;
+    // residual[t] = round_bf16(residual[t] + Σ_s weights[t, s]·expert_out[t·top_k + s]); out[t] = rmsnorm(residual[t])
+    Status moe_combine_rmsnorm(CUstream stream,
+                               float* residual,
+                               const float* expert_out,
+                               const float* weights,
+                               int n,
+                               int top_k,
+                               int d,
+                               const uint16_t* scale,
+                               float eps,
+                               float* out) const;
+    // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr
+    Status bf16w_matmul(CUstream stream,
+                        const float* x,
+                        int n,
+                        int k,
+                        const uint16_t* w,
+                        int m,
+                        const uint16_t* bias,
+                        float* y,
+                        MatmulEpilogue epilogue) const;
+    // Rotates q in place (rounded to bf16) and writes rotated k and v to the caches at positions[t].
+    //   qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32; inv_freq: [head_dim/2] f32;
+    //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16
+    Status rope_kv_write(CUstream stream,
+                         float* qkv,
+                         const int32_t* positions,
+                         int n,
+                         int n_heads,
+                         int n_kv_heads,
+                         int head_dim,
+                         const float* inv_freq,
+                         float concentration,
+                         uint16_t* k_cache,
+                         uint16_t* v_cache) const;
+    // Attention with sinks (kernels/cpu attention_sinks) for n tokens: q: [n, q_stride] f32 with head h at
+    // h·head_dim (q may sit inside the qkv rows); out: [n, n_heads, head_dim] f32 rounded to bf16;
+    // partial_stats: [n, n_heads, n_splits, 2] f32, partial_acc: [n, n_heads, n_splits, head_dim] f32.
+    Status attention_sinks(CUstream stream,
+                           const float* q,
+                           int q_stride,
+                           const int32_t* positions,
+                           int n,
+                           int n_heads,
+                           int n_kv_heads,
+                           int head_dim,
+                           const uint16_t* k_cache,
+                           const uint16_t* v_cache,
+                           const uint16_t* sinks,
+                           int window,
+                           float scale,
+                           int n_splits,
+                           float* partial_stats,
+                           float* partial_acc,
+                           float* out) const;
+    // Top-k routing and expert tiles; see ops/f32_topk_route.cu. logits: [n, n_experts] f32.
+    Status topk_route(CUstream stream,
+                      const float* logits,
+                      int n,
+                      int n_experts,
+                      int top_k,
+                      int tile_size,
+                      int32_t* pair_expert,
+                      float* pair_weight,
+                      int32_t* sorted_pairs,
+                      MoeTile* tiles,
+                      int32_t* n_tiles) const;
+    // act[p, i] = round_bf16(swiglu(x[p / top_k] · W1[e]ᵀ + b1[e]))   x: [n, k]; act: [n·top_k, rows/2]
+    Status moe_mlp1_swiglu(CUstream stream,
+                           const float* x,
+                           int k,
+                           const uint8_t* blocks,
+                           const uint8_t* scales,
+                           const uint16_t* bias,
+                           int rows,
+                           const int32_t* sorted_pairs,
+                           const MoeTile* tiles,
+                           const int32_t* n_tiles,
+                           int max_tiles,
+                           int tile_size,
+                           int top_k,
+                           float alpha,
+                           float limit,
+                           float* act) const;
+    // out[p, r] = act[p] · W2[e]ᵀ[r] + b2[e][r]   act: [n·top_k, k]; out: [n·top_k, rows]
+    Status moe_mlp2(CUstream stream,
+                    const float* act,
+                    int k,
+                    const uint8_t* blocks,
+                    const uint8_t* scales,
+                    const uint16_t* bias,
+                    int rows,
+                    const int32_t* sorted_pairs,
+                    const MoeTile* tiles,
+                    const int32_t* n_tiles,
+                    int max_tiles,
+                    int tile_size,
+                    int top_k,
+                    float* out) const;
+    // history[positions[0] + 1] = tokens[0]; positions[0] += 1 (the last node of a decode graph).
+    Status
+    advance_position(CUstream stream, int32_t* positions, const int32_t* tokens, int32_t* history, int capacity) const;
+    // Random fills for synthetic weights (ops/u8_bf16_fill_random.cu).
+    Status bf16_fill_uniform(CUstream stream, uint16_t* out, uint64_t n, uint64_t seed, float low, float high) const;
+    Status u8_fill_uniform(CUstream stream, uint8_t* out, uint64_t n, uint64_t seed, uint32_t low, uint32_t high) const;
+
+  private:
+    explicit OpKernels(const CudaContext& context) : context_(context) {}
+    Status resolve(KernelRegistry& registry);
+
+    const CudaContext& context_;
+    int max_shared_ = 48 * 1024;
+    CUfunction embedding_ = nullptr;
+    CUfunction advance_ = nullptr;
+    CUfunction rmsnorm_ = nullptr;
+    CUfunction combine_rmsnorm_ = nullptr;
+    CUfunction matmul_[3] = {}; // tiles of 1, 4, 8 tokens
+    CUfunction rope_ = nullptr;
+    CUfunction attention_split_ = nullptr;
+    CUfunction attention_combine_ = nullptr;
+    CUfunction route_ = nullptr;
+    CUfunction mlp1_[3] = {};
+    CUfunction mlp2_[3] = {};
+    CUfunction fill_bf16_ = nullptr;
+    CUfunction fill_u8_ = nullptr;
+};
+
+} // namespace tllm::cuda

@@ -1,0 +1,65 @@
+// Shared device helpers for every kernel module. Kernel sources include nothing but this header:
+// they are compiled both by nvcc (embedded CUBIN) and by NVRTC at run time, where no standard or
+// CUDA headers are available, so bf16 is handled as raw bits.
+#pragma once
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef int i32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define TLLM_KERNEL extern "C" __global__
+
+namespace tllm_dev {
+
+__device__ __forceinline__ float bf16_to_f32(u16 bits) { return __uint_as_float(static_cast<u32>(bits) << 16); }
+
+// Round to nearest even, NaN kept quiet: the same rounding as core/dtype.h's f32_to_bf16_bits.
+__device__ __forceinline__ u16 f32_to_bf16(float value) {
+    u32 bits = __float_as_uint(value);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        return static_cast<u16>((bits >> 16) | 0x40u);
+    }
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return static_cast<u16>(bits >> 16);
+}
+
+__device__ __forceinline__ float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
+
+__device__ __forceinline__ float warp_sum(float value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        value += __shfl_xor_sync(0xffffffffu, value, offset);
+    }
+    return value;
+}
+
+__device__ __forceinline__ float warp_max(float value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    }
+    return value;
+}
+
+// Sum over the block; `scratch` holds one float per warp. Every thread gets the result.
+__device__ __forceinline__ float block_sum(float value, float* scratch) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int n_warps = (blockDim.x + 31) >> 5;
+    value = warp_sum(value);
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = value;
+    }
+    __syncthreads();
+    float total = 0.0f;
+    for (int w = 0; w < n_warps; ++w) {
+        total += scratch[w];
+    }
+    return total;
+}
+
+} // namespace tllm_dev

@@ -1,0 +1,65 @@
+// RMSNorm over f32 rows (CPU reference: kernels/cpu rmsnorm), in the reference's order
+// (x · rsqrt(mean(x²) + eps)) · scale, the result rounded to bf16 as the model stores it.
+// moe_combine_rmsnorm first finishes the previous MoE block, residual = round_bf16(residual +
+// Σ_slot weight · expert_out), so that the combine costs no launch of its own.
+// Grid: one block per row; block: 256 threads.
+#include "common.cuh"
+
+using namespace tllm_dev;
+
+namespace {
+
+__device__ __forceinline__ void normalize_row(const float* row, int d, const u16* scale, float eps, float* out) {
+    __shared__ float scratch[32];
+    float sum_sq = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        sum_sq += row[i] * row[i];
+    }
+    sum_sq = block_sum(sum_sq, scratch);
+    const float inv_rms = 1.0f / sqrtf(sum_sq / static_cast<float>(d) + eps);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        out[i] = round_bf16((row[i] * inv_rms) * bf16_to_f32(scale[i]));
+    }
+}
+
+} // namespace
+
+// out[t] = rmsnorm(x[t]) for the rows listed in `rows` (nullptr: row t), x: [.., d], out: [n, d].
+TLLM_KERNEL void __launch_bounds__(1024)
+    rmsnorm_rows(const float* x, const int* rows, int d, const u16* scale, float eps, float* out) {
+    const int t = blockIdx.x;
+    const int source = rows != nullptr ? rows[t] : t;
+    normalize_row(x + static_cast<i64>(source) * d, d, scale, eps, out + static_cast<i64>(t) * d);
+}
+
+// residual[t] = round_bf16(residual[t] + Σ_s weights[t, s] · expert_out[t·top_k + s]); out[t] = rmsnorm.
+TLLM_KERNEL void __launch_bounds__(1024) moe_combine_rmsnorm(float* __restrict__ residual,
+                                                             const float* __restrict__ expert_out, // [n·top_k, d]
+                                                             const float* __restrict__ weights,    // [n, top_k]
+                                                             int top_k,
+                                                             int d,
+                                                             const u16* scale,
+                                                             float eps,
+                                                             float* out) {
+    const int t = blockIdx.x;
+    float* row = residual + static_cast<i64>(t) * d;
+    constexpr int kMaxTopK = 8;
+    float w[kMaxTopK];
+#pragma unroll
+    for (int s = 0; s < kMaxTopK; ++s) {
+        w[s] = s < top_k ? weights[t * top_k + s] : 0.0f;
+    }
+    const float* expert_rows = expert_out + static_cast<i64>(t) * top_k * d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int s = 0; s < kMaxTopK; ++s) {
+            if (s < top_k) {
+                sum += w[s] * expert_rows[static_cast<i64>(s) * d + i];
+            }
+        }
+        row[i] = round_bf16(row[i] + sum);
+    }
+    __syncthreads();
+    normalize_row(row, d, scale, eps, out + static_cast<i64>(t) * d);
+}

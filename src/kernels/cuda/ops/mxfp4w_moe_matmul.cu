@@ -1,0 +1,207 @@
+// The MoE expert products with MXFP4 weights (CPU reference: mxfp4w_matmul, swiglu_interleaved):
+//   mlp1: act[p, i] = round_bf16(swiglu(x[token(p)] · W1[e]ᵀ + b1[e]))   rows 2i (gate) and 2i+1 (linear)
+//   mlp2: out[p, j] = act[p] · W2[e]ᵀ[j] + b2[e][j]                        f32
+// Pairs p = token · top_k + slot are grouped by expert into tiles of at most TN pairs (see
+// f32_topk_route.cu); block (x, tile) handles a slice of rows for one tile, so an expert's weights
+// are read once per tile. Tiles past *n_tiles exit at once, which keeps the grid fixed for graphs.
+//
+// Weights: blocks [E, rows, k/32, 16] u8 (element 2j in the low nibble of byte j), scales
+// [E, rows, k/32] u8 E8M0, bias [E, rows] bf16. Codes are looked up as doubled E2M1 values and each
+// block's sum is multiplied by the half scale 2^(e−128): exact for every e, as on the CPU.
+#include "common.cuh"
+
+using namespace tllm_dev;
+
+namespace {
+
+constexpr int kWarps = 8;
+__constant__ float kE2m1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+__device__ __forceinline__ float half_scale(u32 e) {
+    return e >= 2 ? __uint_as_float((e - 1) << 23) : __uint_as_float(0x00200000u << e);
+}
+
+// Shared-memory x index with 4 floats of padding per 32 (one MXFP4 block): lanes reading
+// consecutive blocks then hit distinct banks.
+__device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }
+
+__device__ __forceinline__ float code(const float* table, u32 word, int j) {
+    // Byte offset of the nibble's table entry straight from the word: one shift and one mask.
+    u32 offset = j == 0 ? (word << 2) & 0x3c : (word >> (4 * j - 2)) & 0x3c;
+    return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(table) + offset);
+}
+
+// Dot products of two weight rows with TN activation rows over one 32-element block.
+template <int TN>
+__device__ __forceinline__ void block_dot(const float* table,
+                                          uint4 q0,
+                                          uint4 q1,
+                                          const float* x, // TN rows of 32 values, row stride `stride`
+                                          int stride,
+                                          float (&s0)[TN],
+                                          float (&s1)[TN]) {
+    const u32 w0[4] = {q0.x, q0.y, q0.z, q0.w};
+    const u32 w1[4] = {q1.x, q1.y, q1.z, q1.w};
+#pragma unroll
+    for (int word = 0; word < 4; ++word) {
+        float c0[8];
+        float c1[8];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            c0[j] = code(table, w0[word], j);
+            c1[j] = code(table, w1[word], j);
+        }
+#pragma unroll
+        for (int t = 0; t < TN; ++t) {
+            // 16-byte reads: x rows start 144-byte aligned (36 floats per padded block).
+            const float4 xa = *reinterpret_cast<const float4*>(x + t * stride + word * 8);
+            const float4 xb = *reinterpret_cast<const float4*>(x + t * stride + word * 8 + 4);
+            s0[t] += c0[0] * xa.x + c0[1] * xa.y + c0[2] * xa.z + c0[3] * xa.w + c0[4] * xb.x + c0[5] * xb.y +
+                     c0[6] * xb.z + c0[7] * xb.w;
+            s1[t] += c1[0] * xa.x + c1[1] * xa.y + c1[2] * xa.z + c1[3] * xa.w + c1[4] * xb.x + c1[5] * xb.y +
+                     c1[6] * xb.z + c1[7] * xb.w;
+        }
+    }
+}
+
+struct Tile {
+    int expert;
+    int first; // index into sorted_pairs
+    int count;
+    int pad;
+};
+
+// SWIGLU: rows (2i, 2i+1) → act[p, i]. Otherwise rows (r, r+1) → out[p, r], out[p, r+1].
+template <int TN, bool SWIGLU>
+__device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k] rows indexed by x_row(p)
+                                         int k,
+                                         const u8* __restrict__ blocks,
+                                         const u8* __restrict__ scales,
+                                         const u16* __restrict__ bias,
+                                         int rows, // rows per expert (2I for mlp1, H for mlp2)
+                                         const int* __restrict__ sorted_pairs,
+                                         const Tile* __restrict__ tiles,
+                                         const int* __restrict__ n_tiles,
+                                         int top_k,
+                                         float alpha,
+                                         float limit,
+                                         float* __restrict__ out) {
+    if (static_cast<int>(blockIdx.y) >= *n_tiles) {
+        return;
+    }
+    extern __shared__ float smem[]; // [16] table, then [TN, padded(k)] x
+    float* table = smem;
+    float* x_tile = smem + 16;
+    const Tile tile = tiles[blockIdx.y];
+    const int count = min(tile.count, TN);
+    const int stride = padded(k);
+    if (threadIdx.x < 16) {
+        table[threadIdx.x] = kE2m1Doubled[threadIdx.x];
+    }
+    for (int i = threadIdx.x; i < TN * k; i += blockDim.x) {
+        const int t = i / k;
+        const int c = i - t * k;
+        float value = 0.0f;
+        if (t < count) {
+            const int pair = sorted_pairs[tile.first + t];
+            // mlp1 reads the token's normalized row; mlp2 reads the pair's activation row.
+            const int row = SWIGLU ? pair / top_k : pair;
+            value = x[static_cast<i64>(row) * k + c];
+        }
+        x_tile[t * stride + padded(c)] = value;
+    }
+    __syncthreads();
+
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int n_blocks = k >> 5;
+    const i64 row_bytes = static_cast<i64>(n_blocks) * 16;
+    const u8* expert_blocks = blocks + static_cast<i64>(tile.expert) * rows * row_bytes;
+    const u8* expert_scales = scales + static_cast<i64>(tile.expert) * rows * n_blocks;
+    const u16* expert_bias = bias + static_cast<i64>(tile.expert) * rows;
+    const int out_width = SWIGLU ? rows / 2 : rows;
+
+    for (int row0 = (blockIdx.x * kWarps + warp) * 2; row0 < rows; row0 += gridDim.x * kWarps * 2) {
+        const bool two = row0 + 1 < rows; // always true for SWIGLU (rows is even)
+        const int row1 = two ? row0 + 1 : row0;
+        const uint4* q0 = reinterpret_cast<const uint4*>(expert_blocks + row0 * row_bytes);
+        const uint4* q1 = reinterpret_cast<const uint4*>(expert_blocks + row1 * row_bytes);
+        const u8* e0 = expert_scales + static_cast<i64>(row0) * n_blocks;
+        const u8* e1 = expert_scales + static_cast<i64>(row1) * n_blocks;
+        float acc0[TN];
+        float acc1[TN];
+#pragma unroll
+        for (int t = 0; t < TN; ++t) {
+            acc0[t] = 0.0f;
+            acc1[t] = 0.0f;
+        }
+#pragma unroll 2
+        for (int b = lane; b < n_blocks; b += 32) {
+            const uint4 a = __ldg(q0 + b);
+            const uint4 c = __ldg(q1 + b);
+            const float h0 = half_scale(__ldg(e0 + b));
+            const float h1 = half_scale(__ldg(e1 + b));
+            float s0[TN];
+            float s1[TN];
+#pragma unroll
+            for (int t = 0; t < TN; ++t) {
+                s0[t] = 0.0f;
+                s1[t] = 0.0f;
+            }
+            block_dot<TN>(table, a, c, x_tile + padded(b << 5), stride, s0, s1);
+#pragma unroll
+            for (int t = 0; t < TN; ++t) {
+                acc0[t] += s0[t] * h0;
+                acc1[t] += s1[t] * h1;
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < TN; ++t) {
+            acc0[t] = warp_sum(acc0[t]);
+            acc1[t] = warp_sum(acc1[t]);
+        }
+        if (lane == 0) {
+            const float b0 = bf16_to_f32(expert_bias[row0]);
+            const float b1 = bf16_to_f32(expert_bias[row1]);
+#pragma unroll
+            for (int t = 0; t < TN; ++t) {
+                if (t < count) {
+                    const int pair = sorted_pairs[tile.first + t];
+                    float* dst = out + static_cast<i64>(pair) * out_width;
+                    if (SWIGLU) {
+                        // fminf/fmaxf would drop a NaN; torch's clamp keeps it, as the CPU does.
+                        float gate = acc0[t] + b0;
+                        float linear = acc1[t] + b1;
+                        gate = gate > limit ? limit : gate;
+                        linear = linear > limit ? limit : (linear < -limit ? -limit : linear);
+                        const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
+                        dst[row0 / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
+                    } else {
+                        dst[row0] = acc0[t] + b0;
+                        if (two) {
+                            dst[row1] = acc1[t] + b1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+} // namespace
+
+#define TLLM_MOE_KERNELS(TN)                                                                                           \
+    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_t##TN(                                              \
+        const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
+        const Tile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                      \
+        moe_tile<TN, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);  \
+    }                                                                                                                  \
+    TLLM_KERNEL void __launch_bounds__(256)                                                                            \
+        mxfp4w_moe_mlp2_t##TN(const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,  \
+                              const int* sorted_pairs, const Tile* tiles, const int* n_tiles, int top_k, float* out) { \
+        moe_tile<TN, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out); \
+    }
+
+TLLM_MOE_KERNELS(1)
+TLLM_MOE_KERNELS(4)
+TLLM_MOE_KERNELS(8)

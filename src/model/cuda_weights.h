@@ -1,0 +1,94 @@
+// gpt-oss weights on the GPU, in their checkpoint formats: bf16 matrices and MXFP4 experts are copied
+// byte for byte (the experts are never expanded), except that q, k and v are stored as one fused
+// [q_width + 2·kv_width, hidden] matrix so that one kernel computes all three. Also the per-sequence
+// KV cache on the GPU.
+#pragma once
+
+#include "core/result.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/ops.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace tllm {
+
+struct CudaLayerWeights {
+    cuda::DeviceBuffer attn_norm;     // [hidden] bf16
+    cuda::DeviceBuffer qkv_weight;    // [q_width + 2·kv_width, hidden] bf16
+    cuda::DeviceBuffer qkv_bias;      // [q_width + 2·kv_width] bf16
+    cuda::DeviceBuffer sinks;         // [n_heads] bf16
+    cuda::DeviceBuffer out_weight;    // [hidden, q_width] bf16
+    cuda::DeviceBuffer out_bias;      // [hidden] bf16
+    cuda::DeviceBuffer mlp_norm;      // [hidden] bf16
+    cuda::DeviceBuffer router_weight; // [n_experts, hidden] bf16
+    cuda::DeviceBuffer router_bias;   // [n_experts] bf16
+    cuda::DeviceBuffer mlp1_blocks;   // [n_experts, 2·intermediate, hidden/32, 16] u8
+    cuda::DeviceBuffer mlp1_scales;   // [n_experts, 2·intermediate, hidden/32] u8
+    cuda::DeviceBuffer mlp1_bias;     // [n_experts, 2·intermediate] bf16
+    cuda::DeviceBuffer mlp2_blocks;   // [n_experts, hidden, intermediate/32, 16] u8
+    cuda::DeviceBuffer mlp2_scales;   // [n_experts, hidden, intermediate/32] u8
+    cuda::DeviceBuffer mlp2_bias;     // [n_experts, hidden] bf16
+};
+
+class CudaWeights {
+  public:
+    // Bytes the weights take on the GPU.
+    static uint64_t device_bytes(const GptOssConfig& config);
+    // Copies a loaded checkpoint to the GPU; fails before allocating when the card lacks the memory.
+    static Result<std::unique_ptr<CudaWeights>>
+    upload(const cuda::CudaContext& context, const ModelWeights& weights, uint64_t reserve_bytes);
+    // Random weights of the real shapes made on the GPU (no file): same distributions as `tritonllm
+    // synth`, not the same values. For benchmarks.
+    static Result<std::unique_ptr<CudaWeights>> synthetic(const cuda::CudaContext& context,
+                                                          const cuda::OpKernels& kernels,
+                                                          const GptOssConfig& config,
+                                                          uint64_t seed,
+                                                          uint64_t reserve_bytes);
+
+    const GptOssConfig& config() const { return config_; }
+    const CudaLayerWeights& layer(int64_t index) const { return layers_[static_cast<size_t>(index)]; }
+    const cuda::DeviceBuffer& embedding() const { return embedding_; }     // [vocab, hidden] bf16
+    const cuda::DeviceBuffer& unembedding() const { return unembedding_; } // [vocab, hidden] bf16
+    const cuda::DeviceBuffer& final_norm() const { return final_norm_; }   // [hidden] bf16
+
+  private:
+    explicit CudaWeights(const GptOssConfig& config) : config_(config) {}
+    Status allocate(const cuda::CudaContext& context);
+
+    GptOssConfig config_;
+    cuda::DeviceBuffer embedding_;
+    cuda::DeviceBuffer unembedding_;
+    cuda::DeviceBuffer final_norm_;
+    std::vector<CudaLayerWeights> layers_;
+};
+
+// One sequence's keys and values for every layer on the GPU, allocated for its whole context up
+// front so that pointers captured in a decode graph stay valid.
+class CudaKvCache {
+  public:
+    static Result<std::unique_ptr<CudaKvCache>>
+    create(const cuda::CudaContext& context, const GptOssConfig& config, int64_t max_context);
+    static uint64_t device_bytes(const GptOssConfig& config, int64_t max_context);
+
+    int64_t length() const { return length_; }
+    int64_t max_context() const { return max_context_; }
+    void set_length(int64_t length);
+    void truncate(int64_t length) { length_ = std::min(length_, std::max<int64_t>(0, length)); }
+    // [max_context, n_kv_heads, head_dim] bf16 of one layer
+    uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layer * layer_elements_; }
+    uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layer * layer_elements_; }
+
+  private:
+    CudaKvCache() = default;
+    int64_t max_context_ = 0;
+    int64_t length_ = 0;
+    int64_t layer_elements_ = 0;
+    cuda::DeviceBuffer keys_;   // [n_layers, max_context, kv_width] bf16
+    cuda::DeviceBuffer values_; // [n_layers, max_context, kv_width] bf16
+};
+
+} // namespace tllm

@@ -1,0 +1,97 @@
+// The gpt-oss forward pass on the GPU (spec §A.2), with the rounding points of CpuForward's bf16
+// precision (docs/precision.md): activations are f32 holding bf16 values where the model keeps bf16.
+// A step of n tokens runs every layer once over all of them (prefill); decode runs one token per
+// step as a captured CUDA graph that also samples the next token on the GPU, so a generated token
+// costs one graph launch and no host work.
+#pragma once
+
+#include "core/result.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/logits_sampler.h"
+#include "kernels/cuda/ops.h"
+#include "model/config.h"
+#include "model/cuda_weights.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace tllm {
+
+class CudaForward {
+  public:
+    // max_step_tokens bounds the tokens of one step (longer inputs run in chunks).
+    static Result<std::unique_ptr<CudaForward>> create(const cuda::CudaContext& context,
+                                                       cuda::KernelRegistry& registry,
+                                                       const cuda::OpKernels& kernels,
+                                                       const CudaWeights& weights,
+                                                       int64_t max_step_tokens);
+    // Scratch bytes create() allocates on the GPU, for the memory check before loading weights.
+    static uint64_t scratch_bytes(const GptOssConfig& config, int64_t max_step_tokens);
+
+    // Appends tokens to the cache and returns logits: [n or 1, vocab] f32 (like CpuForward::run).
+    Status run(CudaKvCache& cache, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+
+    // Decodes `steps` tokens after `token` (the sequence's next input, not yet in the cache): each step
+    // appends one token and samples the next with `params`, the sampler's counter starting at
+    // `counter`. out receives the `steps` sampled tokens; the last one is not yet in the cache.
+    Status decode(CudaKvCache& cache,
+                  int32_t token,
+                  int64_t steps,
+                  const cuda::SampleParams& params,
+                  uint64_t counter,
+                  std::vector<int32_t>& out);
+
+    const cuda::Stream& stream() const { return stream_; }
+
+  private:
+    CudaForward(const cuda::CudaContext& context, const cuda::OpKernels& kernels, const CudaWeights& weights)
+        : context_(context), kernels_(kernels), weights_(weights) {}
+    Status allocate(int64_t max_step_tokens);
+    // Enqueues one step over n tokens already in tokens_/positions_; logits for the last row (or all
+    // rows) land in logits_.
+    Status enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits);
+    int decode_splits(const CudaKvCache& cache) const;
+    Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params);
+
+    const cuda::CudaContext& context_;
+    const cuda::OpKernels& kernels_;
+    const CudaWeights& weights_;
+    std::unique_ptr<cuda::LogitsSampler> sampler_;
+    cuda::Stream stream_;
+    int64_t max_step_tokens_ = 0;
+    int max_splits_ = 64;
+
+    // Scratch for max_step_tokens_ tokens.
+    cuda::DeviceBuffer tokens_;        // [n] i32
+    cuda::DeviceBuffer positions_;     // [n] i32
+    cuda::DeviceBuffer residual_;      // [n, hidden] f32
+    cuda::DeviceBuffer normed_;        // [n, hidden] f32
+    cuda::DeviceBuffer qkv_;           // [n, q_width + 2·kv_width] f32
+    cuda::DeviceBuffer attn_;          // [n, q_width] f32
+    cuda::DeviceBuffer partial_stats_; // [n, n_heads, splits, 2] f32
+    cuda::DeviceBuffer partial_acc_;   // [n, n_heads, splits, head_dim] f32
+    cuda::DeviceBuffer router_;        // [n, n_experts] f32
+    cuda::DeviceBuffer pair_expert_;   // [n·top_k] i32
+    cuda::DeviceBuffer pair_weight_;   // [n·top_k] f32
+    cuda::DeviceBuffer sorted_pairs_;  // [n·top_k] i32
+    cuda::DeviceBuffer tiles_;         // [max tiles] MoeTile
+    cuda::DeviceBuffer n_tiles_;       // [1] i32
+    cuda::DeviceBuffer act_;           // [n·top_k, intermediate] f32
+    cuda::DeviceBuffer expert_out_;    // [n·top_k, hidden] f32
+    cuda::DeviceBuffer logits_;        // [n, vocab] f32
+    cuda::DeviceBuffer inv_freq_;      // [head_dim/2] f32
+    float concentration_ = 1.0f;
+
+    // Decode graph state: valid for one cache and one set of sampling parameters.
+    cuda::DeviceBuffer counter_; // [1] u64
+    cuda::DeviceBuffer history_; // [capacity] i32: sampled tokens by the position they take
+    int64_t history_capacity_ = 0;
+    std::optional<cuda::Graph> decode_graph_;
+    const CudaKvCache* graph_cache_ = nullptr;
+    cuda::SampleParams graph_params_{};
+};
+
+} // namespace tllm

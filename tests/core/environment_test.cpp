@@ -1,0 +1,50 @@
+// Environment: every variable the program reads, with its fallbacks, from a fake lookup.
+#include "core/environment.h"
+
+#include <gtest/gtest.h>
+#include <map>
+#include <string>
+
+namespace tllm {
+namespace {
+
+Environment with(const std::map<std::string, std::string>& variables) {
+    return Environment::from_lookup([&](const char* name) -> const char* {
+        auto found = variables.find(name);
+        return found != variables.end() ? found->second.c_str() : nullptr;
+    });
+}
+
+TEST(Environment, Defaults) {
+    Environment environment = with({});
+    EXPECT_EQ(environment.jit_backend, "");
+    EXPECT_EQ(environment.cache_dir, "");
+    EXPECT_EQ(environment.cuda_home, "/usr/local/cuda");
+}
+
+TEST(Environment, JitBackendIsPassedThrough) {
+    EXPECT_EQ(with({{"TRITONLLM_JIT_BACKEND", "nvrtc"}}).jit_backend, "nvrtc");
+}
+
+TEST(Environment, CacheDirPrecedence) {
+    EXPECT_EQ(with({{"HOME", "/home/u"}}).cache_dir, "/home/u/.cache/tritonllm");
+    EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}}).cache_dir, "/xdg/tritonllm");
+    EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}, {"TRITONLLM_CACHE_DIR", "/c"}}).cache_dir, "/c");
+    // An empty value counts as unset.
+    EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", ""}, {"TRITONLLM_CACHE_DIR", ""}}).cache_dir,
+              "/home/u/.cache/tritonllm");
+}
+
+TEST(Environment, CudaHomePrecedence) {
+    EXPECT_EQ(with({{"CUDA_PATH", "/opt/cuda-path"}}).cuda_home, "/opt/cuda-path");
+    EXPECT_EQ(with({{"CUDA_PATH", "/opt/cuda-path"}, {"CUDA_HOME", "/opt/cuda-home"}}).cuda_home, "/opt/cuda-home");
+}
+
+TEST(Environment, FromProcessReadsTheRealEnvironment) {
+    // Only checks that it runs and applies the fallbacks; the values depend on the machine.
+    Environment environment = Environment::from_process();
+    EXPECT_FALSE(environment.cuda_home.empty());
+}
+
+} // namespace
+} // namespace tllm

@@ -1,0 +1,345 @@
+// Each GPU kernel of kernels/cuda/ops.h against its CPU reference (kernels/cpu/ops.h) on seeded random
+// inputs, edge shapes included. Outputs are poisoned first, so an unwritten element fails.
+// Tolerances: f32 sums in another order differ by about 1e-6 relative per term; outputs the model
+// rounds to bf16 may differ by one bf16 step.
+#include "core/random.h"
+#include "core/thread_pool.h"
+#include "cuda_test_util.h"
+#include "kernel_test_util.h"
+#include "kernels/cpu/ops.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace tllm::cuda {
+namespace {
+
+using namespace test_util;
+using cpu::test_util::random_bf16;
+using cpu::test_util::random_bytes;
+using cpu::test_util::random_floats;
+
+std::vector<float> bf16_values(Rng& rng, int64_t n, float low, float high) {
+    std::vector<float> out = random_floats(rng, n, low, high);
+    for (float& v : out) {
+        v = round_to_bf16(v);
+    }
+    return out;
+}
+
+struct MatmulShape {
+    int n, k, m;
+};
+
+TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
+    TLLM_REQUIRE_GPU();
+    ThreadPool pool(4);
+    Rng rng(11);
+    // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles.
+    for (MatmulShape s : {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{3, 136, 33},
+                          MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}}) {
+        const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
+        const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
+        const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
+        std::vector<float> expected(static_cast<size_t>(s.n) * s.m);
+        cpu::bf16w_matmul(pool, x.data(), s.n, s.k, w.data(), s.m, bias.data(), expected.data());
+        const std::vector<float> residual = bf16_values(rng, int64_t{s.n} * s.m, -4.0f, 4.0f);
+        DeviceBuffer dx = to_device(x);
+        DeviceBuffer dw = to_device(w);
+        DeviceBuffer db = to_device(bias);
+        for (MatmulEpilogue epilogue :
+             {MatmulEpilogue::kStore, MatmulEpilogue::kStoreBf16, MatmulEpilogue::kResidualBf16}) {
+            std::vector<float> want = expected;
+            DeviceBuffer dy =
+                epilogue == MatmulEpilogue::kResidualBf16 ? to_device(residual) : poisoned<float>(want.size());
+            for (size_t i = 0; i < want.size(); ++i) {
+                if (epilogue == MatmulEpilogue::kStoreBf16) {
+                    want[i] = round_to_bf16(want[i]);
+                } else if (epilogue == MatmulEpilogue::kResidualBf16) {
+                    want[i] = round_to_bf16(residual[i] + want[i]);
+                }
+            }
+            ASSERT_TRUE(gpu()
+                            ->kernels
+                            ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m, db.as<uint16_t>(),
+                                           dy.as<float>(), epilogue)
+                            .ok());
+            expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, epilogue != MatmulEpilogue::kStore,
+                         "bf16w_matmul");
+        }
+    }
+}
+
+TEST(RmsnormGpu, RowsAndMoeCombineMatchCpu) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(12);
+    for (int d : {64, 2880, 1000}) {
+        const int n = 5;
+        const int top_k = 4;
+        const std::vector<float> residual = bf16_values(rng, int64_t{n} * d, -3.0f, 3.0f);
+        const std::vector<uint16_t> scale = random_bf16(rng, d, 0.5f, 1.5f);
+        std::vector<float> want(residual.size());
+        cpu::rmsnorm(residual.data(), scale.data(), n, d, 1e-5f, want.data());
+        for (float& v : want) {
+            v = round_to_bf16(v);
+        }
+        DeviceBuffer dr = to_device(residual);
+        DeviceBuffer ds = to_device(scale);
+        DeviceBuffer dout = poisoned<float>(want.size());
+        ASSERT_TRUE(
+            gpu()
+                ->kernels
+                ->rmsnorm_rows(nullptr, dr.as<float>(), nullptr, n, d, ds.as<uint16_t>(), 1e-5f, dout.as<float>())
+                .ok());
+        expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-5f, true, "rmsnorm_rows");
+
+        // MoE combine: residual + Σ weights · expert rows, then the norm.
+        const std::vector<float> expert_out = random_floats(rng, int64_t{n} * top_k * d, -1.0f, 1.0f);
+        const std::vector<float> weights = random_floats(rng, int64_t{n} * top_k, 0.0f, 0.5f);
+        std::vector<float> updated(residual.size());
+        for (int t = 0; t < n; ++t) {
+            for (int i = 0; i < d; ++i) {
+                float sum = 0.0f;
+                for (int s = 0; s < top_k; ++s) {
+                    sum += weights[static_cast<size_t>(t * top_k + s)] *
+                           expert_out[(static_cast<size_t>(t) * top_k + s) * d + i];
+                }
+                updated[static_cast<size_t>(t) * d + i] = round_to_bf16(residual[static_cast<size_t>(t) * d + i] + sum);
+            }
+        }
+        std::vector<float> want_normed(updated.size());
+        cpu::rmsnorm(updated.data(), scale.data(), n, d, 1e-5f, want_normed.data());
+        for (float& v : want_normed) {
+            v = round_to_bf16(v);
+        }
+        DeviceBuffer de = to_device(expert_out);
+        DeviceBuffer dwts = to_device(weights);
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->moe_combine_rmsnorm(nullptr, dr.as<float>(), de.as<float>(), dwts.as<float>(), n, top_k, d,
+                                              ds.as<uint16_t>(), 1e-5f, dout.as<float>())
+                        .ok());
+        expect_close(to_host<float>(dr, updated.size()), updated, 1e-5f, 1e-5f, true, "combine residual");
+        expect_close(to_host<float>(dout, want_normed.size()), want_normed, 1e-5f, 1e-5f, true, "combine norm");
+    }
+}
+
+TEST(EmbeddingGatherGpu, CopiesRows) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(13);
+    const int vocab = 1000;
+    const int d = 72;
+    const std::vector<uint16_t> table = random_bf16(rng, int64_t{vocab} * d, -1.0f, 1.0f);
+    const std::vector<int32_t> tokens = {0, 999, 5, 5, 512};
+    DeviceBuffer dt = to_device(table);
+    DeviceBuffer dtok = to_device(tokens);
+    DeviceBuffer dout = poisoned<float>(tokens.size() * d);
+    ASSERT_TRUE(gpu()
+                    ->kernels
+                    ->embedding_gather(nullptr, dt.as<uint16_t>(), dtok.as<int32_t>(), static_cast<int>(tokens.size()),
+                                       d, dout.as<float>())
+                    .ok());
+    std::vector<float> want;
+    for (int32_t token : tokens) {
+        for (int i = 0; i < d; ++i) {
+            want.push_back(bf16_to_f32(table[static_cast<size_t>(token) * d + i]));
+        }
+    }
+    expect_close(to_host<float>(dout, want.size()), want, 0.0f, 0.0f, false, "embedding");
+}
+
+TEST(RopeKvWriteGpu, RotatesQAndWritesCache) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(14);
+    for (int head_dim : {64, 16}) {
+        const int n = 6;
+        const int n_heads = 8;
+        const int n_kv = 2;
+        const int width = (n_heads + 2 * n_kv) * head_dim;
+        const int kv_width = n_kv * head_dim;
+        const int capacity = 100000;
+        const std::vector<float> qkv = bf16_values(rng, int64_t{n} * width, -2.0f, 2.0f);
+        const std::vector<int32_t> positions = {0, 1, 7, 4095, 65535, 99999};
+        std::vector<float> inv_freq(static_cast<size_t>(head_dim / 2));
+        for (size_t i = 0; i < inv_freq.size(); ++i) {
+            inv_freq[i] = std::pow(150000.0f, -2.0f * static_cast<float>(i) / static_cast<float>(head_dim));
+        }
+        const float concentration = 1.3466f;
+        // CPU: rotate q and k, round as the forward pass does.
+        std::vector<float> q(static_cast<size_t>(n) * n_heads * head_dim);
+        std::vector<float> k(static_cast<size_t>(n) * kv_width);
+        std::vector<float> v(static_cast<size_t>(n) * kv_width);
+        for (int t = 0; t < n; ++t) {
+            const float* row = qkv.data() + static_cast<size_t>(t) * width;
+            std::copy_n(row, n_heads * head_dim, q.begin() + static_cast<ptrdiff_t>(t) * n_heads * head_dim);
+            std::copy_n(row + n_heads * head_dim, kv_width, k.begin() + static_cast<ptrdiff_t>(t) * kv_width);
+            std::copy_n(row + n_heads * head_dim + kv_width, kv_width,
+                        v.begin() + static_cast<ptrdiff_t>(t) * kv_width);
+        }
+        cpu::rope_inplace(q.data(), positions.data(), n, n_heads, head_dim, inv_freq.data(), concentration);
+        cpu::rope_inplace(k.data(), positions.data(), n, n_kv, head_dim, inv_freq.data(), concentration);
+        DeviceBuffer dqkv = to_device(qkv);
+        DeviceBuffer dpos = to_device(positions);
+        DeviceBuffer dfreq = to_device(inv_freq);
+        DeviceBuffer dk = poisoned<uint16_t>(static_cast<size_t>(capacity) * kv_width);
+        DeviceBuffer dv = poisoned<uint16_t>(static_cast<size_t>(capacity) * kv_width);
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->rope_kv_write(nullptr, dqkv.as<float>(), dpos.as<int32_t>(), n, n_heads, n_kv, head_dim,
+                                        dfreq.as<float>(), concentration, dk.as<uint16_t>(), dv.as<uint16_t>())
+                        .ok());
+        const std::vector<float> got_qkv = to_host<float>(dqkv, qkv.size());
+        const std::vector<uint16_t> got_k = to_host<uint16_t>(dk, static_cast<size_t>(capacity) * kv_width);
+        const std::vector<uint16_t> got_v = to_host<uint16_t>(dv, static_cast<size_t>(capacity) * kv_width);
+        std::vector<float> gq, wq, gk, wk, gv, wv;
+        for (int t = 0; t < n; ++t) {
+            for (int i = 0; i < n_heads * head_dim; ++i) {
+                gq.push_back(got_qkv[static_cast<size_t>(t) * width + i]);
+                wq.push_back(round_to_bf16(q[static_cast<size_t>(t) * n_heads * head_dim + i]));
+            }
+            for (int i = 0; i < kv_width; ++i) {
+                const size_t at = static_cast<size_t>(positions[static_cast<size_t>(t)]) * kv_width + i;
+                gk.push_back(bf16_to_f32(got_k[at]));
+                wk.push_back(round_to_bf16(k[static_cast<size_t>(t) * kv_width + i]));
+                gv.push_back(bf16_to_f32(got_v[at]));
+                wv.push_back(v[static_cast<size_t>(t) * kv_width + i]);
+            }
+        }
+        // cosf/sinf on the GPU and in libm may differ by an ulp: compare with the bf16 step allowance.
+        expect_close(gq, wq, 1e-5f, 1e-5f, true, "rotated q");
+        expect_close(gk, wk, 1e-5f, 1e-5f, true, "cached k");
+        expect_close(gv, wv, 0.0f, 0.0f, false, "cached v");
+    }
+}
+
+struct AttentionCase {
+    int n, first_position, n_heads, n_kv, head_dim, window, splits;
+};
+
+TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
+    TLLM_REQUIRE_GPU();
+    ThreadPool pool(4);
+    Rng rng(15);
+    for (AttentionCase s : {AttentionCase{1, 0, 64, 8, 64, 0, 4}, AttentionCase{1, 700, 64, 8, 64, 128, 64},
+                            AttentionCase{1, 700, 64, 8, 64, 0, 11}, AttentionCase{7, 40, 8, 2, 16, 8, 1},
+                            AttentionCase{33, 0, 4, 4, 128, 0, 3}, AttentionCase{5, 3, 6, 3, 48, 0, 2}}) {
+        const int ctx = s.first_position + s.n;
+        const int kv_width = s.n_kv * s.head_dim;
+        const int q_width = s.n_heads * s.head_dim;
+        const std::vector<float> q = bf16_values(rng, int64_t{s.n} * q_width, -2.0f, 2.0f);
+        const std::vector<uint16_t> keys = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+        const std::vector<uint16_t> values = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+        const std::vector<uint16_t> sinks = random_bf16(rng, s.n_heads, -1.0f, 3.0f);
+        std::vector<int32_t> positions(static_cast<size_t>(s.n));
+        std::iota(positions.begin(), positions.end(), s.first_position);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+        std::vector<float> want(q.size());
+        cpu::attention_sinks(pool, q.data(), positions.data(), s.n, s.n_heads, s.n_kv, s.head_dim, keys.data(),
+                             values.data(), sinks.data(), s.window, scale, want.data());
+        for (float& v : want) {
+            v = round_to_bf16(v);
+        }
+        DeviceBuffer dq = to_device(q);
+        DeviceBuffer dk = to_device(keys);
+        DeviceBuffer dv = to_device(values);
+        DeviceBuffer dsinks = to_device(sinks);
+        DeviceBuffer dpos = to_device(positions);
+        DeviceBuffer stats = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * 2);
+        DeviceBuffer acc = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * s.head_dim);
+        DeviceBuffer dout = poisoned<float>(want.size());
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->attention_sinks(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv,
+                                          s.head_dim, dk.as<uint16_t>(), dv.as<uint16_t>(), dsinks.as<uint16_t>(),
+                                          s.window, scale, s.splits, stats.as<float>(), acc.as<float>(),
+                                          dout.as<float>())
+                        .ok());
+        expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, true, "attention");
+    }
+}
+
+struct MoeCase {
+    int n, experts, top_k, hidden, inter, tile;
+};
+
+TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
+    TLLM_REQUIRE_GPU();
+    ThreadPool pool(4);
+    Rng rng(16);
+    for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4},
+                      MoeCase{40, 32, 4, 256, 128, 8}, MoeCase{2, 4, 4, 32, 32, 8}}) {
+        const int pairs = s.n * s.top_k;
+        const std::vector<float> logits = random_floats(rng, int64_t{s.n} * s.experts, -3.0f, 3.0f);
+        const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.hidden, -2.0f, 2.0f);
+        const int rows1 = 2 * s.inter;
+        const std::vector<uint8_t> b1 = random_bytes(rng, int64_t{s.experts} * rows1 * s.hidden / 2);
+        const std::vector<uint8_t> e1 = random_bytes(rng, int64_t{s.experts} * rows1 * s.hidden / 32, 120, 124);
+        const std::vector<uint16_t> bias1 = random_bf16(rng, int64_t{s.experts} * rows1, -0.25f, 0.25f);
+        const std::vector<uint8_t> b2 = random_bytes(rng, int64_t{s.experts} * s.hidden * s.inter / 2);
+        const std::vector<uint8_t> e2 = random_bytes(rng, int64_t{s.experts} * s.hidden * s.inter / 32, 120, 124);
+        const std::vector<uint16_t> bias2 = random_bf16(rng, int64_t{s.experts} * s.hidden, -0.25f, 0.25f);
+
+        // CPU reference, pair by pair.
+        std::vector<int32_t> ids(static_cast<size_t>(pairs));
+        std::vector<float> weights(static_cast<size_t>(pairs));
+        cpu::topk_softmax(logits.data(), s.n, s.experts, s.top_k, ids.data(), weights.data());
+        std::vector<float> want_act(static_cast<size_t>(pairs) * s.inter);
+        std::vector<float> want_out(static_cast<size_t>(pairs) * s.hidden);
+        std::vector<float> h(static_cast<size_t>(rows1));
+        for (int p = 0; p < pairs; ++p) {
+            const size_t e = static_cast<size_t>(ids[static_cast<size_t>(p)]);
+            cpu::mxfp4w_matmul(pool, x.data() + static_cast<size_t>(p / s.top_k) * s.hidden, 1, s.hidden,
+                               b1.data() + e * rows1 * s.hidden / 2, e1.data() + e * rows1 * s.hidden / 32, rows1,
+                               bias1.data() + e * rows1, h.data());
+            float* act = want_act.data() + static_cast<size_t>(p) * s.inter;
+            cpu::swiglu_interleaved(h.data(), 1, s.inter, 1.702f, 7.0f, act);
+            for (int i = 0; i < s.inter; ++i) {
+                act[i] = round_to_bf16(act[i]);
+            }
+            cpu::mxfp4w_matmul(pool, act, 1, s.inter, b2.data() + e * s.hidden * s.inter / 2,
+                               e2.data() + e * s.hidden * s.inter / 32, s.hidden, bias2.data() + e * s.hidden,
+                               want_out.data() + static_cast<size_t>(p) * s.hidden);
+        }
+
+        const int max_tiles = static_cast<int>(max_moe_tiles(pairs, s.experts, s.tile));
+        DeviceBuffer dl = to_device(logits);
+        DeviceBuffer dx = to_device(x);
+        DeviceBuffer db1 = to_device(b1), de1 = to_device(e1), dbias1 = to_device(bias1);
+        DeviceBuffer db2 = to_device(b2), de2 = to_device(e2), dbias2 = to_device(bias2);
+        DeviceBuffer pair_expert = poisoned<int32_t>(static_cast<size_t>(pairs));
+        DeviceBuffer pair_weight = poisoned<float>(static_cast<size_t>(pairs));
+        DeviceBuffer sorted = poisoned<int32_t>(static_cast<size_t>(pairs));
+        DeviceBuffer tiles = poisoned<MoeTile>(static_cast<size_t>(max_tiles));
+        DeviceBuffer n_tiles = poisoned<int32_t>(1);
+        DeviceBuffer act = poisoned<float>(want_act.size());
+        DeviceBuffer out = poisoned<float>(want_out.size());
+        const OpKernels& k = *gpu()->kernels;
+        ASSERT_TRUE(k.topk_route(nullptr, dl.as<float>(), s.n, s.experts, s.top_k, s.tile, pair_expert.as<int32_t>(),
+                                 pair_weight.as<float>(), sorted.as<int32_t>(), tiles.as<MoeTile>(),
+                                 n_tiles.as<int32_t>())
+                        .ok());
+        ASSERT_TRUE(k.moe_mlp1_swiglu(nullptr, dx.as<float>(), s.hidden, db1.as<uint8_t>(), de1.as<uint8_t>(),
+                                      dbias1.as<uint16_t>(), rows1, sorted.as<int32_t>(), tiles.as<MoeTile>(),
+                                      n_tiles.as<int32_t>(), max_tiles, s.tile, s.top_k, 1.702f, 7.0f, act.as<float>())
+                        .ok());
+        ASSERT_TRUE(k.moe_mlp2(nullptr, act.as<float>(), s.inter, db2.as<uint8_t>(), de2.as<uint8_t>(),
+                               dbias2.as<uint16_t>(), s.hidden, sorted.as<int32_t>(), tiles.as<MoeTile>(),
+                               n_tiles.as<int32_t>(), max_tiles, s.tile, s.top_k, out.as<float>())
+                        .ok());
+        EXPECT_EQ(to_host<int32_t>(pair_expert, ids.size()), ids);
+        expect_close(to_host<float>(pair_weight, weights.size()), weights, 1e-6f, 1e-5f, false, "routing weights");
+        // The sorted pairs are grouped by expert, ascending within an expert.
+        std::vector<int32_t> want_sorted(static_cast<size_t>(pairs));
+        std::iota(want_sorted.begin(), want_sorted.end(), 0);
+        std::stable_sort(want_sorted.begin(), want_sorted.end(), [&](int32_t a, int32_t b) {
+            return ids[static_cast<size_t>(a)] < ids[static_cast<size_t>(b)];
+        });
+        EXPECT_EQ(to_host<int32_t>(sorted, want_sorted.size()), want_sorted);
+        expect_close(to_host<float>(act, want_act.size()), want_act, 1e-5f, 1e-4f, true, "swiglu activations");
+        // mlp2 reads the GPU's own activations; compare with the CPU's product of the same inputs.
+        expect_close(to_host<float>(out, want_out.size()), want_out, 2e-3f, 2e-3f, false, "expert outputs");
+    }
+}
+
+} // namespace
+} // namespace tllm::cuda
