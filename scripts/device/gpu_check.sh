@@ -22,6 +22,10 @@ for step in "$@"; do
     bench-nvrtc)
         TRITONLLM_JIT_BACKEND=nvrtc TRITONLLM_CACHE_DIR=/tmp/tllm-cache "$build_path/tritonllm" bench \
             --synthetic 20b --prompt-tokens 512 --gen-tokens 128 --runs 3 2>&1 | tee "$OUT/bench_nvrtc.txt" ;;
+    check-20b)
+        BIN="$build_path/tritonllm" WORK=/tmp/tllm_work scripts/reference/cuda_20b_check.sh 2>&1 | tee "$OUT/check_20b.txt" ;;
+    layer-sweep)
+        BIN="$build_path/tritonllm" WORK=/tmp/tllm_work scripts/reference/cuda_layer_sweep.sh 2>&1 | tee "$OUT/layer_sweep.txt" ;;
     profile)
         ncu --clock-control none --print-summary per-kernel --metrics gpu__time_duration.sum \
             "$build_path/tritonllm" bench --synthetic 20b --prompt-tokens 4 --gen-tokens 3 --runs 1 > "$OUT/ncu.txt" 2>&1

@@ -1,6 +1,6 @@
 // tritonllm: gpt-oss inference. Subcommands are registered by their modules' command files.
-#include "cli/kernel_commands.h"
 #include "cli/bench_command.h"
+#include "cli/kernel_commands.h"
 #include "cli/model_commands.h"
 #include "cli/tokenizer_commands.h"
 #include "core/log.h"

@@ -62,7 +62,9 @@ inline uint64_t mix64(uint64_t z) {
 
 // One draw's random stream: the draw for token i uses the i-th output of splitmix64 started here, so each
 // (seed, counter) pair gives fresh independent numbers for every token without any state.
-inline uint64_t draw_stream(uint64_t seed, uint64_t counter) { return mix64(seed ^ mix64(counter + 0x9e3779b97f4a7c15ull)); }
+inline uint64_t draw_stream(uint64_t seed, uint64_t counter) {
+    return mix64(seed ^ mix64(counter + 0x9e3779b97f4a7c15ull));
+}
 
 // 24 uniform bits for token `index`: u = (bits + 0.5) / 2^24 lies in (0, 1).
 inline uint32_t draw_bits(uint64_t stream, uint32_t index) {

@@ -82,6 +82,12 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     TLLM_RETURN_IF_ERROR(alloc(sorted_pairs_, s.pairs * 4));
     TLLM_RETURN_IF_ERROR(alloc(tiles_, s.tiles * sizeof(cuda::MoeTile)));
     TLLM_RETURN_IF_ERROR(alloc(n_tiles_, 4));
+    TLLM_RETURN_IF_ERROR(alloc(ticket_, 4));
+    const int32_t zero = 0;
+    TLLM_RETURN_IF_ERROR(ticket_.upload(&zero, 4));
+    const std::vector<int32_t> zeros(static_cast<size_t>(max_step_tokens * c.n_kv_heads), 0);
+    TLLM_RETURN_IF_ERROR(alloc(attention_tickets_, zeros.size() * 4));
+    TLLM_RETURN_IF_ERROR(attention_tickets_.upload(zeros.data(), zeros.size() * 4));
     TLLM_RETURN_IF_ERROR(alloc(act_, s.pairs * s.inter * 4));
     TLLM_RETURN_IF_ERROR(alloc(expert_out_, s.pairs * s.hidden * 4));
     TLLM_RETURN_IF_ERROR(alloc(logits_, s.n * s.vocab * 4));
@@ -127,17 +133,27 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
         TLLM_RETURN_IF_ERROR(k.attention_sinks(
             stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
             static_cast<int>(c.head_dim), cache.keys(layer), cache.values(layer), w.sinks.as<uint16_t>(), window,
-            c.attention_scale(), n_splits, partial_stats_.as<float>(), partial_acc_.as<float>(), attn_.as<float>()));
+            c.attention_scale(), n_splits, partial_stats_.as<float>(), partial_acc_.as<float>(),
+            attention_tickets_.as<int32_t>(), attn_.as<float>()));
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden,
                                             w.out_bias.as<uint16_t>(), residual, cuda::MatmulEpilogue::kResidualBf16));
-        TLLM_RETURN_IF_ERROR(
-            k.rmsnorm_rows(stream, residual, nullptr, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed));
-        TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
-                                            w.router_bias.as<uint16_t>(), router_.as<float>(),
-                                            cuda::MatmulEpilogue::kStore));
-        TLLM_RETURN_IF_ERROR(k.topk_route(
-            stream, router_.as<float>(), n, experts, top_k, tile_size, pair_expert_.as<int32_t>(),
-            pair_weight_.as<float>(), sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>()));
+        if (n == 1) { // decode: norm, router and routing in one launch
+            TLLM_RETURN_IF_ERROR(k.norm_router_topk_decode(
+                stream, residual, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, w.router_weight.as<uint16_t>(),
+                w.router_bias.as<uint16_t>(), experts, top_k, router_.as<float>(), ticket_.as<int32_t>(),
+                pair_expert_.as<int32_t>(), pair_weight_.as<float>(), sorted_pairs_.as<int32_t>(),
+                tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>()));
+        } else {
+            TLLM_RETURN_IF_ERROR(
+                k.rmsnorm_rows(stream, residual, nullptr, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed));
+            TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
+                                                w.router_bias.as<uint16_t>(), router_.as<float>(),
+                                                cuda::MatmulEpilogue::kStore));
+            TLLM_RETURN_IF_ERROR(k.topk_route(stream, router_.as<float>(), n, experts, top_k, tile_size,
+                                              pair_expert_.as<int32_t>(), pair_weight_.as<float>(),
+                                              sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
+                                              n_tiles_.as<int32_t>()));
+        }
         TLLM_RETURN_IF_ERROR(k.moe_mlp1_swiglu(
             stream, normed, hidden, w.mlp1_blocks.as<uint8_t>(), w.mlp1_scales.as<uint8_t>(),
             w.mlp1_bias.as<uint16_t>(), 2 * inter, sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),

@@ -65,24 +65,26 @@ class CudaForward {
     int max_splits_ = 64;
 
     // Scratch for max_step_tokens_ tokens.
-    cuda::DeviceBuffer tokens_;        // [n] i32
-    cuda::DeviceBuffer positions_;     // [n] i32
-    cuda::DeviceBuffer residual_;      // [n, hidden] f32
-    cuda::DeviceBuffer normed_;        // [n, hidden] f32
-    cuda::DeviceBuffer qkv_;           // [n, q_width + 2·kv_width] f32
-    cuda::DeviceBuffer attn_;          // [n, q_width] f32
-    cuda::DeviceBuffer partial_stats_; // [n, n_heads, splits, 2] f32
-    cuda::DeviceBuffer partial_acc_;   // [n, n_heads, splits, head_dim] f32
-    cuda::DeviceBuffer router_;        // [n, n_experts] f32
-    cuda::DeviceBuffer pair_expert_;   // [n·top_k] i32
-    cuda::DeviceBuffer pair_weight_;   // [n·top_k] f32
-    cuda::DeviceBuffer sorted_pairs_;  // [n·top_k] i32
-    cuda::DeviceBuffer tiles_;         // [max tiles] MoeTile
-    cuda::DeviceBuffer n_tiles_;       // [1] i32
-    cuda::DeviceBuffer act_;           // [n·top_k, intermediate] f32
-    cuda::DeviceBuffer expert_out_;    // [n·top_k, hidden] f32
-    cuda::DeviceBuffer logits_;        // [n, vocab] f32
-    cuda::DeviceBuffer inv_freq_;      // [head_dim/2] f32
+    cuda::DeviceBuffer tokens_;            // [n] i32
+    cuda::DeviceBuffer positions_;         // [n] i32
+    cuda::DeviceBuffer residual_;          // [n, hidden] f32
+    cuda::DeviceBuffer normed_;            // [n, hidden] f32
+    cuda::DeviceBuffer qkv_;               // [n, q_width + 2·kv_width] f32
+    cuda::DeviceBuffer attn_;              // [n, q_width] f32
+    cuda::DeviceBuffer partial_stats_;     // [n, n_heads, splits, 2] f32
+    cuda::DeviceBuffer partial_acc_;       // [n, n_heads, splits, head_dim] f32
+    cuda::DeviceBuffer router_;            // [n, n_experts] f32
+    cuda::DeviceBuffer pair_expert_;       // [n·top_k] i32
+    cuda::DeviceBuffer pair_weight_;       // [n·top_k] f32
+    cuda::DeviceBuffer sorted_pairs_;      // [n·top_k] i32
+    cuda::DeviceBuffer tiles_;             // [max tiles] MoeTile
+    cuda::DeviceBuffer n_tiles_;           // [1] i32
+    cuda::DeviceBuffer attention_tickets_; // [n, n_kv_heads] i32, 0 between launches (split-K merge)
+    cuda::DeviceBuffer ticket_;            // [1] i32, 0 between launches (the decode router counts finished blocks)
+    cuda::DeviceBuffer act_;               // [n·top_k, intermediate] f32
+    cuda::DeviceBuffer expert_out_;        // [n·top_k, hidden] f32
+    cuda::DeviceBuffer logits_;            // [n, vocab] f32
+    cuda::DeviceBuffer inv_freq_;          // [head_dim/2] f32
     float concentration_ = 1.0f;
 
     // Decode graph state: valid for one cache and one set of sampling parameters.

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <limits>
 
 namespace tllm {
@@ -17,8 +16,8 @@ using namespace sampling;
 // (weights empty: each token weighs 1, i.e. the need-th largest key). The GPU runs the same passes; like it,
 // a count select stops once the chosen bin lies wholly inside the set, returning the bin's lowest key, which
 // selects the same tokens.
-uint32_t radix_select(std::span<const uint32_t> keys, std::span<const uint64_t> weights, uint32_t lowest,
-                      uint64_t need) {
+uint32_t
+radix_select(std::span<const uint32_t> keys, std::span<const uint64_t> weights, uint32_t lowest, uint64_t need) {
     const bool counting = weights.empty();
     std::array<uint64_t, kRadixBins> hist;
     uint32_t prefix = 0;

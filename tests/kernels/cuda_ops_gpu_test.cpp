@@ -36,8 +36,9 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     ThreadPool pool(4);
     Rng rng(11);
     // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles.
-    for (MatmulShape s : {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{3, 136, 33},
-                          MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}}) {
+    for (MatmulShape s :
+         {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300}, MatmulShape{1, 1032, 33},
+          MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
@@ -247,14 +248,17 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
         DeviceBuffer stats = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * 2);
         DeviceBuffer acc = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * s.head_dim);
         DeviceBuffer dout = poisoned<float>(want.size());
+        DeviceBuffer tickets = to_device(std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
         ASSERT_TRUE(gpu()
                         ->kernels
                         ->attention_sinks(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv,
                                           s.head_dim, dk.as<uint16_t>(), dv.as<uint16_t>(), dsinks.as<uint16_t>(),
                                           s.window, scale, s.splits, stats.as<float>(), acc.as<float>(),
-                                          dout.as<float>())
+                                          tickets.as<int32_t>(), dout.as<float>())
                         .ok());
         expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, true, "attention");
+        EXPECT_EQ(to_host<int32_t>(tickets, static_cast<size_t>(s.n * s.n_kv)),
+                  std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
     }
 }
 
@@ -266,8 +270,9 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     TLLM_REQUIRE_GPU();
     ThreadPool pool(4);
     Rng rng(16);
-    for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4},
-                      MoeCase{40, 32, 4, 256, 128, 8}, MoeCase{2, 4, 4, 32, 32, 8}}) {
+    for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{1, 8, 4, 64, 96, 1}, MoeCase{1, 16, 2, 4096, 1056, 1},
+                      MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
+                      MoeCase{2, 4, 4, 32, 32, 8}}) {
         const int pairs = s.n * s.top_k;
         const std::vector<float> logits = random_floats(rng, int64_t{s.n} * s.experts, -3.0f, 3.0f);
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.hidden, -2.0f, 2.0f);
@@ -338,6 +343,66 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
         expect_close(to_host<float>(act, want_act.size()), want_act, 1e-5f, 1e-4f, true, "swiglu activations");
         // mlp2 reads the GPU's own activations; compare with the CPU's product of the same inputs.
         expect_close(to_host<float>(out, want_out.size()), want_out, 2e-3f, 2e-3f, false, "expert outputs");
+    }
+}
+
+TEST(NormRouterTopkDecodeGpu, MatchesCpuNormRouterAndRouting) {
+    TLLM_REQUIRE_GPU();
+    ThreadPool pool(4);
+    Rng rng(17);
+    struct Case {
+        int d, experts, top_k;
+    };
+    for (Case s : {Case{2880, 32, 4}, Case{2880, 128, 4}, Case{64, 6, 4}, Case{128, 40, 2}}) {
+        const std::vector<float> residual = bf16_values(rng, s.d, -3.0f, 3.0f);
+        const std::vector<uint16_t> scale = random_bf16(rng, s.d, 0.5f, 1.5f);
+        const std::vector<uint16_t> router_w = random_bf16(rng, int64_t{s.experts} * s.d, -0.05f, 0.05f);
+        const std::vector<uint16_t> router_b = random_bf16(rng, s.experts, -0.25f, 0.25f);
+        std::vector<float> normed(static_cast<size_t>(s.d));
+        cpu::rmsnorm(residual.data(), scale.data(), 1, s.d, 1e-5f, normed.data());
+        for (float& v : normed) {
+            v = round_to_bf16(v);
+        }
+        std::vector<float> logits(static_cast<size_t>(s.experts));
+        cpu::bf16w_matmul(pool, normed.data(), 1, s.d, router_w.data(), s.experts, router_b.data(), logits.data());
+        std::vector<int32_t> ids(static_cast<size_t>(s.top_k));
+        std::vector<float> weights(static_cast<size_t>(s.top_k));
+        cpu::topk_softmax(logits.data(), 1, s.experts, s.top_k, ids.data(), weights.data());
+
+        DeviceBuffer dr = to_device(residual), ds = to_device(scale), dw = to_device(router_w),
+                     db = to_device(router_b);
+        DeviceBuffer dnormed = poisoned<float>(normed.size());
+        DeviceBuffer pair_expert = poisoned<int32_t>(ids.size()), pair_weight = poisoned<float>(ids.size());
+        DeviceBuffer sorted = poisoned<int32_t>(ids.size()), tiles = poisoned<MoeTile>(ids.size());
+        DeviceBuffer n_tiles = poisoned<int32_t>(1);
+        DeviceBuffer dlogits = poisoned<float>(logits.size());
+        DeviceBuffer ticket = to_device(std::vector<int32_t>{0});
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->norm_router_topk_decode(nullptr, dr.as<float>(), s.d, ds.as<uint16_t>(), 1e-5f,
+                                                  dnormed.as<float>(), dw.as<uint16_t>(), db.as<uint16_t>(), s.experts,
+                                                  s.top_k, dlogits.as<float>(), ticket.as<int32_t>(),
+                                                  pair_expert.as<int32_t>(), pair_weight.as<float>(),
+                                                  sorted.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>())
+                        .ok());
+        expect_close(to_host<float>(dnormed, normed.size()), normed, 1e-5f, 1e-5f, true, "normed");
+        EXPECT_EQ(to_host<int32_t>(pair_expert, ids.size()), ids);
+        expect_close(to_host<float>(pair_weight, weights.size()), weights, 1e-6f, 1e-4f, false, "routing weights");
+        EXPECT_EQ(to_host<int32_t>(n_tiles, 1)[0], s.top_k);
+        EXPECT_EQ(to_host<int32_t>(ticket, 1)[0], 0) << "the ticket is reset for the next launch";
+        expect_close(to_host<float>(dlogits, logits.size()), logits, 1e-5f, 1e-4f, false, "router logits");
+        // One tile per chosen expert, ascending by expert, each naming its pair.
+        const std::vector<MoeTile> got_tiles = to_host<MoeTile>(tiles, ids.size());
+        const std::vector<int32_t> got_sorted = to_host<int32_t>(sorted, ids.size());
+        for (int i = 0; i < s.top_k; ++i) {
+            const MoeTile& t = got_tiles[static_cast<size_t>(i)];
+            EXPECT_EQ(t.first, i);
+            EXPECT_EQ(t.count, 1);
+            EXPECT_EQ(ids[static_cast<size_t>(got_sorted[static_cast<size_t>(i)])], t.expert);
+            if (i > 0) {
+                EXPECT_LT(got_tiles[static_cast<size_t>(i - 1)].expert, t.expert);
+            }
+        }
     }
 }
 

@@ -104,8 +104,12 @@ struct Tally {
 };
 
 // Compares one GPU token with the CPU's; returns false on a mismatch the rule does not allow.
-bool same_or_near_tie(std::span<const float> row, const SampleParams& params, uint64_t counter, int32_t gpu_token,
-                      Tally& tally, const std::string& what) {
+bool same_or_near_tie(std::span<const float> row,
+                      const SampleParams& params,
+                      uint64_t counter,
+                      int32_t gpu_token,
+                      Tally& tally,
+                      const std::string& what) {
     Sampler sampler(cpu_params(params));
     const int32_t cpu_token = sampler.sample(row, counter);
     ++tally.rows;
@@ -199,8 +203,8 @@ TEST(LogitsSamplerGpu, CapturedGraphReplaysDrawFreshTokens) {
         ASSERT_TRUE(created.ok()) << created.error().to_string();
         const std::vector<float> logits = make_logits(rng, rows, vocab, 0);
         const DeviceBuffer d_logits = to_device(logits);
-        for (const SampleParams& params : {SampleParams{1.0f, 50, 0.9f, 5}, SampleParams{0.7f, 0, 1.0f, 6},
-                                           SampleParams{0.0f, 0, 1.0f, 7}}) {
+        for (const SampleParams& params :
+             {SampleParams{1.0f, 50, 0.9f, 5}, SampleParams{0.7f, 0, 1.0f, 6}, SampleParams{0.0f, 0, 1.0f, 7}}) {
             const DeviceBuffer d_counters = to_device(std::vector<uint64_t>(rows, 0));
             const DeviceBuffer d_tokens = to_device(std::vector<int32_t>(rows, -1));
             ASSERT_TRUE(Graph::begin_capture(gpu()->stream).ok());
@@ -250,9 +254,9 @@ TEST(LogitsSamplerGpu, ReportsTimings) {
         const DeviceBuffer d_logits = to_device(make_logits(rng, rows, vocab, 0));
         const DeviceBuffer d_counters = to_device(std::vector<uint64_t>(rows, 0));
         const DeviceBuffer d_tokens = to_device(std::vector<int32_t>(rows, 0));
-        for (const SampleParams& params : {SampleParams{0.0f, 0, 1.0f, 1}, SampleParams{1.0f, 0, 1.0f, 1},
-                                           SampleParams{1.0f, 50, 1.0f, 1}, SampleParams{1.0f, 0, 0.9f, 1},
-                                           SampleParams{1.0f, 50, 0.9f, 1}}) {
+        for (const SampleParams& params :
+             {SampleParams{0.0f, 0, 1.0f, 1}, SampleParams{1.0f, 0, 1.0f, 1}, SampleParams{1.0f, 50, 1.0f, 1},
+              SampleParams{1.0f, 0, 0.9f, 1}, SampleParams{1.0f, 50, 0.9f, 1}}) {
             ASSERT_TRUE(Graph::begin_capture(gpu()->stream).ok());
             const Status enqueued = (*created)->enqueue(gpu()->stream.get(), d_logits.ptr(), rows, params,
                                                         d_counters.ptr(), d_tokens.ptr());

@@ -64,20 +64,27 @@ class NvrtcTest : public ::testing::Test {
     std::unique_ptr<Nvrtc> nvrtc_;
 };
 
-TEST_F(NvrtcTest, CompilesEveryModuleForSm90AndSm80) {
+// One test per arch, so that ctest runs them in parallel.
+class NvrtcArchTest : public NvrtcTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(NvrtcArchTest, CompilesEveryModule) {
+    const int arch = GetParam();
     ASSERT_FALSE(embedded_modules().empty());
-    for (int arch : {90, 80}) {
-        for (const EmbeddedModule& module : embedded_modules()) {
-            auto image = nvrtc_compile(*nvrtc_, module, arch, {});
-            ASSERT_TRUE(image.ok()) << module.name << " sm_" << arch << ": " << image.error().to_string();
-            EXPECT_FALSE(image->ptx);
-            EXPECT_TRUE(image->compiled);
-            auto sm = cubin_sm_arch(image->bytes);
-            ASSERT_TRUE(sm.ok()) << sm.error().to_string();
-            EXPECT_EQ(*sm, arch) << module.name;
-        }
+    for (const EmbeddedModule& module : embedded_modules()) {
+        auto image = nvrtc_compile(*nvrtc_, module, arch, {});
+        ASSERT_TRUE(image.ok()) << module.name << " sm_" << arch << ": " << image.error().to_string();
+        EXPECT_FALSE(image->ptx);
+        EXPECT_TRUE(image->compiled);
+        auto sm = cubin_sm_arch(image->bytes);
+        ASSERT_TRUE(sm.ok()) << sm.error().to_string();
+        EXPECT_EQ(*sm, arch) << module.name;
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Archs,
+                         NvrtcArchTest,
+                         ::testing::Values(90, 80),
+                         [](const ::testing::TestParamInfo<int>& info) { return "sm_" + std::to_string(info.param); });
 
 TEST_F(NvrtcTest, UnknownNewerArchFallsBackToPtx) {
     auto image = nvrtc_compile(*nvrtc_, fill_module(), 990, {});

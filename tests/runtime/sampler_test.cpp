@@ -1,7 +1,6 @@
-#include "runtime/sampler.h"
-
 #include "core/random.h"
 #include "core/sampling_math.h"
+#include "runtime/sampler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -222,9 +221,8 @@ TEST(Sampler, DrawsFollowTheSoftmaxOverTheSet) {
         const std::vector<float>* logits;
         SamplingParams params;
     };
-    const Case cases[] = {{&small, {1.0f, 1.0f, 0, 42}},  {&small, {0.8f, 1.0f, 5, 43}},
-                          {&small, {0.8f, 0.8f, 0, 44}},  {&small, {1.3f, 0.9f, 4, 45}},
-                          {&wide, {1.0f, 1.0f, 0, 46}},   {&wide, {0.7f, 0.9f, 0, 47}},
+    const Case cases[] = {{&small, {1.0f, 1.0f, 0, 42}}, {&small, {0.8f, 1.0f, 5, 43}}, {&small, {0.8f, 0.8f, 0, 44}},
+                          {&small, {1.3f, 0.9f, 4, 45}}, {&wide, {1.0f, 1.0f, 0, 46}},  {&wide, {0.7f, 0.9f, 0, 47}},
                           {&wide, {1.0f, 1.0f, 40, 48}}};
     for (const Case& c : cases) {
         int degrees = 0;

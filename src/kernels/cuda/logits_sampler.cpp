@@ -27,8 +27,8 @@ LogitsSampler::LogitsSampler(const CudaContext& context, int64_t vocab, int64_t 
       blocks_per_row_(static_cast<unsigned>(
           std::clamp<int64_t>((vocab + kLogitsPerBlock - 1) / kLogitsPerBlock, 1, kMaxBlocksPerRow))) {}
 
-Result<std::unique_ptr<LogitsSampler>> LogitsSampler::create(const CudaContext& context, KernelRegistry& registry,
-                                                             int64_t vocab, int64_t max_rows) {
+Result<std::unique_ptr<LogitsSampler>>
+LogitsSampler::create(const CudaContext& context, KernelRegistry& registry, int64_t vocab, int64_t max_rows) {
     if (vocab < 1 || vocab > INT32_MAX) {
         return make_error(ErrorCode::kInvalidArgument, "sampler vocab {} outside [1, 2^31 - 1]", vocab);
     }
@@ -58,8 +58,12 @@ int LogitsSampler::launches(const SampleParams& params) const {
     return 1 + (top_k || top_p ? 1 : 0) + (top_k ? 2 : 0) + (top_p ? 3 : 0);
 }
 
-Status LogitsSampler::enqueue(CUstream stream, CUdeviceptr logits, int64_t rows, const SampleParams& params,
-                              CUdeviceptr counters, CUdeviceptr tokens) const {
+Status LogitsSampler::enqueue(CUstream stream,
+                              CUdeviceptr logits,
+                              int64_t rows,
+                              const SampleParams& params,
+                              CUdeviceptr counters,
+                              CUdeviceptr tokens) const {
     if (const char* problem = sampling::sampling_params_problem(params.temperature, params.top_p, params.top_k)) {
         return make_error(ErrorCode::kInvalidArgument, "{} (temperature {}, top_p {}, top_k {})", problem,
                           params.temperature, params.top_p, params.top_k);
@@ -94,8 +98,7 @@ Status LogitsSampler::enqueue(CUstream stream, CUdeviceptr logits, int64_t rows,
                 launch(driver, mass_, grid, block, 0, stream, logits, vocab, inverse, params.top_p, pass, states));
         }
     }
-    return launch(driver, draw_, grid, block, 0, stream, logits, vocab, inverse, params.seed, counters, tokens,
-                  states);
+    return launch(driver, draw_, grid, block, 0, stream, logits, vocab, inverse, params.seed, counters, tokens, states);
 }
 
 } // namespace tllm::cuda

@@ -27,15 +27,19 @@ class LogitsSampler {
     static size_t scratch_bytes(int64_t max_rows);
 
     // Allocates and zeroes the scratch. vocab in [1, 2^31 - 1], max_rows in [1, 65535].
-    static Result<std::unique_ptr<LogitsSampler>> create(const CudaContext& context, KernelRegistry& registry,
-                                                         int64_t vocab, int64_t max_rows);
+    static Result<std::unique_ptr<LogitsSampler>>
+    create(const CudaContext& context, KernelRegistry& registry, int64_t vocab, int64_t max_rows);
 
     // Enqueues sampling of `rows` rows on `stream`: tokens[r] (device i32) from logits row r (device f32
     // [rows, vocab], row stride vocab); counters[r] (device u64) is used, then incremented. The scratch is
     // shared by all calls: calls must not run concurrently (keep them on one stream, or order them).
     // kInvalidArgument for bad parameters or rows outside [1, max_rows].
-    Status enqueue(CUstream stream, CUdeviceptr logits, int64_t rows, const SampleParams& params,
-                   CUdeviceptr counters, CUdeviceptr tokens) const;
+    Status enqueue(CUstream stream,
+                   CUdeviceptr logits,
+                   int64_t rows,
+                   const SampleParams& params,
+                   CUdeviceptr counters,
+                   CUdeviceptr tokens) const;
 
     // Kernel launches one enqueue makes with these parameters (1 to 7).
     int launches(const SampleParams& params) const;

@@ -3,6 +3,8 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <string>
+#include <type_traits>
 
 namespace tllm::cuda {
 namespace {
@@ -15,6 +17,41 @@ constexpr int kTileTokens[3] = {1, 4, 8};
 int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
 
 unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
+
+// Launches a kernel that may start before the previous kernel on the stream finishes (programmatic
+// dependent launch): every forward kernel calls grid_dependency_wait() before touching data that
+// earlier kernels use (ops/common.cuh). Off on cards before sm_90 and on the legacy default stream.
+template <typename... Args>
+Status launch_dependent(const CudaContext& context,
+                        bool enabled,
+                        CUfunction function,
+                        Dim3 grid,
+                        Dim3 block,
+                        unsigned shared_bytes,
+                        CUstream stream,
+                        const Args&... args) {
+    if (!enabled || stream == nullptr) {
+        return launch(context.driver(), function, grid, block, shared_bytes, stream, args...);
+    }
+    static_assert((std::is_trivially_copyable_v<Args> && ...), "kernel arguments must be plain values or pointers");
+    void* params[] = {const_cast<void*>(static_cast<const void*>(&args))..., nullptr};
+    CUlaunchAttribute attribute{};
+    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attribute.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = grid.x;
+    config.gridDimY = grid.y;
+    config.gridDimZ = grid.z;
+    config.blockDimX = block.x;
+    config.blockDimY = block.y;
+    config.blockDimZ = block.z;
+    config.sharedMemBytes = shared_bytes;
+    config.hStream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    TLLM_CU_RETURN(context.driver(), cuLaunchKernelEx(&config, function, params, nullptr));
+    return {};
+}
 
 } // namespace
 
@@ -38,24 +75,44 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
-    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_combine", attention_combine_));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
+    TLLM_RETURN_IF_ERROR(get("f32_topk_route", "norm_router_topk_decode", route_decode_));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t1", mlp1_[0]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t4", mlp1_[1]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t8", mlp1_[2]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t1", mlp2_[0]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t4", mlp2_[1]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t8", mlp2_[2]));
+    for (int i = 0; i < 4; ++i) {
+        const std::string chunks = std::to_string(4 * (i + 1));
+        const std::string blocks = std::to_string(i + 1);
+        TLLM_RETURN_IF_ERROR(get("bf16w_matmul", ("bf16w_matvec_c" + chunks).c_str(), matvec_[i]));
+        TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", ("mxfp4w_moe_mlp1_swiglu_d" + blocks).c_str(), mlp1_decode_[i]));
+        TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", ("mxfp4w_moe_mlp2_d" + blocks).c_str(), mlp2_decode_[i]));
+    }
     TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "bf16_fill_uniform", fill_bf16_));
     TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "u8_fill_uniform", fill_u8_));
 
     // Token tiles keep x in shared memory; raise the dynamic limit to what the card allows.
     const Driver& driver = context_.driver();
     max_shared_ = std::max(48 * 1024, context_.info().max_shared_per_block_optin);
-    for (CUfunction function :
-         {matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1], mlp2_[2], matmul_[0]}) {
-        TLLM_CU_RETURN(driver,
-                       cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, max_shared_));
+    pdl_ = context_.info().cc_major >= 9;
+    // Each function's dynamic limit is the card's opt-in limit less its static shared memory.
+    auto raise_limit = [&](CUfunction function) -> Status {
+        int static_bytes = 0;
+        TLLM_CU_RETURN(driver, cuFuncGetAttribute(&static_bytes, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, function));
+        TLLM_CU_RETURN(driver, cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                  max_shared_ - static_bytes));
+        return {};
+    };
+    for (int i = 0; i < 4; ++i) {
+        for (CUfunction function : {mlp1_decode_[i], mlp2_decode_[i], matvec_[i]}) {
+            TLLM_RETURN_IF_ERROR(raise_limit(function));
+        }
+    }
+    for (CUfunction function : {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1],
+                                mlp2_[2], matmul_[0]}) {
+        TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
 }
@@ -75,8 +132,8 @@ int OpKernels::moe_tile_size(int n_tokens, int k) const {
 Status OpKernels::embedding_gather(
     CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const {
     TLLM_CHECK(n > 0 && d > 0, "embedding_gather n={} d={}", n, d);
-    return launch(context_.driver(), embedding_, {static_cast<unsigned>(n)}, {kThreads}, 0, stream, table, tokens, d,
-                  residual);
+    return launch_dependent(context_, pdl_, embedding_, {static_cast<unsigned>(n)}, {kThreads}, 0, stream, table,
+                            tokens, d, residual);
 }
 
 Status OpKernels::rmsnorm_rows(CUstream stream,
@@ -89,8 +146,8 @@ Status OpKernels::rmsnorm_rows(CUstream stream,
                                float* out) const {
     TLLM_CHECK(n > 0 && d > 0, "rmsnorm_rows n={} d={}", n, d);
     // A whole block per row: at decode one row is the whole launch, so the block is made wide.
-    return launch(context_.driver(), rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, rows, d, scale,
-                  eps, out);
+    return launch_dependent(context_, pdl_, rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, rows, d,
+                            scale, eps, out);
 }
 
 Status OpKernels::moe_combine_rmsnorm(CUstream stream,
@@ -103,9 +160,10 @@ Status OpKernels::moe_combine_rmsnorm(CUstream stream,
                                       const uint16_t* scale,
                                       float eps,
                                       float* out) const {
-    TLLM_CHECK(n > 0 && d > 0 && top_k > 0 && top_k <= 8, "moe_combine_rmsnorm n={} d={} top_k={}", n, d, top_k);
-    return launch(context_.driver(), combine_rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, residual,
-                  expert_out, weights, top_k, d, scale, eps, out);
+    TLLM_CHECK(n > 0 && d > 0 && d <= 4 * static_cast<int>(kNormThreads) && top_k > 0 && top_k <= 8,
+               "moe_combine_rmsnorm n={} d={} top_k={}", n, d, top_k);
+    return launch_dependent(context_, pdl_, combine_rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream,
+                            residual, expert_out, weights, top_k, d, scale, eps, out);
 }
 
 Status OpKernels::bf16w_matmul(CUstream stream,
@@ -119,6 +177,15 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                MatmulEpilogue epilogue) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
+    const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
+    if (n == 1 && k <= 4096) {
+        // Decode: one row per warp, every load of a row in flight at once.
+        const int variant = (k + 1023) / 1024 - 1;
+        const unsigned shared = static_cast<unsigned>(padded_floats(k) * sizeof(float));
+        const unsigned blocks = std::min(ceil_div(m, 8), sm_count * 8);
+        return launch_dependent(context_, pdl_, matvec_[variant], {blocks}, {kThreads}, shared, stream, x, k, w, m,
+                                bias, y, static_cast<int>(epilogue));
+    }
     // The widest token tile whose x rows fit in shared memory; decode (n = 1) takes the 1-token kernel.
     int variant = 0;
     for (int v = 2; v >= 1; --v) {
@@ -138,8 +205,8 @@ Status OpKernels::bf16w_matmul(CUstream stream,
     const unsigned row_groups = ceil_div(m, 16);
     const unsigned target = static_cast<unsigned>(context_.info().sm_count) * 4;
     const unsigned row_blocks = std::clamp(ceil_div(target, token_tiles), 1u, row_groups);
-    return launch(context_.driver(), matmul_[variant], {row_blocks, token_tiles}, {kThreads}, shared, stream, x, n, k,
-                  w, m, bias, y, static_cast<int>(epilogue));
+    return launch_dependent(context_, pdl_, matmul_[variant], {row_blocks, token_tiles}, {kThreads}, shared, stream, x,
+                            n, k, w, m, bias, y, static_cast<int>(epilogue));
 }
 
 Status OpKernels::rope_kv_write(CUstream stream,
@@ -154,10 +221,10 @@ Status OpKernels::rope_kv_write(CUstream stream,
                                 uint16_t* k_cache,
                                 uint16_t* v_cache) const {
     TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256, "rope_kv_write n={} head_dim={}", n, head_dim);
-    const unsigned half = static_cast<unsigned>(head_dim / 2);
-    const unsigned heads_per_pass = std::max(1u, 256u / half);
-    return launch(context_.driver(), rope_, {static_cast<unsigned>(n)}, {half, heads_per_pass}, 0, stream, qkv,
-                  positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache);
+    const unsigned pairs = static_cast<unsigned>((n_heads + 2 * n_kv_heads) * head_dim / 2);
+    return launch_dependent(context_, pdl_, rope_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads}, 0,
+                            stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
+                            v_cache);
 }
 
 Status OpKernels::attention_sinks(CUstream stream,
@@ -176,19 +243,16 @@ Status OpKernels::attention_sinks(CUstream stream,
                                   int n_splits,
                                   float* partial_stats,
                                   float* partial_acc,
+                                  int32_t* tickets,
                                   float* out) const {
     TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0,
                "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
     const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
     TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
-    const Driver& driver = context_.driver();
-    TLLM_RETURN_IF_ERROR(launch(driver, attention_split_,
-                                {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group},
-                                0, stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache,
-                                window, scale, partial_stats, partial_acc));
-    return launch(driver, attention_combine_, {static_cast<unsigned>(n * n_heads)},
-                  {static_cast<unsigned>(std::max(32, head_dim))}, 0, stream, partial_stats, partial_acc, n_splits,
-                  n_heads, head_dim, sinks, out);
+    return launch_dependent(context_, pdl_, attention_split_,
+                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group}, 0,
+                            stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
+                            scale, sinks, partial_stats, partial_acc, tickets, out);
 }
 
 Status OpKernels::topk_route(CUstream stream,
@@ -204,8 +268,36 @@ Status OpKernels::topk_route(CUstream stream,
                              int32_t* n_tiles) const {
     TLLM_CHECK(n > 0 && n_experts <= 256 && top_k >= 1 && top_k <= 8 && top_k <= n_experts,
                "topk_route n={} experts={} top_k={}", n, n_experts, top_k);
-    return launch(context_.driver(), route_, {1}, {1024}, 0, stream, logits, n, n_experts, top_k, tile_size,
-                  pair_expert, pair_weight, sorted_pairs, tiles, n_tiles);
+    return launch_dependent(context_, pdl_, route_, {1}, {1024}, 0, stream, logits, n, n_experts, top_k, tile_size,
+                            pair_expert, pair_weight, sorted_pairs, tiles, n_tiles);
+}
+
+Status OpKernels::norm_router_topk_decode(CUstream stream,
+                                          const float* residual,
+                                          int d,
+                                          const uint16_t* norm_scale,
+                                          float eps,
+                                          float* normed,
+                                          const uint16_t* router_w,
+                                          const uint16_t* router_b,
+                                          int n_experts,
+                                          int top_k,
+                                          float* logits,
+                                          int32_t* ticket,
+                                          int32_t* pair_expert,
+                                          float* pair_weight,
+                                          int32_t* sorted_pairs,
+                                          MoeTile* tiles,
+                                          int32_t* n_tiles) const {
+    TLLM_CHECK(d % 8 == 0 && n_experts <= 256 && top_k >= 1 && top_k <= 8 && top_k <= n_experts,
+               "norm_router_topk_decode d={} experts={} top_k={}", d, n_experts, top_k);
+    const unsigned shared = static_cast<unsigned>((d + n_experts) * sizeof(float));
+    TLLM_CHECK(static_cast<int>(shared) <= max_shared_, "norm_router_topk_decode: d={} needs {} bytes of shared memory",
+               d, shared);
+    const unsigned blocks = static_cast<unsigned>(n_experts); // one expert per block (kExpertsPerBlock)
+    return launch_dependent(context_, pdl_, route_decode_, {blocks}, {1024}, shared, stream, residual, d, norm_scale,
+                            eps, normed, router_w, router_b, n_experts, top_k, logits, ticket, pair_expert, pair_weight,
+                            sorted_pairs, tiles, n_tiles);
 }
 
 namespace {
@@ -223,6 +315,15 @@ MoeLaunch moe_launch(int tile_size, int k, int rows, int max_tiles, int sm_count
     const unsigned row_groups = ceil_div(rows, 16); // 8 warps of 2 rows per block and pass
     const unsigned target = static_cast<unsigned>(sm_count) * 4;
     return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, row_groups)};
+}
+
+// One pair per tile: a persistent grid of two blocks (8 warps × 2 rows) per multiprocessor, each warp
+// streaming its rows with the next pair in flight.
+MoeLaunch moe_decode_launch(int k, int rows, int max_tiles, int sm_count) {
+    const int variant = (k / 32 + 31) / 32 - 1;
+    const unsigned shared = static_cast<unsigned>((16 + padded_floats(k)) * sizeof(float));
+    const unsigned target = static_cast<unsigned>(sm_count) * 2;
+    return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, ceil_div(rows, 16))};
 }
 
 } // namespace
@@ -244,12 +345,18 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   float limit,
                                   float* act) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
+    if (tile_size == 1 && k <= 4096) {
+        const MoeLaunch l = moe_decode_launch(k, rows, max_tiles, context_.info().sm_count);
+        return launch_dependent(context_, pdl_, mlp1_decode_[l.variant],
+                                {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, x, k,
+                                blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);
+    }
     const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
     TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp1: k={} needs {} bytes of shared memory", k,
                l.shared);
-    return launch(context_.driver(), mlp1_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads},
-                  l.shared, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit,
-                  act);
+    return launch_dependent(context_, pdl_, mlp1_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)},
+                            {kThreads}, l.shared, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles,
+                            n_tiles, top_k, alpha, limit, act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,
@@ -267,16 +374,23 @@ Status OpKernels::moe_mlp2(CUstream stream,
                            int top_k,
                            float* out) const {
     TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
+    if (tile_size == 1 && k <= 4096) {
+        const MoeLaunch l = moe_decode_launch(k, rows, max_tiles, context_.info().sm_count);
+        return launch_dependent(context_, pdl_, mlp2_decode_[l.variant],
+                                {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, act, k,
+                                blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, out);
+    }
     const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
     TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp2: k={} needs {} bytes of shared memory", k,
                l.shared);
-    return launch(context_.driver(), mlp2_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads},
-                  l.shared, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, out);
+    return launch_dependent(context_, pdl_, mlp2_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)},
+                            {kThreads}, l.shared, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles,
+                            n_tiles, top_k, out);
 }
 
 Status OpKernels::advance_position(
     CUstream stream, int32_t* positions, const int32_t* tokens, int32_t* history, int capacity) const {
-    return launch(context_.driver(), advance_, {1}, {32}, 0, stream, positions, tokens, history, capacity);
+    return launch_dependent(context_, pdl_, advance_, {1}, {32}, 0, stream, positions, tokens, history, capacity);
 }
 
 Status

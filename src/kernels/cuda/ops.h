@@ -91,7 +91,8 @@ class OpKernels {
                          uint16_t* v_cache) const;
     // Attention with sinks (kernels/cpu attention_sinks) for n tokens: q: [n, q_stride] f32 with head h at
     // h·head_dim (q may sit inside the qkv rows); out: [n, n_heads, head_dim] f32 rounded to bf16;
-    // partial_stats: [n, n_heads, n_splits, 2] f32, partial_acc: [n, n_heads, n_splits, head_dim] f32.
+    // partial_stats: [n, n_heads, n_splits, 2] f32, partial_acc: [n, n_heads, n_splits, head_dim] f32;
+    // tickets: [n, n_kv_heads] i32, 0 before the call and 0 again after it (one launch, split-K).
     Status attention_sinks(CUstream stream,
                            const float* q,
                            int q_stride,
@@ -108,6 +109,7 @@ class OpKernels {
                            int n_splits,
                            float* partial_stats,
                            float* partial_acc,
+                           int32_t* tickets,
                            float* out) const;
     // Top-k routing and expert tiles; see ops/f32_topk_route.cu. logits: [n, n_experts] f32.
     Status topk_route(CUstream stream,
@@ -121,6 +123,26 @@ class OpKernels {
                       int32_t* sorted_pairs,
                       MoeTile* tiles,
                       int32_t* n_tiles) const;
+    // Decode (one token): normed = round_bf16(rmsnorm(residual)·scale), router logits, top-k routing and
+    // one tile per chosen expert, in one launch (ops/f32_topk_route.cu). residual, normed: [d] f32;
+    // logits: [n_experts] f32 out; ticket: one i32 that is 0 before and after.
+    Status norm_router_topk_decode(CUstream stream,
+                                   const float* residual,
+                                   int d,
+                                   const uint16_t* norm_scale,
+                                   float eps,
+                                   float* normed,
+                                   const uint16_t* router_w,
+                                   const uint16_t* router_b,
+                                   int n_experts,
+                                   int top_k,
+                                   float* logits,
+                                   int32_t* ticket,
+                                   int32_t* pair_expert,
+                                   float* pair_weight,
+                                   int32_t* sorted_pairs,
+                                   MoeTile* tiles,
+                                   int32_t* n_tiles) const;
     // act[p, i] = round_bf16(swiglu(x[p / top_k] · W1[e]ᵀ + b1[e]))   x: [n, k]; act: [n·top_k, rows/2]
     Status moe_mlp1_swiglu(CUstream stream,
                            const float* x,
@@ -166,6 +188,7 @@ class OpKernels {
 
     const CudaContext& context_;
     int max_shared_ = 48 * 1024;
+    bool pdl_ = false; // programmatic dependent launch (sm_90+)
     CUfunction embedding_ = nullptr;
     CUfunction advance_ = nullptr;
     CUfunction rmsnorm_ = nullptr;
@@ -173,10 +196,13 @@ class OpKernels {
     CUfunction matmul_[3] = {}; // tiles of 1, 4, 8 tokens
     CUfunction rope_ = nullptr;
     CUfunction attention_split_ = nullptr;
-    CUfunction attention_combine_ = nullptr;
     CUfunction route_ = nullptr;
+    CUfunction route_decode_ = nullptr;
     CUfunction mlp1_[3] = {};
     CUfunction mlp2_[3] = {};
+    CUfunction matvec_[4] = {};      // decode: 4, 8, 12, 16 loads of 16 bytes per lane (k ≤ 1024 … 4096)
+    CUfunction mlp1_decode_[4] = {}; // decode: 1 to 4 MXFP4 blocks per lane (k ≤ 1024 … 4096)
+    CUfunction mlp2_decode_[4] = {};
     CUfunction fill_bf16_ = nullptr;
     CUfunction fill_u8_ = nullptr;
 };

@@ -5,6 +5,8 @@ using namespace tllm_dev;
 
 TLLM_KERNEL void __launch_bounds__(256)
     bf16_embedding_gather(const u16* table, const i32* tokens, int d, float* residual) {
+    grid_dependency_wait();
+    allow_dependents();
     const int t = blockIdx.x;
     const u16* source = table + static_cast<i64>(tokens[t]) * d;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
@@ -15,6 +17,8 @@ TLLM_KERNEL void __launch_bounds__(256)
 // Moves a decode graph to the next position: the token just sampled into tokens[0] is recorded as
 // history[position + 1] (the position it will take) and the position advances.
 TLLM_KERNEL void advance_position(i32* positions, const i32* tokens, i32* history, int capacity) {
+    grid_dependency_wait();
+    allow_dependents();
     if (threadIdx.x == 0 && blockIdx.x == 0) {
         const int next = positions[0] + 1;
         if (next < capacity) {

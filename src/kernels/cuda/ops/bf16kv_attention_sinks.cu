@@ -6,8 +6,8 @@
 // Split-K ("flash decoding"): attention_sinks_split gives each block one (token, kv head, split):
 // one warp per query head of the group reads the split's keys with an online softmax and writes
 // a partial (max, sum, acc). The split ranges come from the positions in device memory, so a
-// captured decode graph stays valid as the context grows. attention_sinks_combine merges the
-// splits with the sink and rounds the output to bf16.
+// captured decode graph stays valid as the context grows. The last block of each (token, kv head)
+// to finish merges the splits with the sink and rounds the output to bf16.
 #include "common.cuh"
 
 using namespace tllm_dev;
@@ -27,9 +27,14 @@ TLLM_KERNEL void attention_sinks_split(const float* q, // [n, q_stride]: heads a
                                        const u16* v_cache,
                                        int window,
                                        float scale,
+                                       const u16* sinks,     // [n_heads] bf16
                                        float* partial_stats, // [n, n_heads, n_splits, 2] (max, sum)
-                                       float* partial_acc)   // [n, n_heads, n_splits, head_dim]
+                                       float* partial_acc,   // [n, n_heads, n_splits, head_dim]
+                                       int* tickets,         // [n, n_kv_heads], 0 before and after
+                                       float* out)           // [n, n_heads, head_dim]
 {
+    grid_dependency_wait();
+    allow_dependents();
     const int t = blockIdx.x / n_kv_heads;
     const int kv_head = blockIdx.x - t * n_kv_heads;
     const int split = blockIdx.y;
@@ -90,34 +95,48 @@ TLLM_KERNEL void attention_sinks_split(const float* q, // [n, q_stride]: heads a
             partial_acc[slot * head_dim + d] = acc[i];
         }
     }
-}
 
-// Grid: n_tokens · n_heads blocks of head_dim threads (≤ 128... any ≥ head_dim works).
-TLLM_KERNEL void attention_sinks_combine(const float* partial_stats,
-                                         const float* partial_acc,
-                                         int n_splits,
-                                         int n_heads,
-                                         int head_dim,
-                                         const u16* sinks, // [n_heads] bf16
-                                         float* out)       // [n, n_heads, head_dim]
-{
-    const i64 pair = blockIdx.x; // token · n_heads + head
-    const int head = static_cast<int>(pair % n_heads);
+    // The last split block of this (token, kv head) merges the splits of its heads with the sinks, so
+    // the merge costs no launch. Partials of other blocks are read from L2 (__ldcg) after the fence.
+    __shared__ bool last_block;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int* ticket = tickets + static_cast<i64>(t) * n_kv_heads + kv_head;
+        last_block = atomicAdd(ticket, 1) == n_splits - 1;
+        if (last_block) {
+            *ticket = 0;
+        }
+    }
+    __syncthreads();
+    if (!last_block) {
+        return;
+    }
+    __threadfence();
+    const i64 first_slot = (static_cast<i64>(t) * n_heads + head) * n_splits;
     const float sink = bf16_to_f32(sinks[head]);
-    const float* stats = partial_stats + pair * n_splits * 2;
     float max_score = sink; // the sink takes part in the max, so no term can overflow
     for (int s = 0; s < n_splits; ++s) {
-        max_score = fmaxf(max_score, stats[2 * s]);
+        max_score = fmaxf(max_score, __ldcg(partial_stats + (first_slot + s) * 2));
     }
     float denom = expf(sink - max_score);
+    float merged[kMaxDimsPerLane] = {};
     for (int s = 0; s < n_splits; ++s) {
-        denom += stats[2 * s + 1] * expf(stats[2 * s] - max_score);
-    }
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float value = 0.0f;
-        for (int s = 0; s < n_splits; ++s) {
-            value += partial_acc[(pair * n_splits + s) * head_dim + d] * expf(stats[2 * s] - max_score);
+        const float factor = expf(__ldcg(partial_stats + (first_slot + s) * 2) - max_score);
+        denom += __ldcg(partial_stats + (first_slot + s) * 2 + 1) * factor;
+#pragma unroll
+        for (int i = 0; i < kMaxDimsPerLane; ++i) {
+            const int d = lane + 32 * i;
+            if (d < head_dim) {
+                merged[i] += __ldcg(partial_acc + (first_slot + s) * head_dim + d) * factor;
+            }
         }
-        out[pair * head_dim + d] = round_bf16(value / denom);
+    }
+#pragma unroll
+    for (int i = 0; i < kMaxDimsPerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d < head_dim) {
+            out[(static_cast<i64>(t) * n_heads + head) * head_dim + d] = round_bf16(merged[i] / denom);
+        }
     }
 }

@@ -30,6 +30,8 @@ __device__ __forceinline__ void matmul_tile(const float* __restrict__ x,
                                             const u16* __restrict__ bias,
                                             float* __restrict__ y,
                                             int epilogue) {
+    grid_dependency_wait();
+    allow_dependents();
     extern __shared__ float x_tile[]; // [TN, padded(k)]
     const int token0 = blockIdx.y * TN;
     const int tokens = min(TN, n - token0);
@@ -102,7 +104,83 @@ __device__ __forceinline__ void matmul_tile(const float* __restrict__ x,
     }
 }
 
+// Decode (one token): one row per warp with all of the row's loads issued before the first FMA, so a
+// row costs one memory round trip; CHUNKS 16-byte loads per lane cover k ≤ CHUNKS · 256.
+template <int CHUNKS>
+__device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
+                                            int k,
+                                            const u16* __restrict__ w,
+                                            int m,
+                                            const u16* __restrict__ bias,
+                                            float* __restrict__ y,
+                                            int epilogue) {
+    extern __shared__ float x_tile[]; // [padded(k)]
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int chunks = k >> 3;
+    uint4 q[CHUNKS];
+    auto load_row = [&](int row) {
+        const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<i64>(row) * k);
+#pragma unroll
+        for (int j = 0; j < CHUNKS; ++j) {
+            const int c = lane + 32 * j;
+            q[j] = c < chunks ? __ldg(w_row + c) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    // The first row's weights do not depend on earlier kernels: they are requested before waiting for them.
+    int row = blockIdx.x * kWarps + warp;
+    if (row < m) {
+        load_row(row);
+    }
+    grid_dependency_wait();
+    allow_dependents();
+    for (int i = threadIdx.x; i < k; i += blockDim.x) {
+        x_tile[padded(i)] = x[i];
+    }
+    __syncthreads();
+    for (; row < m; row += gridDim.x * kWarps) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int j = 0; j < CHUNKS; ++j) {
+            const int c = lane + 32 * j;
+            if (c < chunks) {
+                const int base = padded(c << 3);
+                const float4 xa = *reinterpret_cast<const float4*>(x_tile + base);
+                const float4 xb = *reinterpret_cast<const float4*>(x_tile + base + 4);
+                acc += bf16_to_f32(q[j].x & 0xffff) * xa.x + bf16_to_f32(q[j].x >> 16) * xa.y +
+                       bf16_to_f32(q[j].y & 0xffff) * xa.z + bf16_to_f32(q[j].y >> 16) * xa.w +
+                       bf16_to_f32(q[j].z & 0xffff) * xb.x + bf16_to_f32(q[j].z >> 16) * xb.y +
+                       bf16_to_f32(q[j].w & 0xffff) * xb.z + bf16_to_f32(q[j].w >> 16) * xb.w;
+            }
+        }
+        if (row + static_cast<int>(gridDim.x) * kWarps < m) {
+            load_row(row + gridDim.x * kWarps);
+        }
+        acc = warp_sum(acc);
+        if (lane == 0) {
+            const float value = acc + (bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f);
+            if (epilogue == kStore) {
+                y[row] = value;
+            } else if (epilogue == kStoreBf16) {
+                y[row] = round_bf16(value);
+            } else {
+                y[row] = round_bf16(y[row] + value);
+            }
+        }
+    }
+}
+
 } // namespace
+
+#define TLLM_MATVEC_KERNEL(CHUNKS)                                                                                     \
+    TLLM_KERNEL void __launch_bounds__(256)                                                                            \
+        bf16w_matvec_c##CHUNKS(const float* x, int k, const u16* w, int m, const u16* bias, float* y, int epilogue) {  \
+        matvec_rows<CHUNKS>(x, k, w, m, bias, y, epilogue);                                                            \
+    }
+TLLM_MATVEC_KERNEL(4)
+TLLM_MATVEC_KERNEL(8)
+TLLM_MATVEC_KERNEL(12)
+TLLM_MATVEC_KERNEL(16)
 
 TLLM_KERNEL void __launch_bounds__(256)
     bf16w_matmul_t1(const float* x, int n, int k, const u16* w, int m, const u16* bias, float* y, int epilogue) {

@@ -28,6 +28,23 @@ __device__ __forceinline__ u16 f32_to_bf16(float value) {
 
 __device__ __forceinline__ float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
 
+// Programmatic dependent launch (sm_90+): kernels of a forward step are launched so that they may start
+// while the previous kernel finishes. Each calls grid_dependency_wait() before it reads what earlier
+// kernels wrote or writes what they read (work that depends on neither, such as requesting weights,
+// may come before), and allow_dependents() to let the next kernel's blocks be scheduled. Both are
+// no-ops on older GPUs, where kernels simply run one after another.
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void allow_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float warp_sum(float value) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {

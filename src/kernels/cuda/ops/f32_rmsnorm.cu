@@ -27,6 +27,8 @@ __device__ __forceinline__ void normalize_row(const float* row, int d, const u16
 // out[t] = rmsnorm(x[t]) for the rows listed in `rows` (nullptr: row t), x: [.., d], out: [n, d].
 TLLM_KERNEL void __launch_bounds__(1024)
     rmsnorm_rows(const float* x, const int* rows, int d, const u16* scale, float eps, float* out) {
+    grid_dependency_wait();
+    allow_dependents();
     const int t = blockIdx.x;
     const int source = rows != nullptr ? rows[t] : t;
     normalize_row(x + static_cast<i64>(source) * d, d, scale, eps, out + static_cast<i64>(t) * d);
@@ -41,25 +43,48 @@ TLLM_KERNEL void __launch_bounds__(1024) moe_combine_rmsnorm(float* __restrict__
                                                              const u16* scale,
                                                              float eps,
                                                              float* out) {
+    grid_dependency_wait();
+    allow_dependents();
+    // One pass with the row in registers (d ≤ kMaxPerThread · blockDim.x): every load of the row is in
+    // flight at once, which is what a one-block decode launch needs.
+    constexpr int kMaxTopK = 8;
+    constexpr int kMaxPerThread = 4;
+    __shared__ float scratch[32];
     const int t = blockIdx.x;
     float* row = residual + static_cast<i64>(t) * d;
-    constexpr int kMaxTopK = 8;
+    const float* expert_rows = expert_out + static_cast<i64>(t) * top_k * d;
     float w[kMaxTopK];
 #pragma unroll
     for (int s = 0; s < kMaxTopK; ++s) {
         w[s] = s < top_k ? weights[t * top_k + s] : 0.0f;
     }
-    const float* expert_rows = expert_out + static_cast<i64>(t) * top_k * d;
-    for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        float sum = 0.0f;
+    float values[kMaxPerThread];
+    float sum_sq = 0.0f;
 #pragma unroll
-        for (int s = 0; s < kMaxTopK; ++s) {
-            if (s < top_k) {
-                sum += w[s] * expert_rows[static_cast<i64>(s) * d + i];
+    for (int j = 0; j < kMaxPerThread; ++j) {
+        const int i = threadIdx.x + j * blockDim.x;
+        values[j] = 0.0f;
+        if (i < d) {
+            float sum = 0.0f;
+#pragma unroll
+            for (int s = 0; s < kMaxTopK; ++s) {
+                if (s < top_k) {
+                    sum += w[s] * expert_rows[static_cast<i64>(s) * d + i];
+                }
             }
+            values[j] = round_bf16(row[i] + sum);
+            sum_sq += values[j] * values[j];
         }
-        row[i] = round_bf16(row[i] + sum);
     }
-    __syncthreads();
-    normalize_row(row, d, scale, eps, out + static_cast<i64>(t) * d);
+    sum_sq = block_sum(sum_sq, scratch);
+    const float inv_rms = 1.0f / sqrtf(sum_sq / static_cast<float>(d) + eps);
+    float* out_row = out + static_cast<i64>(t) * d;
+#pragma unroll
+    for (int j = 0; j < kMaxPerThread; ++j) {
+        const int i = threadIdx.x + j * blockDim.x;
+        if (i < d) {
+            row[i] = values[j];
+            out_row[i] = round_bf16((values[j] * inv_rms) * bf16_to_f32(scale[i]));
+        }
+    }
 }

@@ -86,6 +86,8 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
                                          float alpha,
                                          float limit,
                                          float* __restrict__ out) {
+    grid_dependency_wait();
+    allow_dependents();
     if (static_cast<int>(blockIdx.y) >= *n_tiles) {
         return;
     }
@@ -188,7 +190,157 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
     }
 }
 
+// Decode (one pair per tile): each warp takes two rows and issues all of their block and scale loads
+// before the first lookup, so a row pair costs one memory round trip; BPL blocks per lane cover
+// k ≤ BPL · 1024. x stays in shared memory as in moe_tile.
+template <int BPL, bool SWIGLU>
+__device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
+                                                int k,
+                                                const u8* __restrict__ blocks,
+                                                const u8* __restrict__ scales,
+                                                const u16* __restrict__ bias,
+                                                int rows,
+                                                const int* __restrict__ sorted_pairs,
+                                                const Tile* __restrict__ tiles,
+                                                const int* __restrict__ n_tiles,
+                                                int top_k,
+                                                float alpha,
+                                                float limit,
+                                                float* __restrict__ out) {
+    grid_dependency_wait();
+    allow_dependents();
+    if (static_cast<int>(blockIdx.y) >= *n_tiles) {
+        return;
+    }
+    extern __shared__ float smem[]; // [16] table, then [padded(k)] x
+    float* table = smem;
+    float* x_tile = smem + 16;
+    const Tile tile = tiles[blockIdx.y];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int n_blocks = k >> 5;
+    const i64 row_bytes = static_cast<i64>(n_blocks) * 16;
+    const u8* expert_blocks = blocks + static_cast<i64>(tile.expert) * rows * row_bytes;
+    const u8* expert_scales = scales + static_cast<i64>(tile.expert) * rows * n_blocks;
+    const u16* expert_bias = bias + static_cast<i64>(tile.expert) * rows;
+
+    // Two register sets: the next row pair is requested before the current one is computed, so each
+    // warp keeps a row pair in flight while it works (a persistent grid streams the expert).
+    struct RowPair {
+        uint4 a[BPL];
+        uint4 c[BPL];
+        u32 s0[BPL];
+        u32 s1[BPL];
+    };
+    RowPair first;
+    RowPair second;
+    auto load_rows = [&](RowPair& into, int row) {
+        const int row1 = row + 1 < rows ? row + 1 : row;
+        const uint4* q0 = reinterpret_cast<const uint4*>(expert_blocks + row * row_bytes);
+        const uint4* q1 = reinterpret_cast<const uint4*>(expert_blocks + row1 * row_bytes);
+        const u8* e0 = expert_scales + static_cast<i64>(row) * n_blocks;
+        const u8* e1 = expert_scales + static_cast<i64>(row1) * n_blocks;
+#pragma unroll
+        for (int j = 0; j < BPL; ++j) {
+            const int b = lane + 32 * j;
+            const bool in = b < n_blocks;
+            into.a[j] = in ? __ldg(q0 + b) : make_uint4(0, 0, 0, 0);
+            into.c[j] = in ? __ldg(q1 + b) : make_uint4(0, 0, 0, 0);
+            into.s0[j] = in ? __ldg(e0 + b) : 127u;
+            into.s1[j] = in ? __ldg(e1 + b) : 127u;
+        }
+    };
+    const int stride = gridDim.x * kWarps * 2;
+    int row0 = (blockIdx.x * kWarps + warp) * 2;
+    // The first rows' weights are requested before x is staged, so the two latencies overlap.
+    if (row0 < rows) {
+        load_rows(first, row0);
+    }
+    const int pair = sorted_pairs[tile.first];
+    const float* x_row = x + static_cast<i64>(SWIGLU ? pair / top_k : pair) * k;
+    if (threadIdx.x < 16) {
+        table[threadIdx.x] = kE2m1Doubled[threadIdx.x];
+    }
+    for (int i = threadIdx.x; i < k; i += blockDim.x) {
+        x_tile[padded(i)] = x_row[i];
+    }
+    __syncthreads();
+    const int out_width = SWIGLU ? rows / 2 : rows;
+    float* dst = out + static_cast<i64>(pair) * out_width;
+
+    auto compute = [&](const RowPair& p, int row) {
+        const bool two = row + 1 < rows;
+        const int row1 = two ? row + 1 : row;
+        float acc0 = 0.0f;
+        float acc1 = 0.0f;
+#pragma unroll
+        for (int j = 0; j < BPL; ++j) {
+            const int b = lane + 32 * j;
+            if (b < n_blocks) {
+                float p0[1] = {0.0f};
+                float p1[1] = {0.0f};
+                block_dot<1>(table, p.a[j], p.c[j], x_tile + padded(b << 5), 0, p0, p1);
+                acc0 += p0[0] * half_scale(p.s0[j]);
+                acc1 += p1[0] * half_scale(p.s1[j]);
+            }
+        }
+        acc0 = warp_sum(acc0);
+        acc1 = warp_sum(acc1);
+        if (lane == 0) {
+            const float b0 = bf16_to_f32(expert_bias[row]);
+            const float b1 = bf16_to_f32(expert_bias[row1]);
+            if (SWIGLU) {
+                float gate = acc0 + b0;
+                float linear = acc1 + b1;
+                gate = gate > limit ? limit : gate;
+                linear = linear > limit ? limit : (linear < -limit ? -limit : linear);
+                const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
+                dst[row / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
+            } else {
+                dst[row] = acc0 + b0;
+                if (two) {
+                    dst[row1] = acc1 + b1;
+                }
+            }
+        }
+    };
+    while (row0 < rows) {
+        if (row0 + stride < rows) {
+            load_rows(second, row0 + stride);
+        }
+        compute(first, row0);
+        row0 += stride;
+        if (row0 >= rows) {
+            break;
+        }
+        if (row0 + stride < rows) {
+            load_rows(first, row0 + stride);
+        }
+        compute(second, row0);
+        row0 += stride;
+    }
+}
+
 } // namespace
+
+#define TLLM_MOE_DECODE_KERNELS(BPL)                                                                                   \
+    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_d##BPL(                                             \
+        const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
+        const Tile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                      \
+        moe_rows_decode<BPL, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,       \
+                                   limit, act);                                                                        \
+    }                                                                                                                  \
+    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_d##BPL(                                                    \
+        const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
+        const int* sorted_pairs, const Tile* tiles, const int* n_tiles, int top_k, float* out) {                       \
+        moe_rows_decode<BPL, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,     \
+                                    0.0f, out);                                                                        \
+    }
+
+TLLM_MOE_DECODE_KERNELS(1)
+TLLM_MOE_DECODE_KERNELS(2)
+TLLM_MOE_DECODE_KERNELS(3)
+TLLM_MOE_DECODE_KERNELS(4)
 
 #define TLLM_MOE_KERNELS(TN)                                                                                           \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_t##TN(                                              \
