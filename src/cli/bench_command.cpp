@@ -45,8 +45,9 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
     const double attention = 2 * hidden * 2 + qkv_rows * (hidden + 1) * 2 + static_cast<double>(c.n_heads) * 2 +
                              hidden * (static_cast<double>(c.q_width()) + 1) * 2 +
                              static_cast<double>(c.n_experts) * (hidden + 1) * 2;
-    const double mxfp4_row = [](double k) { return k / 32 * 17; }(hidden);
-    const double expert = 2 * inter * (mxfp4_row + 2) + hidden * (inter / 32 * 17 + 2);
+    // An MXFP4 row of k weights: k/32 blocks of 16 bytes plus one scale byte each; the bias is bf16.
+    auto mxfp4_row_with_bias = [](double k) { return k / 32 * 17 + 2; };
+    const double expert = 2 * inter * mxfp4_row_with_bias(hidden) + hidden * mxfp4_row_with_bias(inter);
     double kv = 0;
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {
         const double keys = c.layer_sliding[static_cast<size_t>(layer)]

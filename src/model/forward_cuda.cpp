@@ -120,7 +120,7 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
     TLLM_RETURN_IF_ERROR(
         k.embedding_gather(stream, weights_.embedding().as<uint16_t>(), tokens_.as<int32_t>(), n, hidden, residual));
     TLLM_RETURN_IF_ERROR(
-        k.rmsnorm_rows(stream, residual, nullptr, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed));
+        k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed));
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {
         const CudaLayerWeights& w = weights_.layer(layer);
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width,
@@ -144,8 +144,7 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
                 pair_expert_.as<int32_t>(), pair_weight_.as<float>(), sorted_pairs_.as<int32_t>(),
                 tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>()));
         } else {
-            TLLM_RETURN_IF_ERROR(
-                k.rmsnorm_rows(stream, residual, nullptr, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed));
+            TLLM_RETURN_IF_ERROR(k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed));
             TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
                                                 w.router_bias.as<uint16_t>(), router_.as<float>(),
                                                 cuda::MatmulEpilogue::kStore));

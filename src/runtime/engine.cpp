@@ -208,11 +208,11 @@ Status Engine::decode(Sequence& sequence,
         return {};
     }
     std::vector<std::vector<float>> logits;
+    Sampler sampler(params);
     for (int64_t i = 0; i < steps; ++i) {
         const int32_t input = i == 0 ? token : out.back();
         StepInput step_input{&sequence, std::span<const int32_t>(&input, 1), false};
         TLLM_RETURN_IF_ERROR(step(std::span<const StepInput>(&step_input, 1), logits));
-        Sampler sampler(params);
         out.push_back(sampler.sample(logits[0], counter + static_cast<uint64_t>(i)));
     }
     return {};

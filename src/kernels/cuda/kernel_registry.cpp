@@ -210,4 +210,35 @@ Result<CUfunction> KernelRegistry::function(std::string_view module_name, std::s
     return function;
 }
 
+Status launch_params(const Driver& driver,
+                     CUfunction function,
+                     Dim3 grid,
+                     Dim3 block,
+                     unsigned shared_bytes,
+                     CUstream stream,
+                     LaunchOrder order,
+                     void** params) {
+    if (order == LaunchOrder::kAfterPrevious) {
+        TLLM_CU_RETURN(driver, cuLaunchKernel(function, grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes,
+                                              stream, params, nullptr));
+        return {};
+    }
+    CUlaunchAttribute attribute{};
+    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attribute.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = grid.x;
+    config.gridDimY = grid.y;
+    config.gridDimZ = grid.z;
+    config.blockDimX = block.x;
+    config.blockDimY = block.y;
+    config.blockDimZ = block.z;
+    config.sharedMemBytes = shared_bytes;
+    config.hStream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    TLLM_CU_RETURN(driver, cuLaunchKernelEx(&config, function, params, nullptr));
+    return {};
+}
+
 } // namespace tllm::cuda

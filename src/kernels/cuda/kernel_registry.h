@@ -90,9 +90,41 @@ struct Dim3 {
     unsigned x = 1, y = 1, z = 1;
 };
 
+// How a launch may overlap the kernel before it on the stream.
+enum class LaunchOrder {
+    kAfterPrevious, // ordinary stream order
+    // Programmatic dependent launch (sm_90+): the kernel may start while the previous one finishes and
+    // must call grid_dependency_wait() (ops/common.cuh) before touching what earlier kernels use.
+    kOverlapPrevious,
+};
+
+// Launches `function` with `params` (addresses of the arguments, in order, null-terminated).
+Status launch_params(const Driver& driver,
+                     CUfunction function,
+                     Dim3 grid,
+                     Dim3 block,
+                     unsigned shared_bytes,
+                     CUstream stream,
+                     LaunchOrder order,
+                     void** params);
+
 // Launches `function` with `args` passed by address in order: each argument's type must be exactly the
 // kernel's parameter type (u64, not int, for a u64 parameter), since the driver copies sizeof(parameter)
 // bytes from each address. Device pointers are passed as typed pointers (DeviceBuffer::as<T>()) or CUdeviceptr.
+template <typename... Args>
+Status launch_ordered(const Driver& driver,
+                      CUfunction function,
+                      Dim3 grid,
+                      Dim3 block,
+                      unsigned shared_bytes,
+                      CUstream stream,
+                      LaunchOrder order,
+                      const Args&... args) {
+    static_assert((std::is_trivially_copyable_v<Args> && ...), "kernel arguments must be plain values or pointers");
+    void* params[] = {const_cast<void*>(static_cast<const void*>(&args))..., nullptr};
+    return launch_params(driver, function, grid, block, shared_bytes, stream, order, params);
+}
+
 template <typename... Args>
 Status launch(const Driver& driver,
               CUfunction function,
@@ -101,11 +133,7 @@ Status launch(const Driver& driver,
               unsigned shared_bytes,
               CUstream stream,
               const Args&... args) {
-    static_assert((std::is_trivially_copyable_v<Args> && ...), "kernel arguments must be plain values or pointers");
-    void* params[] = {const_cast<void*>(static_cast<const void*>(&args))..., nullptr};
-    TLLM_CU_RETURN(driver, cuLaunchKernel(function, grid.x, grid.y, grid.z, block.x, block.y, block.z, shared_bytes,
-                                          stream, params, nullptr));
-    return {};
+    return launch_ordered(driver, function, grid, block, shared_bytes, stream, LaunchOrder::kAfterPrevious, args...);
 }
 
 } // namespace tllm::cuda

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <string>
-#include <type_traits>
 
 namespace tllm::cuda {
 namespace {
@@ -18,9 +17,8 @@ int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
 
 unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
 
-// Launches a kernel that may start before the previous kernel on the stream finishes (programmatic
-// dependent launch): every forward kernel calls grid_dependency_wait() before touching data that
-// earlier kernels use (ops/common.cuh). Off on cards before sm_90 and on the legacy default stream.
+// Forward kernels overlap the kernel before them where the card supports it (every one of them waits
+// with grid_dependency_wait(), ops/common.cuh); never on the legacy default stream.
 template <typename... Args>
 Status launch_dependent(const CudaContext& context,
                         bool enabled,
@@ -30,27 +28,9 @@ Status launch_dependent(const CudaContext& context,
                         unsigned shared_bytes,
                         CUstream stream,
                         const Args&... args) {
-    if (!enabled || stream == nullptr) {
-        return launch(context.driver(), function, grid, block, shared_bytes, stream, args...);
-    }
-    static_assert((std::is_trivially_copyable_v<Args> && ...), "kernel arguments must be plain values or pointers");
-    void* params[] = {const_cast<void*>(static_cast<const void*>(&args))..., nullptr};
-    CUlaunchAttribute attribute{};
-    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-    attribute.value.programmaticStreamSerializationAllowed = 1;
-    CUlaunchConfig config{};
-    config.gridDimX = grid.x;
-    config.gridDimY = grid.y;
-    config.gridDimZ = grid.z;
-    config.blockDimX = block.x;
-    config.blockDimY = block.y;
-    config.blockDimZ = block.z;
-    config.sharedMemBytes = shared_bytes;
-    config.hStream = stream;
-    config.attrs = &attribute;
-    config.numAttrs = 1;
-    TLLM_CU_RETURN(context.driver(), cuLaunchKernelEx(&config, function, params, nullptr));
-    return {};
+    const LaunchOrder order =
+        enabled && stream != nullptr ? LaunchOrder::kOverlapPrevious : LaunchOrder::kAfterPrevious;
+    return launch_ordered(context.driver(), function, grid, block, shared_bytes, stream, order, args...);
 }
 
 } // namespace
@@ -136,17 +116,11 @@ Status OpKernels::embedding_gather(
                             tokens, d, residual);
 }
 
-Status OpKernels::rmsnorm_rows(CUstream stream,
-                               const float* x,
-                               const int32_t* rows,
-                               int n,
-                               int d,
-                               const uint16_t* scale,
-                               float eps,
-                               float* out) const {
+Status OpKernels::rmsnorm_rows(
+    CUstream stream, const float* x, int n, int d, const uint16_t* scale, float eps, float* out) const {
     TLLM_CHECK(n > 0 && d > 0, "rmsnorm_rows n={} d={}", n, d);
     // A whole block per row: at decode one row is the whole launch, so the block is made wide.
-    return launch_dependent(context_, pdl_, rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, rows, d,
+    return launch_dependent(context_, pdl_, rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, d,
                             scale, eps, out);
 }
 
@@ -326,6 +300,30 @@ MoeLaunch moe_decode_launch(int k, int rows, int max_tiles, int sm_count) {
     return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, ceil_div(rows, 16))};
 }
 
+// One launch path for both expert products: the decode kernels (one pair per tile, every load of a
+// row pair in flight) or the token-tile kernels, with the same arguments.
+template <typename... Args>
+Status launch_expert_kernel(const CudaContext& context,
+                            bool pdl,
+                            int max_shared,
+                            const CUfunction (&decode)[4],
+                            const CUfunction (&tiled)[3],
+                            const char* what,
+                            int k,
+                            int rows,
+                            int max_tiles,
+                            int tile_size,
+                            CUstream stream,
+                            const Args&... args) {
+    const int sm_count = context.info().sm_count;
+    const bool decoding = tile_size == 1 && k <= 4096;
+    const MoeLaunch l = decoding ? moe_decode_launch(k, rows, max_tiles, sm_count)
+                                 : moe_launch(tile_size, k, rows, max_tiles, sm_count);
+    TLLM_CHECK(static_cast<int>(l.shared) <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, l.shared);
+    return launch_dependent(context, pdl, decoding ? decode[l.variant] : tiled[l.variant],
+                            {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, args...);
+}
+
 } // namespace
 
 Status OpKernels::moe_mlp1_swiglu(CUstream stream,
@@ -345,18 +343,9 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   float limit,
                                   float* act) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
-    if (tile_size == 1 && k <= 4096) {
-        const MoeLaunch l = moe_decode_launch(k, rows, max_tiles, context_.info().sm_count);
-        return launch_dependent(context_, pdl_, mlp1_decode_[l.variant],
-                                {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, x, k,
-                                blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);
-    }
-    const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
-    TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp1: k={} needs {} bytes of shared memory", k,
-               l.shared);
-    return launch_dependent(context_, pdl_, mlp1_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)},
-                            {kThreads}, l.shared, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles,
-                            n_tiles, top_k, alpha, limit, act);
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, "moe_mlp1", k, rows, max_tiles,
+                                tile_size, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles,
+                                top_k, alpha, limit, act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,
@@ -374,18 +363,9 @@ Status OpKernels::moe_mlp2(CUstream stream,
                            int top_k,
                            float* out) const {
     TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
-    if (tile_size == 1 && k <= 4096) {
-        const MoeLaunch l = moe_decode_launch(k, rows, max_tiles, context_.info().sm_count);
-        return launch_dependent(context_, pdl_, mlp2_decode_[l.variant],
-                                {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, act, k,
-                                blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, out);
-    }
-    const MoeLaunch l = moe_launch(tile_size, k, rows, max_tiles, context_.info().sm_count);
-    TLLM_CHECK(static_cast<int>(l.shared) <= max_shared_, "moe_mlp2: k={} needs {} bytes of shared memory", k,
-               l.shared);
-    return launch_dependent(context_, pdl_, mlp2_[l.variant], {l.row_blocks, static_cast<unsigned>(max_tiles)},
-                            {kThreads}, l.shared, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles,
-                            n_tiles, top_k, out);
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, "moe_mlp2", k, rows, max_tiles,
+                                tile_size, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles,
+                                top_k, out);
 }
 
 Status OpKernels::advance_position(

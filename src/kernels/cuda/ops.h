@@ -45,15 +45,9 @@ class OpKernels {
     // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
     Status embedding_gather(
         CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const;
-    // out[t] = round_bf16(rmsnorm(x[rows[t] or t]) · scale)   x: [.., d]; scale: [d] bf16; out: [n, d] f32
-    Status rmsnorm_rows(CUstream stream,
-                        const float* x,
-                        const int32_t* rows,
-                        int n,
-                        int d,
-                        const uint16_t* scale,
-                        float eps,
-                        float* out) const;
+    // out[t] = round_bf16(rmsnorm(x[t]) · scale)   x: [n, d] f32; scale: [d] bf16; out: [n, d] f32
+    Status
+    rmsnorm_rows(CUstream stream, const float* x, int n, int d, const uint16_t* scale, float eps, float* out) const;
     // residual[t] = round_bf16(residual[t] + Σ_s weights[t, s]·expert_out[t·top_k + s]); out[t] = rmsnorm(residual[t])
     Status moe_combine_rmsnorm(CUstream stream,
                                float* residual,

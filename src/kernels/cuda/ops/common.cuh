@@ -14,6 +14,15 @@ typedef long long i64;
 
 namespace tllm_dev {
 
+// A group of at most tile_size (token, slot) pairs routed to one expert: made by f32_topk_route.cu,
+// consumed by mxfp4w_moe_matmul.cu; the host mirror is kernels/cuda/ops.h's MoeTile.
+struct MoeTile {
+    int expert;
+    int first; // index into sorted_pairs
+    int count;
+    int pad;
+};
+
 __device__ __forceinline__ float bf16_to_f32(u16 bits) { return __uint_as_float(static_cast<u32>(bits) << 16); }
 
 // Round to nearest even, NaN kept quiet: the same rounding as core/dtype.h's f32_to_bf16_bits.

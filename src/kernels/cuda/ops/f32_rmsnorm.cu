@@ -24,14 +24,12 @@ __device__ __forceinline__ void normalize_row(const float* row, int d, const u16
 
 } // namespace
 
-// out[t] = rmsnorm(x[t]) for the rows listed in `rows` (nullptr: row t), x: [.., d], out: [n, d].
-TLLM_KERNEL void __launch_bounds__(1024)
-    rmsnorm_rows(const float* x, const int* rows, int d, const u16* scale, float eps, float* out) {
+// out[t] = rmsnorm(x[t]), x and out: [n, d].
+TLLM_KERNEL void __launch_bounds__(1024) rmsnorm_rows(const float* x, int d, const u16* scale, float eps, float* out) {
     grid_dependency_wait();
     allow_dependents();
     const int t = blockIdx.x;
-    const int source = rows != nullptr ? rows[t] : t;
-    normalize_row(x + static_cast<i64>(source) * d, d, scale, eps, out + static_cast<i64>(t) * d);
+    normalize_row(x + static_cast<i64>(t) * d, d, scale, eps, out + static_cast<i64>(t) * d);
 }
 
 // residual[t] = round_bf16(residual[t] + Σ_s weights[t, s] · expert_out[t·top_k + s]); out[t] = rmsnorm.

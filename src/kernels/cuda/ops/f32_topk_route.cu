@@ -9,13 +9,6 @@ using namespace tllm_dev;
 
 namespace {
 
-struct Tile {
-    int expert;
-    int first;
-    int count;
-    int pad;
-};
-
 constexpr int kMaxExperts = 256;
 
 // a ranks before b: NaN first, then larger, then lower index.
@@ -65,16 +58,17 @@ warp_topk(const float* row, int n_experts, int top_k, int lane, float* chosen, i
 
 } // namespace
 
-TLLM_KERNEL void __launch_bounds__(1024) topk_route(const float* logits, // [n, n_experts]
-                                                    int n,
-                                                    int n_experts,
-                                                    int top_k,
-                                                    int tile_size,
-                                                    int* pair_expert,   // [n·top_k]
-                                                    float* pair_weight, // [n·top_k]
-                                                    int* sorted_pairs,  // [n·top_k]
-                                                    Tile* tiles, // [n·top_k / tile_size + min(n_experts, n·top_k)]
-                                                    int* n_tiles) {
+TLLM_KERNEL void __launch_bounds__(1024)
+    topk_route(const float* logits, // [n, n_experts]
+               int n,
+               int n_experts,
+               int top_k,
+               int tile_size,
+               int* pair_expert,   // [n·top_k]
+               float* pair_weight, // [n·top_k]
+               int* sorted_pairs,  // [n·top_k]
+               MoeTile* tiles,     // [max_moe_tiles(n·top_k, n_experts, tile_size)] (kernels/cuda/ops.h)
+               int* n_tiles) {
     grid_dependency_wait();
     allow_dependents();
     __shared__ int counts[kMaxExperts];
@@ -162,7 +156,7 @@ TLLM_KERNEL void __launch_bounds__(1024) norm_router_topk_decode(const float* re
                                                                  int* pair_expert,   // [top_k]
                                                                  float* pair_weight, // [top_k]
                                                                  int* sorted_pairs,  // [top_k]
-                                                                 Tile* tiles,        // [top_k]
+                                                                 MoeTile* tiles,     // [top_k]
                                                                  int* n_tiles) {
     constexpr int kExpertsPerBlock = 1;
     constexpr int kWarpsPerExpert = 32;

@@ -64,12 +64,24 @@ __device__ __forceinline__ void block_dot(const float* table,
     }
 }
 
-struct Tile {
-    int expert;
-    int first; // index into sorted_pairs
-    int count;
-    int pad;
-};
+// Writes the results of a row pair for one routed pair: mlp1's SwiGLU of (gate, linear) rounded to
+// bf16 at act[row0 / 2], or mlp2's two outputs (the second only when it exists).
+template <bool SWIGLU>
+__device__ __forceinline__ void
+store_row_pair(float* dst, int row0, int row1, bool two, float value0, float value1, float alpha, float limit) {
+    if (SWIGLU) {
+        // fminf/fmaxf would drop a NaN; torch's clamp keeps it, as the CPU does.
+        const float gate = value0 > limit ? limit : value0;
+        const float linear = value1 > limit ? limit : (value1 < -limit ? -limit : value1);
+        const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
+        dst[row0 / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
+    } else {
+        dst[row0] = value0;
+        if (two) {
+            dst[row1] = value1;
+        }
+    }
+}
 
 // SWIGLU: rows (2i, 2i+1) → act[p, i]. Otherwise rows (r, r+1) → out[p, r], out[p, r+1].
 template <int TN, bool SWIGLU>
@@ -80,7 +92,7 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
                                          const u16* __restrict__ bias,
                                          int rows, // rows per expert (2I for mlp1, H for mlp2)
                                          const int* __restrict__ sorted_pairs,
-                                         const Tile* __restrict__ tiles,
+                                         const MoeTile* __restrict__ tiles,
                                          const int* __restrict__ n_tiles,
                                          int top_k,
                                          float alpha,
@@ -94,7 +106,7 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
     extern __shared__ float smem[]; // [16] table, then [TN, padded(k)] x
     float* table = smem;
     float* x_tile = smem + 16;
-    const Tile tile = tiles[blockIdx.y];
+    const MoeTile tile = tiles[blockIdx.y];
     const int count = min(tile.count, TN);
     const int stride = padded(k);
     if (threadIdx.x < 16) {
@@ -169,21 +181,8 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
             for (int t = 0; t < TN; ++t) {
                 if (t < count) {
                     const int pair = sorted_pairs[tile.first + t];
-                    float* dst = out + static_cast<i64>(pair) * out_width;
-                    if (SWIGLU) {
-                        // fminf/fmaxf would drop a NaN; torch's clamp keeps it, as the CPU does.
-                        float gate = acc0[t] + b0;
-                        float linear = acc1[t] + b1;
-                        gate = gate > limit ? limit : gate;
-                        linear = linear > limit ? limit : (linear < -limit ? -limit : linear);
-                        const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
-                        dst[row0 / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
-                    } else {
-                        dst[row0] = acc0[t] + b0;
-                        if (two) {
-                            dst[row1] = acc1[t] + b1;
-                        }
-                    }
+                    store_row_pair<SWIGLU>(out + static_cast<i64>(pair) * out_width, row0, row1, two, acc0[t] + b0,
+                                           acc1[t] + b1, alpha, limit);
                 }
             }
         }
@@ -201,7 +200,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
                                                 const u16* __restrict__ bias,
                                                 int rows,
                                                 const int* __restrict__ sorted_pairs,
-                                                const Tile* __restrict__ tiles,
+                                                const MoeTile* __restrict__ tiles,
                                                 const int* __restrict__ n_tiles,
                                                 int top_k,
                                                 float alpha,
@@ -215,7 +214,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
     extern __shared__ float smem[]; // [16] table, then [padded(k)] x
     float* table = smem;
     float* x_tile = smem + 16;
-    const Tile tile = tiles[blockIdx.y];
+    const MoeTile tile = tiles[blockIdx.y];
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int n_blocks = k >> 5;
@@ -289,19 +288,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
         if (lane == 0) {
             const float b0 = bf16_to_f32(expert_bias[row]);
             const float b1 = bf16_to_f32(expert_bias[row1]);
-            if (SWIGLU) {
-                float gate = acc0 + b0;
-                float linear = acc1 + b1;
-                gate = gate > limit ? limit : gate;
-                linear = linear > limit ? limit : (linear < -limit ? -limit : linear);
-                const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
-                dst[row / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
-            } else {
-                dst[row] = acc0 + b0;
-                if (two) {
-                    dst[row1] = acc1 + b1;
-                }
-            }
+            store_row_pair<SWIGLU>(dst, row, row1, two, acc0 + b0, acc1 + b1, alpha, limit);
         }
     };
     while (row0 < rows) {
@@ -326,13 +313,13 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
 #define TLLM_MOE_DECODE_KERNELS(BPL)                                                                                   \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_d##BPL(                                             \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
-        const Tile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                      \
+        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                   \
         moe_rows_decode<BPL, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,       \
                                    limit, act);                                                                        \
     }                                                                                                                  \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_d##BPL(                                                    \
         const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
-        const int* sorted_pairs, const Tile* tiles, const int* n_tiles, int top_k, float* out) {                       \
+        const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
         moe_rows_decode<BPL, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,     \
                                     0.0f, out);                                                                        \
     }
@@ -345,12 +332,12 @@ TLLM_MOE_DECODE_KERNELS(4)
 #define TLLM_MOE_KERNELS(TN)                                                                                           \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_t##TN(                                              \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
-        const Tile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                      \
+        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                   \
         moe_tile<TN, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);  \
     }                                                                                                                  \
-    TLLM_KERNEL void __launch_bounds__(256)                                                                            \
-        mxfp4w_moe_mlp2_t##TN(const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,  \
-                              const int* sorted_pairs, const Tile* tiles, const int* n_tiles, int top_k, float* out) { \
+    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_t##TN(                                                     \
+        const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
+        const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
         moe_tile<TN, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out); \
     }
 
