@@ -62,7 +62,6 @@ class CudaForward {
     std::unique_ptr<cuda::LogitsSampler> sampler_;
     cuda::Stream stream_;
     int64_t max_step_tokens_ = 0;
-    int max_splits_ = 64;
 
     // Scratch for max_step_tokens_ tokens.
     cuda::DeviceBuffer tokens_;            // [n] i32

@@ -17,10 +17,6 @@ enum Epilogue { kStore = 0, kStoreBf16 = 1, kResidualBf16 = 2 };
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 2;
 
-// Shared-memory index of x element i: 4 floats of padding every 32 keep the 16-byte reads of a
-// quarter warp (lanes 32 bytes apart) on distinct banks.
-__device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }
-
 template <int TN>
 __device__ __forceinline__ void matmul_tile(const float* __restrict__ x,
                                             int n,
@@ -134,9 +130,7 @@ __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
     }
     grid_dependency_wait();
     allow_dependents();
-    for (int i = threadIdx.x; i < k; i += blockDim.x) {
-        x_tile[padded(i)] = x[i];
-    }
+    stage_padded(x_tile, x, k);
     __syncthreads();
     for (; row < m; row += gridDim.x * kWarps) {
         float acc = 0.0f;

@@ -37,6 +37,36 @@ __device__ __forceinline__ u16 f32_to_bf16(float value) {
 
 __device__ __forceinline__ float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
 
+// Shared-memory index of activation element i: 4 floats of padding every 32 (one MXFP4 block, four
+// bf16 chunks) keep the 16-byte reads of lanes 32 elements apart on distinct banks.
+__device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }
+
+// tile[padded(i)] = x[i] for i < k (k a multiple of 4, x 16-byte aligned). Each thread issues up to four
+// 16-byte loads before its first store, so staging costs one L2 round trip instead of one per pass of
+// the block over x: in a decode kernel that round trip sits on the critical path of every block.
+// Plain loads, not __ldg: x was written by the previous kernel of the step.
+__device__ __forceinline__ void stage_padded(float* tile, const float* __restrict__ x, int k) {
+    const int quads = k >> 2;
+    const float4* src = reinterpret_cast<const float4*>(x);
+    for (int base = threadIdx.x; base < quads; base += 4 * blockDim.x) {
+        float4 v[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int q = base + j * blockDim.x;
+            if (q < quads) {
+                v[j] = src[q];
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int q = base + j * blockDim.x;
+            if (q < quads) {
+                *reinterpret_cast<float4*>(tile + padded(q << 2)) = v[j];
+            }
+        }
+    }
+}
+
 // Programmatic dependent launch (sm_90+): kernels of a forward step are launched so that they may start
 // while the previous kernel finishes. Each calls grid_dependency_wait() before it reads what earlier
 // kernels wrote or writes what they read (work that depends on neither, such as requesting weights,

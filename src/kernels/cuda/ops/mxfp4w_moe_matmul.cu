@@ -21,10 +21,6 @@ __device__ __forceinline__ float half_scale(u32 e) {
     return e >= 2 ? __uint_as_float((e - 1) << 23) : __uint_as_float(0x00200000u << e);
 }
 
-// Shared-memory x index with 4 floats of padding per 32 (one MXFP4 block): lanes reading
-// consecutive blocks then hit distinct banks.
-__device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }
-
 __device__ __forceinline__ float code(const float* table, u32 word, int j) {
     // Byte offset of the nibble's table entry straight from the word: one shift and one mask.
     u32 offset = j == 0 ? (word << 2) & 0x3c : (word >> (4 * j - 2)) & 0x3c;
@@ -260,9 +256,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
     if (threadIdx.x < 16) {
         table[threadIdx.x] = kE2m1Doubled[threadIdx.x];
     }
-    for (int i = threadIdx.x; i < k; i += blockDim.x) {
-        x_tile[padded(i)] = x_row[i];
-    }
+    stage_padded(x_tile, x_row, k);
     __syncthreads();
     const int out_width = SWIGLU ? rows / 2 : rows;
     float* dst = out + static_cast<i64>(pair) * out_width;
