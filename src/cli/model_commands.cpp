@@ -11,11 +11,13 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace tllm {
 namespace {
@@ -83,9 +85,6 @@ Result<EngineOptions> engine_options(const std::string& backend, int threads, co
     TLLM_ASSIGN_OR_RETURN(options.jit, cuda::jit_options_from(Environment::from_process()));
     options.n_threads = threads;
     options.precision = precision == "f32" ? Precision::kF32 : Precision::kBf16;
-    if (backend.empty() && options.precision == Precision::kF32) {
-        options.backend = Backend::kCpu; // the float32 reference exists on the CPU only
-    }
     return options;
 }
 
@@ -132,18 +131,30 @@ struct LogitsFlags {
     EngineFlags engine;
     std::string tokens;
     std::string out;
+    int64_t decode_after = 0; // 0: one forward pass over every token
 };
 
 Status run_logits(const LogitsFlags& flags) {
     TLLM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, parse_token_list(flags.tokens));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(flags.engine.context));
-    std::vector<StepInput> inputs = {{sequence.get(), tokens, true}};
+    const std::span<const int32_t> all(tokens);
+    const size_t prefill =
+        flags.decode_after > 0 ? std::min(tokens.size(), static_cast<size_t>(flags.decode_after)) : tokens.size();
+    std::vector<float> rows;
     std::vector<std::vector<float>> logits;
     auto start = Clock::now();
-    TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
+    // The prompt as one step, then (with --decode-after) one decode step per token: the same logits as
+    // one pass, computed the way generation computes them.
+    for (size_t begin = 0; begin < tokens.size();) {
+        const size_t count = begin == 0 ? prefill : 1;
+        std::vector<StepInput> inputs = {{sequence.get(), all.subspan(begin, count), true}};
+        TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
+        rows.insert(rows.end(), logits[0].begin(), logits[0].end());
+        begin += count;
+    }
     TLLM_LOG_INFO("{} tokens in {:.3f} s", tokens.size(), seconds_since(start));
-    return write_npy_f32(flags.out, {static_cast<int64_t>(tokens.size()), engine->config().vocab_size}, logits[0]);
+    return write_npy_f32(flags.out, {static_cast<int64_t>(tokens.size()), engine->config().vocab_size}, rows);
 }
 
 struct GenerateFlags {
@@ -268,6 +279,10 @@ void register_model_commands(CLI::App& app) {
     add_engine_flags(logits, logits_flags->engine);
     logits->add_option("--tokens", logits_flags->tokens, "Comma-separated token ids")->required();
     logits->add_option("--out", logits_flags->out, "Output .npy file")->required();
+    logits
+        ->add_option("--decode-after", logits_flags->decode_after,
+                     "Run the first N tokens as one prefill step, then each later token as its own decode step")
+        ->check(CLI::NonNegativeNumber);
     logits->callback([logits_flags] { throw CLI::RuntimeError(report(run_logits(*logits_flags))); });
 
     auto generate_flags = std::make_shared<GenerateFlags>();

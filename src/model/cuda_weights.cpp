@@ -186,20 +186,22 @@ Result<std::unique_ptr<CudaWeights>> CudaWeights::synthetic(const cuda::CudaCont
     return out;
 }
 
-uint64_t CudaKvCache::device_bytes(const GptOssConfig& c, int64_t max_context) {
+uint64_t CudaKvCache::device_bytes(const GptOssConfig& c, int64_t max_context, DType dtype) {
     return 2 * static_cast<uint64_t>(c.n_layers) * static_cast<uint64_t>(max_context) *
-           static_cast<uint64_t>(c.kv_width()) * 2;
+           static_cast<uint64_t>(c.kv_width()) * dtype_size(dtype);
 }
 
 Result<std::unique_ptr<CudaKvCache>>
-CudaKvCache::create(const cuda::CudaContext& context, const GptOssConfig& c, int64_t max_context) {
+CudaKvCache::create(const cuda::CudaContext& context, const GptOssConfig& c, int64_t max_context, DType dtype) {
     TLLM_CHECK(max_context > 0, "KV cache of {} positions", max_context);
-    TLLM_RETURN_IF_ERROR(check_memory(context, device_bytes(c, max_context),
+    TLLM_CHECK(dtype == DType::kBF16 || dtype == DType::kF32, "KV cache dtype {}", dtype_name(dtype));
+    TLLM_RETURN_IF_ERROR(check_memory(context, device_bytes(c, max_context, dtype),
                                       fmt::format("a KV cache of {} positions", max_context).c_str()));
     std::unique_ptr<CudaKvCache> cache(new CudaKvCache());
+    cache->dtype_ = dtype;
     cache->max_context_ = max_context;
     cache->layer_elements_ = max_context * c.kv_width();
-    const uint64_t bytes = device_bytes(c, max_context) / 2;
+    const uint64_t bytes = device_bytes(c, max_context, dtype) / 2;
     TLLM_ASSIGN_OR_RETURN(cache->keys_, cuda::DeviceBuffer::allocate(context, bytes));
     TLLM_ASSIGN_OR_RETURN(cache->values_, cuda::DeviceBuffer::allocate(context, bytes));
     return cache;

@@ -4,6 +4,7 @@
 // KV cache on the GPU.
 #pragma once
 
+#include "core/check.h"
 #include "core/result.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/ops.h"
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 namespace tllm {
@@ -70,25 +72,34 @@ class CudaWeights {
 // front so that pointers captured in a decode graph stay valid.
 class CudaKvCache {
   public:
+    // dtype: kBF16 (bf16 precision) or kF32 (the f32 reference).
     static Result<std::unique_ptr<CudaKvCache>>
-    create(const cuda::CudaContext& context, const GptOssConfig& config, int64_t max_context);
-    static uint64_t device_bytes(const GptOssConfig& config, int64_t max_context);
+    create(const cuda::CudaContext& context, const GptOssConfig& config, int64_t max_context, DType dtype);
+    static uint64_t device_bytes(const GptOssConfig& config, int64_t max_context, DType dtype);
 
     int64_t length() const { return length_; }
     int64_t max_context() const { return max_context_; }
     void set_length(int64_t length);
     void truncate(int64_t length) { length_ = std::min(length_, std::max<int64_t>(0, length)); }
-    // [max_context, n_kv_heads, head_dim] bf16 of one layer
-    uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layer * layer_elements_; }
-    uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layer * layer_elements_; }
+    DType dtype() const { return dtype_; }
+    // [max_context, n_kv_heads, head_dim] of one layer; T is uint16_t (bf16 bits) or float, as dtype().
+    template <typename T> T* keys(int64_t layer) const { return layer_data<T>(keys_, layer); }
+    template <typename T> T* values(int64_t layer) const { return layer_data<T>(values_, layer); }
 
   private:
     CudaKvCache() = default;
+    template <typename T> T* layer_data(const cuda::DeviceBuffer& buffer, int64_t layer) const {
+        TLLM_CHECK((std::is_same_v<T, float> ? DType::kF32 : DType::kBF16) == dtype_,
+                   "KV cache read as the wrong dtype");
+        return buffer.as<T>() + layer * layer_elements_;
+    }
+
+    DType dtype_ = DType::kBF16;
     int64_t max_context_ = 0;
     int64_t length_ = 0;
     int64_t layer_elements_ = 0;
-    cuda::DeviceBuffer keys_;   // [n_layers, max_context, kv_width] bf16
-    cuda::DeviceBuffer values_; // [n_layers, max_context, kv_width] bf16
+    cuda::DeviceBuffer keys_;   // [n_layers, max_context, kv_width] dtype_
+    cuda::DeviceBuffer values_; // [n_layers, max_context, kv_width] dtype_
 };
 
 } // namespace tllm

@@ -116,35 +116,45 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
     float* residual = residual_.as<float>();
     float* normed = normed_.as<float>();
     float* qkv = qkv_.as<float>();
+    const bool bf16 = cache.dtype() == DType::kBF16;
+    const cuda::Rounding rounding = bf16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
+    // RoPE with the KV write, then attention, over the cache in its own dtype.
+    auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv) -> Status {
+        using KV = decltype(kv);
+        KV* keys = cache.keys<KV>(layer);
+        KV* values = cache.values<KV>(layer);
+        TLLM_RETURN_IF_ERROR(k.rope_kv_write(stream, qkv, positions, n, static_cast<int>(c.n_heads),
+                                             static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
+                                             inv_freq_.as<float>(), concentration_, keys, values));
+        const int window = c.layer_sliding[static_cast<size_t>(layer)] ? static_cast<int>(c.sliding_window) : 0;
+        return k.attention_sinks(
+            stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
+            static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(), window, c.attention_scale(), n_splits,
+            partial_stats_.as<float>(), partial_acc_.as<float>(), attention_tickets_.as<int32_t>(), attn_.as<float>());
+    };
 
     TLLM_RETURN_IF_ERROR(
         k.embedding_gather(stream, weights_.embedding().as<uint16_t>(), tokens_.as<int32_t>(), n, hidden, residual));
     TLLM_RETURN_IF_ERROR(
-        k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed));
+        k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed, rounding));
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {
         const CudaLayerWeights& w = weights_.layer(layer);
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width,
-                                            w.qkv_bias.as<uint16_t>(), qkv, cuda::MatmulEpilogue::kStoreBf16));
-        TLLM_RETURN_IF_ERROR(k.rope_kv_write(stream, qkv, positions, n, static_cast<int>(c.n_heads),
-                                             static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
-                                             inv_freq_.as<float>(), concentration_, cache.keys(layer),
-                                             cache.values(layer)));
-        const int window = c.layer_sliding[static_cast<size_t>(layer)] ? static_cast<int>(c.sliding_window) : 0;
-        TLLM_RETURN_IF_ERROR(k.attention_sinks(
-            stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
-            static_cast<int>(c.head_dim), cache.keys(layer), cache.values(layer), w.sinks.as<uint16_t>(), window,
-            c.attention_scale(), n_splits, partial_stats_.as<float>(), partial_acc_.as<float>(),
-            attention_tickets_.as<int32_t>(), attn_.as<float>()));
-        TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden,
-                                            w.out_bias.as<uint16_t>(), residual, cuda::MatmulEpilogue::kResidualBf16));
+                                            w.qkv_bias.as<uint16_t>(), qkv,
+                                            bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore));
+        TLLM_RETURN_IF_ERROR(bf16 ? attention(layer, w, uint16_t{}) : attention(layer, w, float{}));
+        TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
+            stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden, w.out_bias.as<uint16_t>(),
+            residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual));
         if (n == 1) { // decode: norm, router and routing in one launch
             TLLM_RETURN_IF_ERROR(k.norm_router_topk_decode(
                 stream, residual, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, w.router_weight.as<uint16_t>(),
                 w.router_bias.as<uint16_t>(), experts, top_k, router_.as<float>(), ticket_.as<int32_t>(),
                 pair_expert_.as<int32_t>(), pair_weight_.as<float>(), sorted_pairs_.as<int32_t>(),
-                tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>()));
+                tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>(), rounding));
         } else {
-            TLLM_RETURN_IF_ERROR(k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed));
+            TLLM_RETURN_IF_ERROR(
+                k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, rounding));
             TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
                                                 w.router_bias.as<uint16_t>(), router_.as<float>(),
                                                 cuda::MatmulEpilogue::kStore));
@@ -153,10 +163,11 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
                                               sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
                                               n_tiles_.as<int32_t>()));
         }
-        TLLM_RETURN_IF_ERROR(k.moe_mlp1_swiglu(
-            stream, normed, hidden, w.mlp1_blocks.as<uint8_t>(), w.mlp1_scales.as<uint8_t>(),
-            w.mlp1_bias.as<uint16_t>(), 2 * inter, sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
-            n_tiles_.as<int32_t>(), max_tiles, tile_size, top_k, c.swiglu_alpha, c.swiglu_limit, act_.as<float>()));
+        TLLM_RETURN_IF_ERROR(k.moe_mlp1_swiglu(stream, normed, hidden, w.mlp1_blocks.as<uint8_t>(),
+                                               w.mlp1_scales.as<uint8_t>(), w.mlp1_bias.as<uint16_t>(), 2 * inter,
+                                               sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
+                                               n_tiles_.as<int32_t>(), max_tiles, tile_size, top_k, c.swiglu_alpha,
+                                               c.swiglu_limit, act_.as<float>(), rounding));
         TLLM_RETURN_IF_ERROR(k.moe_mlp2(stream, act_.as<float>(), inter, w.mlp2_blocks.as<uint8_t>(),
                                         w.mlp2_scales.as<uint8_t>(), w.mlp2_bias.as<uint16_t>(), hidden,
                                         sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(), n_tiles_.as<int32_t>(),
@@ -165,7 +176,7 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
         const uint16_t* next_norm = layer + 1 < c.n_layers ? weights_.layer(layer + 1).attn_norm.as<uint16_t>()
                                                            : weights_.final_norm().as<uint16_t>();
         TLLM_RETURN_IF_ERROR(k.moe_combine_rmsnorm(stream, residual, expert_out_.as<float>(), pair_weight_.as<float>(),
-                                                   n, top_k, hidden, next_norm, eps, normed));
+                                                   n, top_k, hidden, next_norm, eps, normed, rounding));
     }
     const int rows = all_logits ? n : 1;
     const float* logit_input = normed + static_cast<int64_t>(n - rows) * hidden;

@@ -1,5 +1,7 @@
-// The gpt-oss forward pass on the GPU (spec §A.2), with the rounding points of CpuForward's bf16
-// precision (docs/precision.md): activations are f32 holding bf16 values where the model keeps bf16.
+// The gpt-oss forward pass on the GPU (spec §A.2), with the rounding points of CpuForward
+// (docs/precision.md). The cache's dtype picks the precision: with a bf16 cache activations are f32
+// holding bf16 values where the model keeps bf16; with an f32 cache nothing is rounded (the f32
+// reference, as CpuForward's Precision::kF32).
 // A step of n tokens runs every layer once over all of them (prefill); decode runs one token per
 // step as a captured CUDA graph that also samples the next token on the GPU, so a generated token
 // costs one graph launch and no host work.

@@ -38,16 +38,12 @@ Engine::Engine(std::shared_ptr<const ModelWeights> weights, const GptOssConfig& 
       pool_(options.backend == Backend::kCpu ? options.n_threads : 1) {}
 
 Status Engine::init_cuda(int64_t reserve_context, uint64_t synthetic_seed) {
-    if (options_.precision != Precision::kBf16) {
-        return make_error(ErrorCode::kUnsupported, "the cuda backend computes in bf16 precision only; use --backend "
-                                                   "cpu for the f32 reference");
-    }
     TLLM_ASSIGN_OR_RETURN(cuda_context_, cuda::CudaContext::create(0));
     TLLM_ASSIGN_OR_RETURN(registry_, cuda::KernelRegistry::create(*cuda_context_, options_.jit));
     TLLM_ASSIGN_OR_RETURN(kernels_, cuda::OpKernels::create(*registry_));
     // The weights' memory check keeps room for the step scratch and one KV cache of reserve_context.
     const uint64_t reserve = CudaForward::scratch_bytes(config_, options_.max_step_tokens) +
-                             CudaKvCache::device_bytes(config_, reserve_context);
+                             CudaKvCache::device_bytes(config_, reserve_context, kv_cache_dtype(options_.precision));
     if (weights_) {
         TLLM_ASSIGN_OR_RETURN(cuda_weights_, CudaWeights::upload(*cuda_context_, *weights_, reserve));
     } else {
@@ -99,7 +95,8 @@ Result<std::unique_ptr<Sequence>> Engine::new_sequence(int64_t max_context) cons
         max_context = model_context;
     }
     if (cuda_context_) {
-        TLLM_ASSIGN_OR_RETURN(auto cache, CudaKvCache::create(*cuda_context_, config(), max_context));
+        TLLM_ASSIGN_OR_RETURN(
+            auto cache, CudaKvCache::create(*cuda_context_, config(), max_context, kv_cache_dtype(options_.precision)));
         return std::make_unique<Sequence>(std::move(cache));
     }
     return std::make_unique<Sequence>(

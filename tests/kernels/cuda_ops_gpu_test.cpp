@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 
 namespace tllm::cuda {
 namespace {
@@ -24,6 +25,18 @@ std::vector<float> bf16_values(Rng& rng, int64_t n, float low, float high) {
     for (float& v : out) {
         v = round_to_bf16(v);
     }
+    return out;
+}
+
+// The forward pass's rounding points: bf16 precision rounds, the f32 reference does not.
+float round_as(float v, Rounding rounding) { return rounding == Rounding::kBf16 ? round_to_bf16(v) : v; }
+
+float kv_value(uint16_t bits) { return bf16_to_f32(bits); }
+float kv_value(float v) { return v; }
+
+std::vector<float> widen(const std::vector<uint16_t>& bits) {
+    std::vector<float> out(bits.size());
+    std::transform(bits.begin(), bits.end(), out.begin(), [](uint16_t b) { return bf16_to_f32(b); });
     return out;
 }
 
@@ -48,16 +61,18 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
         DeviceBuffer dx = to_device(x);
         DeviceBuffer dw = to_device(w);
         DeviceBuffer db = to_device(bias);
-        for (MatmulEpilogue epilogue :
-             {MatmulEpilogue::kStore, MatmulEpilogue::kStoreBf16, MatmulEpilogue::kResidualBf16}) {
+        for (MatmulEpilogue epilogue : {MatmulEpilogue::kStore, MatmulEpilogue::kStoreBf16,
+                                        MatmulEpilogue::kResidualBf16, MatmulEpilogue::kResidual}) {
             std::vector<float> want = expected;
-            DeviceBuffer dy =
-                epilogue == MatmulEpilogue::kResidualBf16 ? to_device(residual) : poisoned<float>(want.size());
+            const bool update = epilogue == MatmulEpilogue::kResidualBf16 || epilogue == MatmulEpilogue::kResidual;
+            DeviceBuffer dy = update ? to_device(residual) : poisoned<float>(want.size());
             for (size_t i = 0; i < want.size(); ++i) {
                 if (epilogue == MatmulEpilogue::kStoreBf16) {
                     want[i] = round_to_bf16(want[i]);
                 } else if (epilogue == MatmulEpilogue::kResidualBf16) {
                     want[i] = round_to_bf16(residual[i] + want[i]);
+                } else if (epilogue == MatmulEpilogue::kResidual) {
+                    want[i] = residual[i] + want[i];
                 }
             }
             ASSERT_TRUE(gpu()
@@ -65,8 +80,8 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                             ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m, db.as<uint16_t>(),
                                            dy.as<float>(), epilogue)
                             .ok());
-            expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, epilogue != MatmulEpilogue::kStore,
-                         "bf16w_matmul");
+            const bool rounded = epilogue == MatmulEpilogue::kStoreBf16 || epilogue == MatmulEpilogue::kResidualBf16;
+            expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, rounded, "bf16w_matmul");
         }
     }
 }
@@ -74,7 +89,9 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
 TEST(RmsnormGpu, RowsAndMoeCombineMatchCpu) {
     TLLM_REQUIRE_GPU();
     Rng rng(12);
-    for (int d : {64, 2880, 1000}) {
+    for (int d : {64, 2880, 1000, 2880, 64}) {
+        const Rounding rounding = d == 64 || d == 1000 ? Rounding::kBf16 : Rounding::kNone;
+        const bool rounded = rounding == Rounding::kBf16;
         const int n = 5;
         const int top_k = 4;
         const std::vector<float> residual = bf16_values(rng, int64_t{n} * d, -3.0f, 3.0f);
@@ -82,16 +99,17 @@ TEST(RmsnormGpu, RowsAndMoeCombineMatchCpu) {
         std::vector<float> want(residual.size());
         cpu::rmsnorm(residual.data(), scale.data(), n, d, 1e-5f, want.data());
         for (float& v : want) {
-            v = round_to_bf16(v);
+            v = round_as(v, rounding);
         }
         DeviceBuffer dr = to_device(residual);
         DeviceBuffer ds = to_device(scale);
         DeviceBuffer dout = poisoned<float>(want.size());
         ASSERT_TRUE(
             gpu()
-                ->kernels->rmsnorm_rows(nullptr, dr.as<float>(), n, d, ds.as<uint16_t>(), 1e-5f, dout.as<float>())
+                ->kernels
+                ->rmsnorm_rows(nullptr, dr.as<float>(), n, d, ds.as<uint16_t>(), 1e-5f, dout.as<float>(), rounding)
                 .ok());
-        expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-5f, true, "rmsnorm_rows");
+        expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-5f, rounded, "rmsnorm_rows");
 
         // MoE combine: residual + Σ weights · expert rows, then the norm.
         const std::vector<float> expert_out = random_floats(rng, int64_t{n} * top_k * d, -1.0f, 1.0f);
@@ -104,23 +122,24 @@ TEST(RmsnormGpu, RowsAndMoeCombineMatchCpu) {
                     sum += weights[static_cast<size_t>(t * top_k + s)] *
                            expert_out[(static_cast<size_t>(t) * top_k + s) * d + i];
                 }
-                updated[static_cast<size_t>(t) * d + i] = round_to_bf16(residual[static_cast<size_t>(t) * d + i] + sum);
+                updated[static_cast<size_t>(t) * d + i] =
+                    round_as(residual[static_cast<size_t>(t) * d + i] + sum, rounding);
             }
         }
         std::vector<float> want_normed(updated.size());
         cpu::rmsnorm(updated.data(), scale.data(), n, d, 1e-5f, want_normed.data());
         for (float& v : want_normed) {
-            v = round_to_bf16(v);
+            v = round_as(v, rounding);
         }
         DeviceBuffer de = to_device(expert_out);
         DeviceBuffer dwts = to_device(weights);
         ASSERT_TRUE(gpu()
                         ->kernels
                         ->moe_combine_rmsnorm(nullptr, dr.as<float>(), de.as<float>(), dwts.as<float>(), n, top_k, d,
-                                              ds.as<uint16_t>(), 1e-5f, dout.as<float>())
+                                              ds.as<uint16_t>(), 1e-5f, dout.as<float>(), rounding)
                         .ok());
-        expect_close(to_host<float>(dr, updated.size()), updated, 1e-5f, 1e-5f, true, "combine residual");
-        expect_close(to_host<float>(dout, want_normed.size()), want_normed, 1e-5f, 1e-5f, true, "combine norm");
+        expect_close(to_host<float>(dr, updated.size()), updated, 1e-5f, 1e-5f, rounded, "combine residual");
+        expect_close(to_host<float>(dout, want_normed.size()), want_normed, 1e-5f, 1e-5f, rounded, "combine norm");
     }
 }
 
@@ -148,10 +167,10 @@ TEST(EmbeddingGatherGpu, CopiesRows) {
     expect_close(to_host<float>(dout, want.size()), want, 0.0f, 0.0f, false, "embedding");
 }
 
-TEST(RopeKvWriteGpu, RotatesQAndWritesCache) {
-    TLLM_REQUIRE_GPU();
-    Rng rng(14);
-    for (int head_dim : {64, 16}) {
+// KV is the cache element: uint16_t (bf16 precision, q and k rounded) or float (the f32 reference).
+template <typename KV> void check_rope_kv_write(Rng& rng, int head_dim) {
+    {
+        constexpr bool rounded = std::is_same_v<KV, uint16_t>;
         const int n = 6;
         const int n_heads = 8;
         const int n_kv = 2;
@@ -181,34 +200,45 @@ TEST(RopeKvWriteGpu, RotatesQAndWritesCache) {
         DeviceBuffer dqkv = to_device(qkv);
         DeviceBuffer dpos = to_device(positions);
         DeviceBuffer dfreq = to_device(inv_freq);
-        DeviceBuffer dk = poisoned<uint16_t>(static_cast<size_t>(capacity) * kv_width);
-        DeviceBuffer dv = poisoned<uint16_t>(static_cast<size_t>(capacity) * kv_width);
+        DeviceBuffer dk = poisoned<KV>(static_cast<size_t>(capacity) * kv_width);
+        DeviceBuffer dv = poisoned<KV>(static_cast<size_t>(capacity) * kv_width);
         ASSERT_TRUE(gpu()
                         ->kernels
                         ->rope_kv_write(nullptr, dqkv.as<float>(), dpos.as<int32_t>(), n, n_heads, n_kv, head_dim,
-                                        dfreq.as<float>(), concentration, dk.as<uint16_t>(), dv.as<uint16_t>())
+                                        dfreq.as<float>(), concentration, dk.as<KV>(), dv.as<KV>())
                         .ok());
         const std::vector<float> got_qkv = to_host<float>(dqkv, qkv.size());
-        const std::vector<uint16_t> got_k = to_host<uint16_t>(dk, static_cast<size_t>(capacity) * kv_width);
-        const std::vector<uint16_t> got_v = to_host<uint16_t>(dv, static_cast<size_t>(capacity) * kv_width);
+        const std::vector<KV> got_k = to_host<KV>(dk, static_cast<size_t>(capacity) * kv_width);
+        const std::vector<KV> got_v = to_host<KV>(dv, static_cast<size_t>(capacity) * kv_width);
         std::vector<float> gq, wq, gk, wk, gv, wv;
         for (int t = 0; t < n; ++t) {
             for (int i = 0; i < n_heads * head_dim; ++i) {
                 gq.push_back(got_qkv[static_cast<size_t>(t) * width + i]);
-                wq.push_back(round_to_bf16(q[static_cast<size_t>(t) * n_heads * head_dim + i]));
+                const float qv = q[static_cast<size_t>(t) * n_heads * head_dim + i];
+                wq.push_back(rounded ? round_to_bf16(qv) : qv);
             }
             for (int i = 0; i < kv_width; ++i) {
                 const size_t at = static_cast<size_t>(positions[static_cast<size_t>(t)]) * kv_width + i;
-                gk.push_back(bf16_to_f32(got_k[at]));
-                wk.push_back(round_to_bf16(k[static_cast<size_t>(t) * kv_width + i]));
-                gv.push_back(bf16_to_f32(got_v[at]));
+                gk.push_back(kv_value(got_k[at]));
+                const float kv = k[static_cast<size_t>(t) * kv_width + i];
+                wk.push_back(rounded ? round_to_bf16(kv) : kv);
+                gv.push_back(kv_value(got_v[at]));
                 wv.push_back(v[static_cast<size_t>(t) * kv_width + i]);
             }
         }
         // cosf/sinf on the GPU and in libm may differ by an ulp: compare with the bf16 step allowance.
-        expect_close(gq, wq, 1e-5f, 1e-5f, true, "rotated q");
-        expect_close(gk, wk, 1e-5f, 1e-5f, true, "cached k");
+        expect_close(gq, wq, 1e-5f, 1e-5f, rounded, "rotated q");
+        expect_close(gk, wk, 1e-5f, 1e-5f, rounded, "cached k");
         expect_close(gv, wv, 0.0f, 0.0f, false, "cached v");
+    }
+}
+
+TEST(RopeKvWriteGpu, RotatesQAndWritesCache) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(14);
+    for (int head_dim : {64, 16}) {
+        check_rope_kv_write<uint16_t>(rng, head_dim);
+        check_rope_kv_write<float>(rng, head_dim);
     }
 }
 
@@ -223,41 +253,44 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
     for (AttentionCase s : {AttentionCase{1, 0, 64, 8, 64, 0, 4}, AttentionCase{1, 700, 64, 8, 64, 128, 64},
                             AttentionCase{1, 700, 64, 8, 64, 0, 11}, AttentionCase{7, 40, 8, 2, 16, 8, 1},
                             AttentionCase{33, 0, 4, 4, 128, 0, 3}, AttentionCase{5, 3, 6, 3, 48, 0, 2}}) {
-        const int ctx = s.first_position + s.n;
-        const int kv_width = s.n_kv * s.head_dim;
-        const int q_width = s.n_heads * s.head_dim;
-        const std::vector<float> q = bf16_values(rng, int64_t{s.n} * q_width, -2.0f, 2.0f);
-        const std::vector<uint16_t> keys = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
-        const std::vector<uint16_t> values = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
-        const std::vector<uint16_t> sinks = random_bf16(rng, s.n_heads, -1.0f, 3.0f);
-        std::vector<int32_t> positions(static_cast<size_t>(s.n));
-        std::iota(positions.begin(), positions.end(), s.first_position);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-        std::vector<float> want(q.size());
-        cpu::attention_sinks(pool, q.data(), positions.data(), s.n, s.n_heads, s.n_kv, s.head_dim, keys.data(),
-                             values.data(), sinks.data(), s.window, scale, want.data());
-        for (float& v : want) {
-            v = round_to_bf16(v);
+        for (bool f32 : {false, true}) { // bf16 caches and rounded output, or the f32 reference's f32 caches
+            const int ctx = s.first_position + s.n;
+            const int kv_width = s.n_kv * s.head_dim;
+            const int q_width = s.n_heads * s.head_dim;
+            const std::vector<float> q = bf16_values(rng, int64_t{s.n} * q_width, -2.0f, 2.0f);
+            const std::vector<uint16_t> keys = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+            const std::vector<uint16_t> values = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+            const std::vector<uint16_t> sinks = random_bf16(rng, s.n_heads, -1.0f, 3.0f);
+            std::vector<int32_t> positions(static_cast<size_t>(s.n));
+            std::iota(positions.begin(), positions.end(), s.first_position);
+            const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+            std::vector<float> want(q.size());
+            cpu::attention_sinks(pool, q.data(), positions.data(), s.n, s.n_heads, s.n_kv, s.head_dim, keys.data(),
+                                 values.data(), sinks.data(), s.window, scale, want.data());
+            for (float& v : want) {
+                v = f32 ? v : round_to_bf16(v);
+            }
+            DeviceBuffer dq = to_device(q);
+            // The f32 caches hold the same values, so the CPU reference serves both.
+            DeviceBuffer dk = f32 ? to_device(widen(keys)) : to_device(keys);
+            DeviceBuffer dv = f32 ? to_device(widen(values)) : to_device(values);
+            DeviceBuffer dsinks = to_device(sinks);
+            DeviceBuffer dpos = to_device(positions);
+            DeviceBuffer stats = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * 2);
+            DeviceBuffer acc = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * s.head_dim);
+            DeviceBuffer dout = poisoned<float>(want.size());
+            DeviceBuffer tickets = to_device(std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
+            auto run = [&](auto* k_cache, auto* v_cache) {
+                return gpu()->kernels->attention_sinks(
+                    nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv, s.head_dim, k_cache,
+                    v_cache, dsinks.as<uint16_t>(), s.window, scale, s.splits, stats.as<float>(), acc.as<float>(),
+                    tickets.as<int32_t>(), dout.as<float>());
+            };
+            ASSERT_TRUE((f32 ? run(dk.as<float>(), dv.as<float>()) : run(dk.as<uint16_t>(), dv.as<uint16_t>())).ok());
+            expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, !f32, "attention");
+            EXPECT_EQ(to_host<int32_t>(tickets, static_cast<size_t>(s.n * s.n_kv)),
+                      std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
         }
-        DeviceBuffer dq = to_device(q);
-        DeviceBuffer dk = to_device(keys);
-        DeviceBuffer dv = to_device(values);
-        DeviceBuffer dsinks = to_device(sinks);
-        DeviceBuffer dpos = to_device(positions);
-        DeviceBuffer stats = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * 2);
-        DeviceBuffer acc = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * s.head_dim);
-        DeviceBuffer dout = poisoned<float>(want.size());
-        DeviceBuffer tickets = to_device(std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
-        ASSERT_TRUE(gpu()
-                        ->kernels
-                        ->attention_sinks(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv,
-                                          s.head_dim, dk.as<uint16_t>(), dv.as<uint16_t>(), dsinks.as<uint16_t>(),
-                                          s.window, scale, s.splits, stats.as<float>(), acc.as<float>(),
-                                          tickets.as<int32_t>(), dout.as<float>())
-                        .ok());
-        expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, true, "attention");
-        EXPECT_EQ(to_host<int32_t>(tickets, static_cast<size_t>(s.n * s.n_kv)),
-                  std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
     }
 }
 
@@ -271,7 +304,10 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     Rng rng(16);
     for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{1, 8, 4, 64, 96, 1}, MoeCase{1, 16, 2, 4096, 1056, 1},
                       MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
-                      MoeCase{2, 4, 4, 32, 32, 8}}) {
+                      MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8}}) {
+        // A negative tile size asks for the f32 reference's unrounded activations.
+        const Rounding rounding = s.tile > 0 ? Rounding::kBf16 : Rounding::kNone;
+        s.tile = std::abs(s.tile);
         const int pairs = s.n * s.top_k;
         const std::vector<float> logits = random_floats(rng, int64_t{s.n} * s.experts, -3.0f, 3.0f);
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.hidden, -2.0f, 2.0f);
@@ -298,7 +334,7 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
             float* act = want_act.data() + static_cast<size_t>(p) * s.inter;
             cpu::swiglu_interleaved(h.data(), 1, s.inter, 1.702f, 7.0f, act);
             for (int i = 0; i < s.inter; ++i) {
-                act[i] = round_to_bf16(act[i]);
+                act[i] = round_as(act[i], rounding);
             }
             cpu::mxfp4w_matmul(pool, act, 1, s.inter, b2.data() + e * s.hidden * s.inter / 2,
                                e2.data() + e * s.hidden * s.inter / 32, s.hidden, bias2.data() + e * s.hidden,
@@ -324,7 +360,8 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
                         .ok());
         ASSERT_TRUE(k.moe_mlp1_swiglu(nullptr, dx.as<float>(), s.hidden, db1.as<uint8_t>(), de1.as<uint8_t>(),
                                       dbias1.as<uint16_t>(), rows1, sorted.as<int32_t>(), tiles.as<MoeTile>(),
-                                      n_tiles.as<int32_t>(), max_tiles, s.tile, s.top_k, 1.702f, 7.0f, act.as<float>())
+                                      n_tiles.as<int32_t>(), max_tiles, s.tile, s.top_k, 1.702f, 7.0f, act.as<float>(),
+                                      rounding)
                         .ok());
         ASSERT_TRUE(k.moe_mlp2(nullptr, act.as<float>(), s.inter, db2.as<uint8_t>(), de2.as<uint8_t>(),
                                dbias2.as<uint16_t>(), s.hidden, sorted.as<int32_t>(), tiles.as<MoeTile>(),
@@ -339,7 +376,8 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
             return ids[static_cast<size_t>(a)] < ids[static_cast<size_t>(b)];
         });
         EXPECT_EQ(to_host<int32_t>(sorted, want_sorted.size()), want_sorted);
-        expect_close(to_host<float>(act, want_act.size()), want_act, 1e-5f, 1e-4f, true, "swiglu activations");
+        expect_close(to_host<float>(act, want_act.size()), want_act, 1e-5f, 1e-4f, rounding == Rounding::kBf16,
+                     "swiglu activations");
         // mlp2 reads the GPU's own activations; compare with the CPU's product of the same inputs.
         expect_close(to_host<float>(out, want_out.size()), want_out, 2e-3f, 2e-3f, false, "expert outputs");
     }
@@ -352,7 +390,10 @@ TEST(NormRouterTopkDecodeGpu, MatchesCpuNormRouterAndRouting) {
     struct Case {
         int d, experts, top_k;
     };
-    for (Case s : {Case{2880, 32, 4}, Case{2880, 128, 4}, Case{64, 6, 4}, Case{128, 40, 2}}) {
+    for (Case s : {Case{2880, 32, 4}, Case{2880, 128, 4}, Case{64, 6, 4}, Case{128, 40, 2}, Case{2880, 32, -4}}) {
+        // A negative top_k asks for the f32 reference's unrounded norm.
+        const Rounding rounding = s.top_k > 0 ? Rounding::kBf16 : Rounding::kNone;
+        s.top_k = std::abs(s.top_k);
         const std::vector<float> residual = bf16_values(rng, s.d, -3.0f, 3.0f);
         const std::vector<uint16_t> scale = random_bf16(rng, s.d, 0.5f, 1.5f);
         const std::vector<uint16_t> router_w = random_bf16(rng, int64_t{s.experts} * s.d, -0.05f, 0.05f);
@@ -360,7 +401,7 @@ TEST(NormRouterTopkDecodeGpu, MatchesCpuNormRouterAndRouting) {
         std::vector<float> normed(static_cast<size_t>(s.d));
         cpu::rmsnorm(residual.data(), scale.data(), 1, s.d, 1e-5f, normed.data());
         for (float& v : normed) {
-            v = round_to_bf16(v);
+            v = round_as(v, rounding);
         }
         std::vector<float> logits(static_cast<size_t>(s.experts));
         cpu::bf16w_matmul(pool, normed.data(), 1, s.d, router_w.data(), s.experts, router_b.data(), logits.data());
@@ -376,15 +417,16 @@ TEST(NormRouterTopkDecodeGpu, MatchesCpuNormRouterAndRouting) {
         DeviceBuffer n_tiles = poisoned<int32_t>(1);
         DeviceBuffer dlogits = poisoned<float>(logits.size());
         DeviceBuffer ticket = to_device(std::vector<int32_t>{0});
-        ASSERT_TRUE(gpu()
-                        ->kernels
-                        ->norm_router_topk_decode(nullptr, dr.as<float>(), s.d, ds.as<uint16_t>(), 1e-5f,
-                                                  dnormed.as<float>(), dw.as<uint16_t>(), db.as<uint16_t>(), s.experts,
-                                                  s.top_k, dlogits.as<float>(), ticket.as<int32_t>(),
-                                                  pair_expert.as<int32_t>(), pair_weight.as<float>(),
-                                                  sorted.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>())
-                        .ok());
-        expect_close(to_host<float>(dnormed, normed.size()), normed, 1e-5f, 1e-5f, true, "normed");
+        ASSERT_TRUE(
+            gpu()
+                ->kernels
+                ->norm_router_topk_decode(nullptr, dr.as<float>(), s.d, ds.as<uint16_t>(), 1e-5f, dnormed.as<float>(),
+                                          dw.as<uint16_t>(), db.as<uint16_t>(), s.experts, s.top_k, dlogits.as<float>(),
+                                          ticket.as<int32_t>(), pair_expert.as<int32_t>(), pair_weight.as<float>(),
+                                          sorted.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>(), rounding)
+                .ok());
+        expect_close(to_host<float>(dnormed, normed.size()), normed, 1e-5f, 1e-5f, rounding == Rounding::kBf16,
+                     "normed");
         EXPECT_EQ(to_host<int32_t>(pair_expert, ids.size()), ids);
         expect_close(to_host<float>(pair_weight, weights.size()), weights, 1e-6f, 1e-4f, false, "routing weights");
         EXPECT_EQ(to_host<int32_t>(n_tiles, 1)[0], s.top_k);

@@ -1,6 +1,7 @@
-// The cuda backend against transformers (the committed goldens, same rule as golden_test's bf16
-// precision) and against the CPU backend, for a prefill and for greedy decode steps, with both
-// kernel image sources (embedded CUBIN and NVRTC). Runs on the GPU machine (ctest -L gpu).
+// The cuda backend against transformers (the committed goldens, same rules as golden_test: bf16
+// precision with its near-tie allowance, f32 precision within kF32Exact everywhere) and against the
+// CPU backend, for a prefill and for decode steps, with both kernel image sources (embedded CUBIN
+// and NVRTC). Runs on the GPU machine (ctest -L gpu).
 #include "golden_cases.h"
 #include "kernels/cuda/device.h"
 
@@ -12,9 +13,10 @@ bool have_gpu() {
     return count.ok() && *count > 0;
 }
 
-EngineOptions cuda_options(cuda::JitBackend jit) {
+EngineOptions cuda_options(cuda::JitBackend jit, Precision precision = Precision::kBf16) {
     EngineOptions options;
     options.backend = Backend::kCuda;
+    options.precision = precision;
     options.jit.backend = jit;
     options.max_step_tokens = 16; // prompts of 24 and 40 tokens run in several chunks
     return options;
@@ -103,6 +105,53 @@ TEST_P(ForwardCudaTest, GreedyDecodeFollowsCpu) {
     }
     EXPECT_EQ(gpu_tokens, cpu_tokens);
     EXPECT_EQ(gpu_sequence->length(), cpu_sequence->length());
+}
+
+// The f32 reference on the GPU: every kernel's arithmetic without the bf16 rounding points, so
+// transformers float32 must agree at every position, not only away from routing near-ties.
+TEST_P(ForwardCudaTest, F32PrefillAndDecodeMatchTransformersAndCpu) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no CUDA device";
+    }
+    const auto& [case_name, layout, jit] = GetParam();
+    GoldenRun gpu = run_case(case_name, layout, cuda_options(jit, Precision::kF32));
+    ASSERT_EQ(gpu.ours.size(), gpu.f32.size());
+    for (size_t p = 0; p < gpu.golden.tokens.size(); ++p) {
+        const double e32 = relative_l2(gpu.row(gpu.ours, p), gpu.row(gpu.f32, p));
+        EXPECT_LE(e32, kF32Exact) << case_name << " position " << p;
+    }
+
+    // Decode, teacher-forced with the CPU's greedy choices: one token per step, logits every step.
+    GptOssConfig config = testing::golden_config(case_name);
+    testing::TempDir dir;
+    testing::write_synthetic(config, layout, 7, dir / "model");
+    auto weights = ModelWeights::load(dir / "model");
+    ASSERT_TRUE(weights.ok());
+    std::shared_ptr<const ModelWeights> shared(std::move(weights).value());
+    EngineOptions cpu_options;
+    cpu_options.precision = Precision::kF32;
+    auto cuda_engine = Engine::create(shared, cuda_options(jit, Precision::kF32));
+    auto cpu_engine = Engine::create(shared, cpu_options);
+    ASSERT_TRUE(cuda_engine.ok() && cpu_engine.ok());
+    auto cuda_sequence = (*cuda_engine)->new_sequence(128).value();
+    auto cpu_sequence = (*cpu_engine)->new_sequence(128).value();
+    std::vector<int32_t> input = {1, 17, 400, 33, 2, 999, 5, 64, 300, 7};
+    double worst = 0.0;
+    for (int step = 0; step <= 64; ++step) {
+        std::vector<std::vector<float>> cuda_logits;
+        std::vector<std::vector<float>> cpu_logits;
+        const StepInput cuda_input{cuda_sequence.get(), input, false};
+        const StepInput cpu_input{cpu_sequence.get(), input, false};
+        ASSERT_TRUE((*cuda_engine)->step(std::span<const StepInput>(&cuda_input, 1), cuda_logits).ok());
+        ASSERT_TRUE((*cpu_engine)->step(std::span<const StepInput>(&cpu_input, 1), cpu_logits).ok());
+        const double e = relative_l2(cuda_logits[0], cpu_logits[0]);
+        EXPECT_LE(e, kF32Exact) << case_name << " step " << step;
+        worst = std::max(worst, e);
+        const std::vector<float>& row = cpu_logits[0];
+        input = {static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin())};
+    }
+    std::printf("%s %s %s f32: 64 decode steps, worst relative L2 to the CPU %.2e\n", case_name.c_str(),
+                layout_name(layout), cuda::jit_backend_name(jit), worst);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 namespace tllm::cuda {
 namespace {
@@ -54,7 +55,9 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t4", matmul_[1]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
+    TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "norm_router_topk_decode", route_decode_));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t1", mlp1_[0]));
@@ -116,12 +119,18 @@ Status OpKernels::embedding_gather(
                             tokens, d, residual);
 }
 
-Status OpKernels::rmsnorm_rows(
-    CUstream stream, const float* x, int n, int d, const uint16_t* scale, float eps, float* out) const {
+Status OpKernels::rmsnorm_rows(CUstream stream,
+                               const float* x,
+                               int n,
+                               int d,
+                               const uint16_t* scale,
+                               float eps,
+                               float* out,
+                               Rounding rounding) const {
     TLLM_CHECK(n > 0 && d > 0, "rmsnorm_rows n={} d={}", n, d);
     // A whole block per row: at decode one row is the whole launch, so the block is made wide.
     return launch_dependent(context_, pdl_, rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream, x, d,
-                            scale, eps, out);
+                            scale, eps, out, static_cast<int>(rounding));
 }
 
 Status OpKernels::moe_combine_rmsnorm(CUstream stream,
@@ -133,11 +142,12 @@ Status OpKernels::moe_combine_rmsnorm(CUstream stream,
                                       int d,
                                       const uint16_t* scale,
                                       float eps,
-                                      float* out) const {
+                                      float* out,
+                                      Rounding rounding) const {
     TLLM_CHECK(n > 0 && d > 0 && d <= 4 * static_cast<int>(kNormThreads) && top_k > 0 && top_k <= 8,
                "moe_combine_rmsnorm n={} d={} top_k={}", n, d, top_k);
     return launch_dependent(context_, pdl_, combine_rmsnorm_, {static_cast<unsigned>(n)}, {kNormThreads}, 0, stream,
-                            residual, expert_out, weights, top_k, d, scale, eps, out);
+                            residual, expert_out, weights, top_k, d, scale, eps, out, static_cast<int>(rounding));
 }
 
 Status OpKernels::bf16w_matmul(CUstream stream,
@@ -183,6 +193,7 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                             n, k, w, m, bias, y, static_cast<int>(epilogue));
 }
 
+template <typename KV>
 Status OpKernels::rope_kv_write(CUstream stream,
                                 float* qkv,
                                 const int32_t* positions,
@@ -192,15 +203,21 @@ Status OpKernels::rope_kv_write(CUstream stream,
                                 int head_dim,
                                 const float* inv_freq,
                                 float concentration,
-                                uint16_t* k_cache,
-                                uint16_t* v_cache) const {
+                                KV* k_cache,
+                                KV* v_cache) const {
     TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256, "rope_kv_write n={} head_dim={}", n, head_dim);
     const unsigned pairs = static_cast<unsigned>((n_heads + 2 * n_kv_heads) * head_dim / 2);
-    return launch_dependent(context_, pdl_, rope_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads}, 0,
-                            stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
+    const CUfunction function = std::is_same_v<KV, float> ? rope_f32kv_ : rope_;
+    return launch_dependent(context_, pdl_, function, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads},
+                            0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
                             v_cache);
 }
+template Status OpKernels::rope_kv_write<uint16_t>(
+    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, uint16_t*, uint16_t*) const;
+template Status OpKernels::rope_kv_write<float>(
+    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, float*, float*) const;
 
+template <typename KV>
 Status OpKernels::attention_sinks(CUstream stream,
                                   const float* q,
                                   int q_stride,
@@ -209,8 +226,8 @@ Status OpKernels::attention_sinks(CUstream stream,
                                   int n_heads,
                                   int n_kv_heads,
                                   int head_dim,
-                                  const uint16_t* k_cache,
-                                  const uint16_t* v_cache,
+                                  const KV* k_cache,
+                                  const KV* v_cache,
                                   const uint16_t* sinks,
                                   int window,
                                   float scale,
@@ -223,11 +240,48 @@ Status OpKernels::attention_sinks(CUstream stream,
                "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
     const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
     TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
-    return launch_dependent(context_, pdl_, attention_split_,
+    const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
+    return launch_dependent(context_, pdl_, function,
                             {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group}, 0,
                             stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
                             scale, sinks, partial_stats, partial_acc, tickets, out);
 }
+template Status OpKernels::attention_sinks<uint16_t>(CUstream,
+                                                     const float*,
+                                                     int,
+                                                     const int32_t*,
+                                                     int,
+                                                     int,
+                                                     int,
+                                                     int,
+                                                     const uint16_t*,
+                                                     const uint16_t*,
+                                                     const uint16_t*,
+                                                     int,
+                                                     float,
+                                                     int,
+                                                     float*,
+                                                     float*,
+                                                     int32_t*,
+                                                     float*) const;
+template Status OpKernels::attention_sinks<float>(CUstream,
+                                                  const float*,
+                                                  int,
+                                                  const int32_t*,
+                                                  int,
+                                                  int,
+                                                  int,
+                                                  int,
+                                                  const float*,
+                                                  const float*,
+                                                  const uint16_t*,
+                                                  int,
+                                                  float,
+                                                  int,
+                                                  float*,
+                                                  float*,
+                                                  int32_t*,
+                                                  float*) const;
 
 Status OpKernels::topk_route(CUstream stream,
                              const float* logits,
@@ -262,7 +316,8 @@ Status OpKernels::norm_router_topk_decode(CUstream stream,
                                           float* pair_weight,
                                           int32_t* sorted_pairs,
                                           MoeTile* tiles,
-                                          int32_t* n_tiles) const {
+                                          int32_t* n_tiles,
+                                          Rounding rounding) const {
     TLLM_CHECK(d % 8 == 0 && n_experts <= 256 && top_k >= 1 && top_k <= 8 && top_k <= n_experts,
                "norm_router_topk_decode d={} experts={} top_k={}", d, n_experts, top_k);
     const unsigned shared = static_cast<unsigned>((d + n_experts) * sizeof(float));
@@ -271,7 +326,7 @@ Status OpKernels::norm_router_topk_decode(CUstream stream,
     const unsigned blocks = static_cast<unsigned>(n_experts); // one expert per block (kExpertsPerBlock)
     return launch_dependent(context_, pdl_, route_decode_, {blocks}, {1024}, shared, stream, residual, d, norm_scale,
                             eps, normed, router_w, router_b, n_experts, top_k, logits, ticket, pair_expert, pair_weight,
-                            sorted_pairs, tiles, n_tiles);
+                            sorted_pairs, tiles, n_tiles, static_cast<int>(rounding));
 }
 
 namespace {
@@ -341,11 +396,12 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   int top_k,
                                   float alpha,
                                   float limit,
-                                  float* act) const {
+                                  float* act,
+                                  Rounding rounding) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
     return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, "moe_mlp1", k, rows, max_tiles,
                                 tile_size, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles,
-                                top_k, alpha, limit, act);
+                                top_k, alpha, limit, static_cast<int>(rounding), act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,

@@ -18,7 +18,12 @@ enum class MatmulEpilogue : int {
     kStore = 0,        // y = x·Wᵀ + bias
     kStoreBf16 = 1,    // y = round_bf16(x·Wᵀ + bias)
     kResidualBf16 = 2, // y = round_bf16(y + x·Wᵀ + bias)
+    kResidual = 3,     // y = y + x·Wᵀ + bias (the f32 reference)
 };
+
+// Where a step rounds activations: kBf16 where the model keeps bf16 tensors (and bf16 KV caches),
+// kNone in the f32 reference (docs/precision.md), whose KV caches are f32.
+enum class Rounding : int { kNone = 0, kBf16 = 1 };
 
 // A group of at most `tile_size` (token, slot) pairs routed to one expert (ops/f32_topk_route.cu).
 struct MoeTile {
@@ -46,8 +51,14 @@ class OpKernels {
     Status embedding_gather(
         CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const;
     // out[t] = round_bf16(rmsnorm(x[t]) · scale)   x: [n, d] f32; scale: [d] bf16; out: [n, d] f32
-    Status
-    rmsnorm_rows(CUstream stream, const float* x, int n, int d, const uint16_t* scale, float eps, float* out) const;
+    Status rmsnorm_rows(CUstream stream,
+                        const float* x,
+                        int n,
+                        int d,
+                        const uint16_t* scale,
+                        float eps,
+                        float* out,
+                        Rounding rounding = Rounding::kBf16) const;
     // residual[t] = round_bf16(residual[t] + Σ_s weights[t, s]·expert_out[t·top_k + s]); out[t] = rmsnorm(residual[t])
     Status moe_combine_rmsnorm(CUstream stream,
                                float* residual,
@@ -58,7 +69,8 @@ class OpKernels {
                                int d,
                                const uint16_t* scale,
                                float eps,
-                               float* out) const;
+                               float* out,
+                               Rounding rounding = Rounding::kBf16) const;
     // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr
     Status bf16w_matmul(CUstream stream,
                         const float* x,
@@ -71,7 +83,8 @@ class OpKernels {
                         MatmulEpilogue epilogue) const;
     // Rotates q in place (rounded to bf16) and writes rotated k and v to the caches at positions[t].
     //   qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32; inv_freq: [head_dim/2] f32;
-    //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16
+    //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16, or f32 for the f32 reference (q not rounded)
+    template <typename KV>
     Status rope_kv_write(CUstream stream,
                          float* qkv,
                          const int32_t* positions,
@@ -81,12 +94,14 @@ class OpKernels {
                          int head_dim,
                          const float* inv_freq,
                          float concentration,
-                         uint16_t* k_cache,
-                         uint16_t* v_cache) const;
+                         KV* k_cache,
+                         KV* v_cache) const;
     // Attention with sinks (kernels/cpu attention_sinks) for n tokens: q: [n, q_stride] f32 with head h at
     // h·head_dim (q may sit inside the qkv rows); out: [n, n_heads, head_dim] f32 rounded to bf16;
     // partial_stats: [n, n_heads, n_splits, 2] f32, partial_acc: [n, n_heads, n_splits, head_dim] f32;
     // tickets: [n, n_kv_heads] i32, 0 before the call and 0 again after it (one launch, split-K).
+    // With f32 caches (the f32 reference) the output is not rounded.
+    template <typename KV>
     Status attention_sinks(CUstream stream,
                            const float* q,
                            int q_stride,
@@ -95,8 +110,8 @@ class OpKernels {
                            int n_heads,
                            int n_kv_heads,
                            int head_dim,
-                           const uint16_t* k_cache,
-                           const uint16_t* v_cache,
+                           const KV* k_cache,
+                           const KV* v_cache,
                            const uint16_t* sinks,
                            int window,
                            float scale,
@@ -136,7 +151,8 @@ class OpKernels {
                                    float* pair_weight,
                                    int32_t* sorted_pairs,
                                    MoeTile* tiles,
-                                   int32_t* n_tiles) const;
+                                   int32_t* n_tiles,
+                                   Rounding rounding = Rounding::kBf16) const;
     // act[p, i] = round_bf16(swiglu(x[p / top_k] · W1[e]ᵀ + b1[e]))   x: [n, k]; act: [n·top_k, rows/2]
     Status moe_mlp1_swiglu(CUstream stream,
                            const float* x,
@@ -153,7 +169,8 @@ class OpKernels {
                            int top_k,
                            float alpha,
                            float limit,
-                           float* act) const;
+                           float* act,
+                           Rounding rounding = Rounding::kBf16) const;
     // out[p, r] = act[p] · W2[e]ᵀ[r] + b2[e][r]   act: [n·top_k, k]; out: [n·top_k, rows]
     Status moe_mlp2(CUstream stream,
                     const float* act,
@@ -189,7 +206,9 @@ class OpKernels {
     CUfunction combine_rmsnorm_ = nullptr;
     CUfunction matmul_[3] = {}; // tiles of 1, 4, 8 tokens
     CUfunction rope_ = nullptr;
+    CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
+    CUfunction attention_split_f32kv_ = nullptr;
     CUfunction route_ = nullptr;
     CUfunction route_decode_ = nullptr;
     CUfunction mlp1_[3] = {};

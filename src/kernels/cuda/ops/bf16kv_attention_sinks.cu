@@ -8,30 +8,31 @@
 // a partial (max, sum, acc). The split ranges come from the positions in device memory, so a
 // captured decode graph stays valid as the context grows. The last block of each (token, kv head)
 // to finish merges the splits with the sink and rounds the output to bf16.
+// attention_sinks_split_f32kv is the f32 reference's variant: f32 caches, output not rounded.
 #include "common.cuh"
 
 using namespace tllm_dev;
 
 namespace {
 constexpr int kMaxDimsPerLane = 4; // head_dim ≤ 128
-}
 
 // Grid: (n_tokens · n_kv_heads, n_splits); block: 32 · (n_heads / n_kv_heads) threads.
-TLLM_KERNEL void attention_sinks_split(const float* q, // [n, q_stride]: heads at h·head_dim, rotated
-                                       int q_stride,
-                                       const i32* positions,
-                                       int n_heads,
-                                       int n_kv_heads,
-                                       int head_dim,
-                                       const u16* k_cache, // [capacity, n_kv_heads, head_dim]
-                                       const u16* v_cache,
-                                       int window,
-                                       float scale,
-                                       const u16* sinks,     // [n_heads] bf16
-                                       float* partial_stats, // [n, n_heads, n_splits, 2] (max, sum)
-                                       float* partial_acc,   // [n, n_heads, n_splits, head_dim]
-                                       int* tickets,         // [n, n_kv_heads], 0 before and after
-                                       float* out)           // [n, n_heads, head_dim]
+template <typename KV>
+__device__ __forceinline__ void attention_split(const float* q, // [n, q_stride]: heads at h·head_dim, rotated
+                                                int q_stride,
+                                                const i32* positions,
+                                                int n_heads,
+                                                int n_kv_heads,
+                                                int head_dim,
+                                                const KV* k_cache, // [capacity, n_kv_heads, head_dim]
+                                                const KV* v_cache,
+                                                int window,
+                                                float scale,
+                                                const u16* sinks,     // [n_heads] bf16
+                                                float* partial_stats, // [n, n_heads, n_splits, 2] (max, sum)
+                                                float* partial_acc,   // [n, n_heads, n_splits, head_dim]
+                                                int* tickets,         // [n, n_kv_heads], 0 before and after
+                                                float* out)           // [n, n_heads, head_dim]
 {
     grid_dependency_wait();
     allow_dependents();
@@ -61,16 +62,16 @@ TLLM_KERNEL void attention_sinks_split(const float* q, // [n, q_stride]: heads a
     float running_max = -__int_as_float(0x7f800000);
     float running_sum = 0.0f;
     for (int j = begin; j < end; ++j) {
-        const u16* k_row = k_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
-        const u16* v_row = v_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
+        const KV* k_row = k_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
+        const KV* v_row = v_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
         float dot = 0.0f;
         float vv[kMaxDimsPerLane];
 #pragma unroll
         for (int i = 0; i < kMaxDimsPerLane; ++i) {
             const int d = lane + 32 * i;
             const bool in = d < head_dim;
-            dot += in ? qv[i] * bf16_to_f32(k_row[d]) : 0.0f;
-            vv[i] = in ? bf16_to_f32(v_row[d]) : 0.0f;
+            dot += in ? qv[i] * kv_load(k_row + d) : 0.0f;
+            vv[i] = in ? kv_load(v_row + d) : 0.0f;
         }
         const float score = scale * warp_sum(dot);
         const float new_max = fmaxf(running_max, score);
@@ -136,7 +137,19 @@ TLLM_KERNEL void attention_sinks_split(const float* q, // [n, q_stride]: heads a
     for (int i = 0; i < kMaxDimsPerLane; ++i) {
         const int d = lane + 32 * i;
         if (d < head_dim) {
-            out[(static_cast<i64>(t) * n_heads + head) * head_dim + d] = round_bf16(merged[i] / denom);
+            out[(static_cast<i64>(t) * n_heads + head) * head_dim + d] = kv_round(k_cache, merged[i] / denom);
         }
     }
 }
+
+} // namespace
+
+#define TLLM_ATTENTION_SPLIT(NAME, KV)                                                                                 \
+    TLLM_KERNEL void NAME(const float* q, int q_stride, const i32* positions, int n_heads, int n_kv_heads,             \
+                          int head_dim, const KV* k_cache, const KV* v_cache, int window, float scale,                 \
+                          const u16* sinks, float* partial_stats, float* partial_acc, int* tickets, float* out) {      \
+        attention_split<KV>(q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window, scale,    \
+                            sinks, partial_stats, partial_acc, tickets, out);                                          \
+    }
+TLLM_ATTENTION_SPLIT(attention_sinks_split, u16)
+TLLM_ATTENTION_SPLIT(attention_sinks_split_f32kv, float)

@@ -11,8 +11,21 @@ using namespace tllm_dev;
 
 namespace {
 
-// y = dot + bias, y = round_bf16(dot + bias), or the residual update y = round_bf16(y + dot + bias).
-enum Epilogue { kStore = 0, kStoreBf16 = 1, kResidualBf16 = 2 };
+// y = dot + bias, y = round_bf16(dot + bias), the residual update y = round_bf16(y + dot + bias), or
+// the f32 reference's residual update y = y + dot + bias.
+enum Epilogue { kStore = 0, kStoreBf16 = 1, kResidualBf16 = 2, kResidual = 3 };
+
+__device__ __forceinline__ void store_result(float* out, float value, int epilogue) {
+    if (epilogue == kStore) {
+        *out = value;
+    } else if (epilogue == kStoreBf16) {
+        *out = round_bf16(value);
+    } else if (epilogue == kResidualBf16) {
+        *out = round_bf16(*out + value);
+    } else {
+        *out = *out + value;
+    }
+}
 
 constexpr int kWarps = 8;
 constexpr int kRowsPerWarp = 2;
@@ -85,15 +98,8 @@ __device__ __forceinline__ void matmul_tile(const float* __restrict__ x,
 #pragma unroll
             for (int t = 0; t < TN; ++t) {
                 if (t < tokens) {
-                    float value = (lane == 0 ? acc0[t] : acc1[t]) + b;
-                    float* out = y + static_cast<i64>(token0 + t) * m + row;
-                    if (epilogue == kStore) {
-                        *out = value;
-                    } else if (epilogue == kStoreBf16) {
-                        *out = round_bf16(value);
-                    } else {
-                        *out = round_bf16(*out + value);
-                    }
+                    store_result(y + static_cast<i64>(token0 + t) * m + row, (lane == 0 ? acc0[t] : acc1[t]) + b,
+                                 epilogue);
                 }
             }
         }
@@ -152,14 +158,7 @@ __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
         }
         acc = warp_sum(acc);
         if (lane == 0) {
-            const float value = acc + (bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f);
-            if (epilogue == kStore) {
-                y[row] = value;
-            } else if (epilogue == kStoreBf16) {
-                y[row] = round_bf16(value);
-            } else {
-                y[row] = round_bf16(y[row] + value);
-            }
+            store_result(y + row, acc + (bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f), epilogue);
         }
     }
 }

@@ -37,6 +37,19 @@ __device__ __forceinline__ u16 f32_to_bf16(float value) {
 
 __device__ __forceinline__ float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
 
+// `round` is the precision of a step: nonzero rounds where the model keeps bf16 tensors, zero keeps
+// float32 (the f32 reference, docs/precision.md).
+__device__ __forceinline__ float round_if(float value, int round) { return round ? round_bf16(value) : value; }
+
+// KV-cache elements: bf16 bits in bf16 precision, float in the f32 reference.
+__device__ __forceinline__ float kv_load(const u16* p) { return bf16_to_f32(*p); }
+__device__ __forceinline__ float kv_load(const float* p) { return *p; }
+__device__ __forceinline__ void kv_store(u16* p, float value) { *p = f32_to_bf16(value); }
+__device__ __forceinline__ void kv_store(float* p, float value) { *p = value; }
+// Activations that the bf16 model rounds where a bf16 KV cache is used, and keeps in f32 otherwise.
+__device__ __forceinline__ float kv_round(const u16*, float value) { return round_bf16(value); }
+__device__ __forceinline__ float kv_round(const float*, float value) { return value; }
+
 // Shared-memory index of activation element i: 4 floats of padding every 32 (one MXFP4 block, four
 // bf16 chunks) keep the 16-byte reads of lanes 32 elements apart on distinct banks.
 __device__ __forceinline__ int padded(int i) { return i + ((i >> 5) << 2); }

@@ -1,22 +1,26 @@
 // YaRN RoPE on the fresh q and k (CPU reference: kernels/cpu rope_inplace), fused with the KV-cache
 // write. qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32 holding bf16 values (q, then k, then v).
 // Rotated q is written back in place, rounded to bf16; rotated k and v go to the bf16 cache at
-// each token's position. Pairs are half-split (i, i + head_dim/2); the angle is one f32 product
+// each token's position. rope_kv_write_f32kv is the f32 reference's variant: nothing rounded, f32
+// caches. Pairs are half-split (i, i + head_dim/2); the angle is one f32 product
 // and cos/sin are scaled by the concentration, as on the CPU.
 // Grid: (token, ceil(heads · head_dim/2 / 256)); block: 256 threads.
 #include "common.cuh"
 
 using namespace tllm_dev;
 
-TLLM_KERNEL void rope_kv_write(float* qkv,
-                               const i32* positions, // [n]
-                               int n_heads,
-                               int n_kv_heads,
-                               int head_dim,
-                               const float* inv_freq, // [head_dim/2]
-                               float concentration,
-                               u16* k_cache, // [capacity, n_kv_heads, head_dim]
-                               u16* v_cache) {
+namespace {
+
+template <typename KV>
+__device__ __forceinline__ void rope_kv(float* qkv,
+                                        const i32* positions, // [n]
+                                        int n_heads,
+                                        int n_kv_heads,
+                                        int head_dim,
+                                        const float* inv_freq, // [head_dim/2]
+                                        float concentration,
+                                        KV* k_cache, // [capacity, n_kv_heads, head_dim]
+                                        KV* v_cache) {
     grid_dependency_wait();
     allow_dependents();
     const int t = blockIdx.x;
@@ -34,9 +38,9 @@ TLLM_KERNEL void rope_kv_write(float* qkv,
     float* v = qkv + static_cast<i64>(t) * width + h * head_dim;
     const i64 position = positions[t];
     if (h >= n_heads + n_kv_heads) {
-        u16* dst = v_cache + position * kv_width + (h - n_heads - n_kv_heads) * head_dim;
-        dst[i] = f32_to_bf16(v[i]);
-        dst[i + half] = f32_to_bf16(v[i + half]);
+        KV* dst = v_cache + position * kv_width + (h - n_heads - n_kv_heads) * head_dim;
+        kv_store(dst + i, v[i]);
+        kv_store(dst + i + half, v[i + half]);
         return;
     }
     const float angle = static_cast<float>(position) * inv_freq[i];
@@ -47,11 +51,21 @@ TLLM_KERNEL void rope_kv_write(float* qkv,
     const float y1 = x1 * c - x2 * s;
     const float y2 = x2 * c + x1 * s;
     if (h < n_heads) {
-        v[i] = round_bf16(y1);
-        v[i + half] = round_bf16(y2);
+        v[i] = kv_round(k_cache, y1);
+        v[i + half] = kv_round(k_cache, y2);
     } else {
-        u16* dst = k_cache + position * kv_width + (h - n_heads) * head_dim;
-        dst[i] = f32_to_bf16(y1);
-        dst[i + half] = f32_to_bf16(y2);
+        KV* dst = k_cache + position * kv_width + (h - n_heads) * head_dim;
+        kv_store(dst + i, y1);
+        kv_store(dst + i + half, y2);
     }
 }
+
+} // namespace
+
+#define TLLM_ROPE_KV_WRITE(NAME, KV)                                                                                   \
+    TLLM_KERNEL void NAME(float* qkv, const i32* positions, int n_heads, int n_kv_heads, int head_dim,                 \
+                          const float* inv_freq, float concentration, KV* k_cache, KV* v_cache) {                      \
+        rope_kv<KV>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache);         \
+    }
+TLLM_ROPE_KV_WRITE(rope_kv_write, u16)
+TLLM_ROPE_KV_WRITE(rope_kv_write_f32kv, float)

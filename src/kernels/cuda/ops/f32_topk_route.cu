@@ -157,7 +157,8 @@ TLLM_KERNEL void __launch_bounds__(1024) norm_router_topk_decode(const float* re
                                                                  float* pair_weight, // [top_k]
                                                                  int* sorted_pairs,  // [top_k]
                                                                  MoeTile* tiles,     // [top_k]
-                                                                 int* n_tiles) {
+                                                                 int* n_tiles,
+                                                                 int round) {
     constexpr int kExpertsPerBlock = 1;
     constexpr int kWarpsPerExpert = 32;
     const int lane = threadIdx.x & 31;
@@ -188,7 +189,7 @@ TLLM_KERNEL void __launch_bounds__(1024) norm_router_topk_decode(const float* re
     sum_sq = block_sum(sum_sq, scratch);
     const float inv_rms = 1.0f / sqrtf(sum_sq / static_cast<float>(d) + eps);
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        const float v = round_bf16((x[i] * inv_rms) * bf16_to_f32(norm_scale[i]));
+        const float v = round_if((x[i] * inv_rms) * bf16_to_f32(norm_scale[i]), round);
         x[i] = v;
         if (blockIdx.x == 0) {
             normed[i] = v;

@@ -63,14 +63,14 @@ __device__ __forceinline__ void block_dot(const float* table,
 // Writes the results of a row pair for one routed pair: mlp1's SwiGLU of (gate, linear) rounded to
 // bf16 at act[row0 / 2], or mlp2's two outputs (the second only when it exists).
 template <bool SWIGLU>
-__device__ __forceinline__ void
-store_row_pair(float* dst, int row0, int row1, bool two, float value0, float value1, float alpha, float limit) {
+__device__ __forceinline__ void store_row_pair(
+    float* dst, int row0, int row1, bool two, float value0, float value1, float alpha, float limit, int round) {
     if (SWIGLU) {
         // fminf/fmaxf would drop a NaN; torch's clamp keeps it, as the CPU does.
         const float gate = value0 > limit ? limit : value0;
         const float linear = value1 > limit ? limit : (value1 < -limit ? -limit : value1);
         const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
-        dst[row0 / 2] = round_bf16((gate * sigmoid) * (linear + 1.0f));
+        dst[row0 / 2] = round_if((gate * sigmoid) * (linear + 1.0f), round);
     } else {
         dst[row0] = value0;
         if (two) {
@@ -93,6 +93,7 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
                                          int top_k,
                                          float alpha,
                                          float limit,
+                                         int round,
                                          float* __restrict__ out) {
     grid_dependency_wait();
     allow_dependents();
@@ -178,7 +179,7 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
                 if (t < count) {
                     const int pair = sorted_pairs[tile.first + t];
                     store_row_pair<SWIGLU>(out + static_cast<i64>(pair) * out_width, row0, row1, two, acc0[t] + b0,
-                                           acc1[t] + b1, alpha, limit);
+                                           acc1[t] + b1, alpha, limit, round);
                 }
             }
         }
@@ -201,6 +202,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
                                                 int top_k,
                                                 float alpha,
                                                 float limit,
+                                                int round,
                                                 float* __restrict__ out) {
     grid_dependency_wait();
     allow_dependents();
@@ -282,7 +284,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
         if (lane == 0) {
             const float b0 = bf16_to_f32(expert_bias[row]);
             const float b1 = bf16_to_f32(expert_bias[row1]);
-            store_row_pair<SWIGLU>(dst, row, row1, two, acc0 + b0, acc1 + b1, alpha, limit);
+            store_row_pair<SWIGLU>(dst, row, row1, two, acc0 + b0, acc1 + b1, alpha, limit, round);
         }
     };
     while (row0 < rows) {
@@ -307,15 +309,15 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
 #define TLLM_MOE_DECODE_KERNELS(BPL)                                                                                   \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_d##BPL(                                             \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
-        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                   \
+        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, int round, float* act) {        \
         moe_rows_decode<BPL, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,       \
-                                   limit, act);                                                                        \
+                                   limit, round, act);                                                                 \
     }                                                                                                                  \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_d##BPL(                                                    \
         const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
         const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
         moe_rows_decode<BPL, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,     \
-                                    0.0f, out);                                                                        \
+                                    0.0f, 0, out);                                                                     \
     }
 
 TLLM_MOE_DECODE_KERNELS(1)
@@ -326,13 +328,15 @@ TLLM_MOE_DECODE_KERNELS(4)
 #define TLLM_MOE_KERNELS(TN)                                                                                           \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_t##TN(                                              \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
-        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, float* act) {                   \
-        moe_tile<TN, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);  \
+        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, int round, float* act) {        \
+        moe_tile<TN, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, round, \
+                           act);                                                                                       \
     }                                                                                                                  \
     TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_t##TN(                                                     \
         const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
         const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
-        moe_tile<TN, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out); \
+        moe_tile<TN, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, 0,    \
+                            out);                                                                                      \
     }
 
 TLLM_MOE_KERNELS(1)
