@@ -252,7 +252,12 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
     Rng rng(15);
     for (AttentionCase s : {AttentionCase{1, 0, 64, 8, 64, 0, 4}, AttentionCase{1, 700, 64, 8, 64, 128, 64},
                             AttentionCase{1, 700, 64, 8, 64, 0, 11}, AttentionCase{7, 40, 8, 2, 16, 8, 1},
-                            AttentionCase{33, 0, 4, 4, 128, 0, 3}, AttentionCase{5, 3, 6, 3, 48, 0, 2}}) {
+                            AttentionCase{33, 0, 4, 4, 128, 0, 3}, AttentionCase{5, 3, 6, 3, 48, 0, 2},
+                            // Prefill on tensor cores (n ≥ 8, head_dim 64 or 128 with bf16 caches): partial
+                            // query tiles, windows shorter than the step, earlier context, GQA.
+                            AttentionCase{100, 0, 8, 2, 64, 0, 1}, AttentionCase{130, 300, 64, 8, 64, 128, 1},
+                            AttentionCase{64, 0, 8, 8, 64, 16, 1}, AttentionCase{70, 5, 4, 2, 128, 0, 1},
+                            AttentionCase{9, 1000, 64, 8, 64, 128, 1}}) {
         for (bool f32 : {false, true}) { // bf16 caches and rounded output, or the f32 reference's f32 caches
             const int ctx = s.first_position + s.n;
             const int kv_width = s.n_kv * s.head_dim;

@@ -12,6 +12,10 @@ namespace {
 constexpr unsigned kThreads = 256;
 constexpr unsigned kNormThreads = 1024;
 constexpr int kTileTokens[3] = {1, 4, 8};
+// Steps of at least this many tokens run attention on tensor cores (ops/bf16kv_attention_sinks_prefill.cu),
+// in blocks of kPrefillAttentionTile query tokens.
+constexpr int kPrefillAttentionTokens = 8;
+constexpr int kPrefillAttentionTile = 64;
 
 // Floats of an x row in shared memory: 4 of padding per 32 (see padded() in the kernels).
 int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
@@ -58,6 +62,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "norm_router_topk_decode", route_decode_));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp1_swiglu_t1", mlp1_[0]));
@@ -240,6 +246,14 @@ Status OpKernels::attention_sinks(CUstream stream,
                "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
     const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
     TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
+    if constexpr (std::is_same_v<KV, uint16_t>) {
+        if (n >= kPrefillAttentionTokens && (head_dim == 64 || head_dim == 128)) {
+            return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
+                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128}, 0,
+                                    stream, q, q_stride, positions, n, n_heads, n_kv_heads, k_cache, v_cache, window,
+                                    scale, sinks, out);
+        }
+    }
     const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
     return launch_dependent(context_, pdl_, function,
                             {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group}, 0,

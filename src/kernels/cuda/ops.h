@@ -100,7 +100,8 @@ class OpKernels {
     // h·head_dim (q may sit inside the qkv rows); out: [n, n_heads, head_dim] f32 rounded to bf16;
     // partial_stats: [n, n_heads, n_splits, 2] f32, partial_acc: [n, n_heads, n_splits, head_dim] f32;
     // tickets: [n, n_kv_heads] i32, 0 before the call and 0 again after it (one launch, split-K).
-    // With f32 caches (the f32 reference) the output is not rounded.
+    // With f32 caches (the f32 reference) the output is not rounded. Prefill steps over bf16 caches
+    // (n ≥ 8, head_dim 64 or 128) run on tensor cores and leave the partials and tickets unused.
     template <typename KV>
     Status attention_sinks(CUstream stream,
                            const float* q,
@@ -209,6 +210,7 @@ class OpKernels {
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
+    CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
     CUfunction route_ = nullptr;
     CUfunction route_decode_ = nullptr;
     CUfunction mlp1_[3] = {};
