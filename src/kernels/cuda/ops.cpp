@@ -349,6 +349,7 @@ struct MoeLaunch {
     int variant;
     unsigned shared;
     unsigned row_blocks;
+    unsigned threads;
 };
 
 MoeLaunch moe_launch(int tile_size, int k, int rows, int max_tiles, int sm_count) {
@@ -357,20 +358,26 @@ MoeLaunch moe_launch(int tile_size, int k, int rows, int max_tiles, int sm_count
     const unsigned shared = static_cast<unsigned>((16 + kTileTokens[variant] * padded_floats(k)) * sizeof(float));
     const unsigned row_groups = ceil_div(rows, 16); // 8 warps of 2 rows per block and pass
     const unsigned target = static_cast<unsigned>(sm_count) * 4;
-    return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, row_groups)};
+    return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, row_groups), kThreads};
 }
 
-// One pair per tile: a persistent grid of two blocks (8 warps × 2 rows) per multiprocessor, each warp
-// streaming its rows with the next pair in flight.
+// One pair per tile (ops/mxfp4w_moe_matmul.cu, moe_rows_decode): blocks of S k-slices × 2 row groups
+// of 4 rows, about three blocks per multiprocessor, with the iterations spread evenly over them
+// (measured on H100: two or four per multiprocessor were 7% and 23% slower).
 MoeLaunch moe_decode_launch(int k, int rows, int max_tiles, int sm_count) {
-    const int variant = (k / 32 + 31) / 32 - 1;
-    const unsigned shared = static_cast<unsigned>((16 + padded_floats(k)) * sizeof(float));
-    const unsigned target = static_cast<unsigned>(sm_count) * 2;
-    return {variant, shared, std::clamp(ceil_div(target, max_tiles), 1u, ceil_div(rows, 16))};
+    constexpr int kGroups = 2;
+    constexpr int kRows = 4;
+    const int slices = (k / 32 + 31) / 32;
+    const int64_t block_rows = kGroups * kRows;
+    const int64_t steps = (rows + block_rows - 1) / block_rows; // block iterations over one expert
+    const int64_t target = std::max<int64_t>(1, int64_t{sm_count} * 3 / max_tiles);
+    const int64_t per_block = (steps + target - 1) / target;
+    return {slices - 1, 0, static_cast<unsigned>((steps + per_block - 1) / per_block),
+            static_cast<unsigned>(32 * slices * kGroups)};
 }
 
-// One launch path for both expert products: the decode kernels (one pair per tile, every load of a
-// row pair in flight) or the token-tile kernels, with the same arguments.
+// One launch path for both expert products: the decode kernels (one pair per tile) or the token-tile
+// kernels, with the same arguments.
 template <typename... Args>
 Status launch_expert_kernel(const CudaContext& context,
                             bool pdl,
@@ -390,7 +397,7 @@ Status launch_expert_kernel(const CudaContext& context,
                                  : moe_launch(tile_size, k, rows, max_tiles, sm_count);
     TLLM_CHECK(static_cast<int>(l.shared) <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, l.shared);
     return launch_dependent(context, pdl, decoding ? decode[l.variant] : tiled[l.variant],
-                            {l.row_blocks, static_cast<unsigned>(max_tiles)}, {kThreads}, l.shared, stream, args...);
+                            {l.row_blocks, static_cast<unsigned>(max_tiles)}, {l.threads}, l.shared, stream, args...);
 }
 
 } // namespace

@@ -139,7 +139,8 @@ __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
     stage_padded(x_tile, x, k);
     __syncthreads();
     for (; row < m; row += gridDim.x * kWarps) {
-        float acc = 0.0f;
+        // Four independent chains of FMAs instead of one long one.
+        float acc4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int j = 0; j < CHUNKS; ++j) {
             const int c = lane + 32 * j;
@@ -147,12 +148,15 @@ __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
                 const int base = padded(c << 3);
                 const float4 xa = *reinterpret_cast<const float4*>(x_tile + base);
                 const float4 xb = *reinterpret_cast<const float4*>(x_tile + base + 4);
-                acc += bf16_to_f32(q[j].x & 0xffff) * xa.x + bf16_to_f32(q[j].x >> 16) * xa.y +
-                       bf16_to_f32(q[j].y & 0xffff) * xa.z + bf16_to_f32(q[j].y >> 16) * xa.w +
-                       bf16_to_f32(q[j].z & 0xffff) * xb.x + bf16_to_f32(q[j].z >> 16) * xb.y +
-                       bf16_to_f32(q[j].w & 0xffff) * xb.z + bf16_to_f32(q[j].w >> 16) * xb.w;
+                float& lo = acc4[(j & 1) * 2];
+                float& hi = acc4[(j & 1) * 2 + 1];
+                lo += bf16_to_f32(q[j].x & 0xffff) * xa.x + bf16_to_f32(q[j].x >> 16) * xa.y +
+                      bf16_to_f32(q[j].y & 0xffff) * xa.z + bf16_to_f32(q[j].y >> 16) * xa.w;
+                hi += bf16_to_f32(q[j].z & 0xffff) * xb.x + bf16_to_f32(q[j].z >> 16) * xb.y +
+                      bf16_to_f32(q[j].w & 0xffff) * xb.z + bf16_to_f32(q[j].w >> 16) * xb.w;
             }
         }
+        float acc = (acc4[0] + acc4[1]) + (acc4[2] + acc4[3]);
         if (row + static_cast<int>(gridDim.x) * kWarps < m) {
             load_row(row + gridDim.x * kWarps);
         }

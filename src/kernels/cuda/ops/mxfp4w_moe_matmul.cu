@@ -186,10 +186,24 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
     }
 }
 
-// Decode (one pair per tile): each warp takes two rows and issues all of their block and scale loads
-// before the first lookup, so a row pair costs one memory round trip; BPL blocks per lane cover
-// k ≤ BPL · 1024. x stays in shared memory as in moe_tile.
-template <int BPL, bool SWIGLU>
+// Decode (one pair per tile). x stays in registers: the k blocks are split into S slices of 32,
+// lane l of a slice-s warp always takes block 32·s + l and holds its 32 values of x, so an element
+// costs one table lookup in shared memory and no read of x there. Warps form G row groups of S
+// slices; each row group takes kDecodeRows rows per iteration with the next iteration's blocks and
+// scales in flight, and the slices' partial dot products meet in shared memory. Nibble offsets into
+// the table come four at a time from one shift and mask.
+constexpr int kDecodeRows = 4;   // rows per row group and iteration (two SwiGLU outputs)
+constexpr int kDecodeGroups = 2; // row groups per block
+
+__device__ __forceinline__ u32 byte_at(u32 word, int i) {
+    return i == 0 ? word & 0xffu : (i == 3 ? word >> 24 : __byte_perm(word, 0u, 0x4440u + i));
+}
+
+__device__ __forceinline__ float lookup(const float* table, u32 offset) {
+    return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(table) + offset);
+}
+
+template <int S, bool SWIGLU>
 __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
                                                 int k,
                                                 const u8* __restrict__ blocks,
@@ -204,116 +218,156 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
                                                 float limit,
                                                 int round,
                                                 float* __restrict__ out) {
+    __shared__ float table[16];
+    __shared__ float partial[2][kDecodeGroups][S][kDecodeRows];
     grid_dependency_wait();
     allow_dependents();
     if (static_cast<int>(blockIdx.y) >= *n_tiles) {
         return;
     }
-    extern __shared__ float smem[]; // [16] table, then [padded(k)] x
-    float* table = smem;
-    float* x_tile = smem + 16;
-    const MoeTile tile = tiles[blockIdx.y];
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
+    const int slice = warp % S;
+    const int group = warp / S;
+    const MoeTile tile = tiles[blockIdx.y];
     const int n_blocks = k >> 5;
+    const int b = slice * 32 + lane; // this lane's k block
+    const bool active = b < n_blocks;
     const i64 row_bytes = static_cast<i64>(n_blocks) * 16;
-    const u8* expert_blocks = blocks + static_cast<i64>(tile.expert) * rows * row_bytes;
-    const u8* expert_scales = scales + static_cast<i64>(tile.expert) * rows * n_blocks;
+    const u8* expert_blocks = blocks + static_cast<i64>(tile.expert) * rows * row_bytes + b * 16;
+    const u8* expert_scales = scales + static_cast<i64>(tile.expert) * rows * n_blocks + b;
     const u16* expert_bias = bias + static_cast<i64>(tile.expert) * rows;
 
-    // Two register sets: the next row pair is requested before the current one is computed, so each
-    // warp keeps a row pair in flight while it works (a persistent grid streams the expert).
-    struct RowPair {
-        uint4 a[BPL];
-        uint4 c[BPL];
-        u32 s0[BPL];
-        u32 s1[BPL];
+    const int stride = gridDim.x * kDecodeGroups * kDecodeRows;
+    const int block_row0 = blockIdx.x * kDecodeGroups * kDecodeRows;
+    const int row0 = block_row0 + group * kDecodeRows;
+    // The same count for every warp of the block, so that all of them reach each barrier.
+    const int iterations = block_row0 < rows ? (rows - block_row0 + stride - 1) / stride : 0;
+
+    struct RowSet {
+        uint4 q[kDecodeRows];
+        u32 e[kDecodeRows];
     };
-    RowPair first;
-    RowPair second;
-    auto load_rows = [&](RowPair& into, int row) {
-        const int row1 = row + 1 < rows ? row + 1 : row;
-        const uint4* q0 = reinterpret_cast<const uint4*>(expert_blocks + row * row_bytes);
-        const uint4* q1 = reinterpret_cast<const uint4*>(expert_blocks + row1 * row_bytes);
-        const u8* e0 = expert_scales + static_cast<i64>(row) * n_blocks;
-        const u8* e1 = expert_scales + static_cast<i64>(row1) * n_blocks;
+    auto load_rows = [&](RowSet& into, int first) {
 #pragma unroll
-        for (int j = 0; j < BPL; ++j) {
-            const int b = lane + 32 * j;
-            const bool in = b < n_blocks;
-            into.a[j] = in ? __ldg(q0 + b) : make_uint4(0, 0, 0, 0);
-            into.c[j] = in ? __ldg(q1 + b) : make_uint4(0, 0, 0, 0);
-            into.s0[j] = in ? __ldg(e0 + b) : 127u;
-            into.s1[j] = in ? __ldg(e1 + b) : 127u;
+        for (int i = 0; i < kDecodeRows; ++i) {
+            const int row = first + i;
+            const bool in = active && row < rows;
+            into.q[i] =
+                in ? __ldg(reinterpret_cast<const uint4*>(expert_blocks + row * row_bytes)) : make_uint4(0, 0, 0, 0);
+            into.e[i] = in ? __ldg(expert_scales + static_cast<i64>(row) * n_blocks) : 127u;
         }
     };
-    const int stride = gridDim.x * kWarps * 2;
-    int row0 = (blockIdx.x * kWarps + warp) * 2;
-    // The first rows' weights are requested before x is staged, so the two latencies overlap.
-    if (row0 < rows) {
+    RowSet first;
+    RowSet second;
+    if (iterations > 0) {
         load_rows(first, row0);
     }
+
     const int pair = sorted_pairs[tile.first];
     const float* x_row = x + static_cast<i64>(SWIGLU ? pair / top_k : pair) * k;
+    float xr[32];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const float4 v = active ? reinterpret_cast<const float4*>(x_row + b * 32)[j] : make_float4(0, 0, 0, 0);
+        xr[4 * j] = v.x;
+        xr[4 * j + 1] = v.y;
+        xr[4 * j + 2] = v.z;
+        xr[4 * j + 3] = v.w;
+    }
     if (threadIdx.x < 16) {
         table[threadIdx.x] = kE2m1Doubled[threadIdx.x];
     }
-    stage_padded(x_tile, x_row, k);
     __syncthreads();
     const int out_width = SWIGLU ? rows / 2 : rows;
     float* dst = out + static_cast<i64>(pair) * out_width;
 
-    auto compute = [&](const RowPair& p, int row) {
-        const bool two = row + 1 < rows;
-        const int row1 = two ? row + 1 : row;
-        float acc0 = 0.0f;
-        float acc1 = 0.0f;
+    auto step = [&](const RowSet& p, int it) {
+        // Two accumulators per row and the rows interleaved: eight independent chains, so that table
+        // lookups and FMAs overlap instead of each waiting for the one before.
+        float acc[kDecodeRows][2];
 #pragma unroll
-        for (int j = 0; j < BPL; ++j) {
-            const int b = lane + 32 * j;
-            if (b < n_blocks) {
-                float p0[1] = {0.0f};
-                float p1[1] = {0.0f};
-                block_dot<1>(table, p.a[j], p.c[j], x_tile + padded(b << 5), 0, p0, p1);
-                acc0 += p0[0] * half_scale(p.s0[j]);
-                acc1 += p1[0] * half_scale(p.s1[j]);
+        for (int i = 0; i < kDecodeRows; ++i) {
+            acc[i][0] = 0.0f;
+            acc[i][1] = 0.0f;
+        }
+#pragma unroll
+        for (int w = 0; w < 4; ++w) {
+#pragma unroll
+            for (int i = 0; i < kDecodeRows; ++i) {
+                const u32 word = w == 0 ? p.q[i].x : (w == 1 ? p.q[i].y : (w == 2 ? p.q[i].z : p.q[i].w));
+                // Byte j holds element 2j in its low nibble: offsets of the even and odd elements.
+                const u32 even = (word << 2) & 0x3c3c3c3cu;
+                const u32 odd = (word >> 2) & 0x3c3c3c3cu;
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    acc[i][0] += lookup(table, byte_at(even, j)) * xr[8 * w + 2 * j];
+                    acc[i][1] += lookup(table, byte_at(odd, j)) * xr[8 * w + 2 * j + 1];
+                }
             }
         }
-        acc0 = warp_sum(acc0);
-        acc1 = warp_sum(acc1);
+        float dots[kDecodeRows];
+#pragma unroll
+        for (int i = 0; i < kDecodeRows; ++i) {
+            dots[i] = warp_sum((acc[i][0] + acc[i][1]) * half_scale(p.e[i]));
+        }
         if (lane == 0) {
-            const float b0 = bf16_to_f32(expert_bias[row]);
-            const float b1 = bf16_to_f32(expert_bias[row1]);
-            store_row_pair<SWIGLU>(dst, row, row1, two, acc0 + b0, acc1 + b1, alpha, limit, round);
+#pragma unroll
+            for (int i = 0; i < kDecodeRows; ++i) {
+                partial[it & 1][group][slice][i] = dots[i];
+            }
+        }
+        __syncthreads();
+        // The slice-0 warp of each group finishes its rows: one lane per output (a row pair for mlp1).
+        const int first_row = row0 + it * stride;
+        constexpr int kOutputs = SWIGLU ? kDecodeRows / 2 : kDecodeRows;
+        if (slice == 0 && lane < kOutputs) {
+            const int i0 = SWIGLU ? 2 * lane : lane;
+            const int row = first_row + i0;
+            if (row < rows) {
+                float v0 = 0.0f;
+                float v1 = 0.0f;
+#pragma unroll
+                for (int s = 0; s < S; ++s) {
+                    v0 += partial[it & 1][group][s][i0];
+                    if (SWIGLU) {
+                        v1 += partial[it & 1][group][s][i0 + 1];
+                    }
+                }
+                v0 += bf16_to_f32(expert_bias[row]);
+                if (SWIGLU) {
+                    v1 += bf16_to_f32(expert_bias[row + 1]);
+                }
+                store_row_pair<SWIGLU>(dst, row, row + 1, false, v0, v1, alpha, limit, round);
+            }
         }
     };
-    while (row0 < rows) {
-        if (row0 + stride < rows) {
-            load_rows(second, row0 + stride);
+    // Unrolled by two so that the register sets swap roles without copies.
+    for (int it = 0; it < iterations; it += 2) {
+        if (it + 1 < iterations) {
+            load_rows(second, row0 + (it + 1) * stride);
         }
-        compute(first, row0);
-        row0 += stride;
-        if (row0 >= rows) {
+        step(first, it);
+        if (it + 1 >= iterations) {
             break;
         }
-        if (row0 + stride < rows) {
-            load_rows(first, row0 + stride);
+        if (it + 2 < iterations) {
+            load_rows(first, row0 + (it + 2) * stride);
         }
-        compute(second, row0);
-        row0 += stride;
+        step(second, it + 1);
     }
 }
 
 } // namespace
 
 #define TLLM_MOE_DECODE_KERNELS(BPL)                                                                                   \
-    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp1_swiglu_d##BPL(                                             \
+    TLLM_KERNEL void __launch_bounds__(32 * BPL * kDecodeGroups) mxfp4w_moe_mlp1_swiglu_d##BPL(                        \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
         const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit, int round, float* act) {        \
         moe_rows_decode<BPL, true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,       \
                                    limit, round, act);                                                                 \
     }                                                                                                                  \
-    TLLM_KERNEL void __launch_bounds__(256) mxfp4w_moe_mlp2_d##BPL(                                                    \
+    TLLM_KERNEL void __launch_bounds__(32 * BPL * kDecodeGroups) mxfp4w_moe_mlp2_d##BPL(                               \
         const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
         const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
         moe_rows_decode<BPL, false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,     \
