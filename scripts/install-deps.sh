@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build clang clang-format libclang-rt-14-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libreadline-dev tmux
+  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev pkg-config
 )
 missing=()
 for package in "${packages[@]}"; do

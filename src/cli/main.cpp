@@ -1,15 +1,20 @@
 // tritonllm: gpt-oss inference. Subcommands are registered by their modules' command files.
 #include "cli/bench_command.h"
+#include "cli/chat_command.h"
+#include "cli/download_command.h"
 #include "cli/kernel_commands.h"
 #include "cli/model_commands.h"
 #include "cli/tokenizer_commands.h"
 #include "core/log.h"
 
 #include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
     CLI::App app{"tritonllm: fast, exact inference for OpenAI's gpt-oss models"};
     app.require_subcommand(1);
+    app.footer("Without a subcommand, `tritonllm [MODEL] [options]` chats: see `tritonllm chat --help`.");
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Logging to stderr")
         ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))
@@ -30,6 +35,14 @@ int main(int argc, char** argv) {
     tllm::register_bench_command(app);
     tllm::register_kernel_commands(app);
     tllm::register_tokenizer_commands(app);
-    CLI11_PARSE(app, argc, argv);
+    tllm::register_download_command(app);
+    tllm::register_chat_command(app);
+    // `tritonllm [MODEL] [options]` is the chat, as in TritonLLM.
+    std::vector<std::string> args = tllm::route_to_chat(app, std::vector<std::string>(argv + 1, argv + argc));
+    std::vector<char*> routed = {argv[0]};
+    for (std::string& arg : args) {
+        routed.push_back(arg.data());
+    }
+    CLI11_PARSE(app, static_cast<int>(routed.size()), routed.data());
     return 0;
 }

@@ -17,14 +17,31 @@ Environment Environment::from_lookup(const std::function<const char*(const char*
     Environment environment;
     environment.jit_backend = get("TRITONLLM_JIT_BACKEND");
 
+    // $XDG_CACHE_HOME/<name>, else $HOME/.cache/<name>, else "".
+    auto user_cache = [&](const char* name) -> std::string {
+        if (std::string xdg = get("XDG_CACHE_HOME"); !xdg.empty()) {
+            return xdg + "/" + name;
+        }
+        if (std::string home = get("HOME"); !home.empty()) {
+            return home + "/.cache/" + name;
+        }
+        return "";
+    };
     environment.cache_dir = get("TRITONLLM_CACHE_DIR");
     if (environment.cache_dir.empty()) {
-        if (std::string xdg = get("XDG_CACHE_HOME"); !xdg.empty()) {
-            environment.cache_dir = xdg + "/tritonllm";
-        } else if (std::string home = get("HOME"); !home.empty()) {
-            environment.cache_dir = home + "/.cache/tritonllm";
-        }
+        environment.cache_dir = user_cache("tritonllm");
     }
+
+    environment.hf_endpoint = get("HF_ENDPOINT");
+    environment.hf_token = get("HF_TOKEN");
+    if (environment.hf_token.empty()) {
+        environment.hf_token = get("HUGGING_FACE_HUB_TOKEN");
+    }
+    environment.hf_home = get("HF_HOME");
+    if (environment.hf_home.empty()) {
+        environment.hf_home = user_cache("huggingface");
+    }
+    environment.modelscope_domain = get("MODELSCOPE_DOMAIN");
 
     environment.cuda_home = get("CUDA_HOME");
     if (environment.cuda_home.empty()) {

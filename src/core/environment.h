@@ -13,6 +13,14 @@ struct Environment {
     std::string cache_dir;
     std::string cuda_home; // CUDA_HOME, else CUDA_PATH, else /usr/local/cuda
 
+    // Model hubs, named as their own clients name them. Empty = unset; the hub module applies the defaults.
+    std::string hf_endpoint; // HF_ENDPOINT (e.g. a mirror; default https://huggingface.co)
+    std::string hf_token;    // HF_TOKEN, else the legacy HUGGING_FACE_HUB_TOKEN
+    // HF_HOME, else $XDG_CACHE_HOME/huggingface, else $HOME/.cache/huggingface: where `hf auth login` keeps
+    // its token file when HF_TOKEN is unset.
+    std::string hf_home;
+    std::string modelscope_domain; // MODELSCOPE_DOMAIN (default www.modelscope.cn; may carry its own scheme)
+
     static Environment from_process();
     // `lookup` returns a variable's value or nullptr; an empty value counts as unset.
     static Environment from_lookup(const std::function<const char*(const char*)>& lookup);

@@ -24,6 +24,8 @@ const char* error_code_name(ErrorCode code) {
         return "context_overflow";
     case ErrorCode::kDevice:
         return "device_error";
+    case ErrorCode::kNetwork:
+        return "network_error";
     case ErrorCode::kInternal:
         return "internal";
     }

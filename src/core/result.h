@@ -20,6 +20,7 @@ enum class ErrorCode {
     kOutOfMemory,
     kContextOverflow, // a sequence would exceed the context it was given
     kDevice,          // the GPU driver reported a failure (CUDA error other than out-of-memory)
+    kNetwork,         // a remote server was unreachable, refused us or failed (HTTP 4xx/5xx, reset, timeout)
     kInternal,
 };
 

@@ -1,4 +1,5 @@
 // The tritonllm binary end to end: synth -> logits -> generate, and clear failures on bad input.
+#include "../common/shell.h"
 #include "../common/temp_dir.h"
 #include "core/npy.h"
 
@@ -13,25 +14,11 @@
 namespace tllm {
 namespace {
 
-struct CommandResult {
-    int exit_code = -1;
-    std::string output; // stdout
-    std::string errors; // stderr
-};
+using testing::CommandResult;
 
 CommandResult run(const std::string& arguments, const testing::TempDir& dir) {
     std::string err_path = dir / "stderr.txt";
-    std::string command = std::string(TLLM_BINARY) + " " + arguments + " 2>" + err_path;
-    CommandResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    EXPECT_NE(pipe, nullptr);
-    std::array<char, 4096> buffer{};
-    size_t n;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        result.output.append(buffer.data(), n);
-    }
-    int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    CommandResult result = testing::run_shell(std::string(TLLM_BINARY) + " " + arguments + " 2>" + err_path);
     std::ifstream err(err_path);
     result.errors.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
     return result;

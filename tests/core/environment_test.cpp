@@ -20,6 +20,30 @@ TEST(Environment, Defaults) {
     EXPECT_EQ(environment.jit_backend, "");
     EXPECT_EQ(environment.cache_dir, "");
     EXPECT_EQ(environment.cuda_home, "/usr/local/cuda");
+    EXPECT_EQ(environment.hf_endpoint, "");
+    EXPECT_EQ(environment.hf_token, "");
+    EXPECT_EQ(environment.hf_home, "");
+    EXPECT_EQ(environment.modelscope_domain, "");
+}
+
+TEST(Environment, HubVariablesArePassedThrough) {
+    Environment environment = with({{"HF_ENDPOINT", "https://hf-mirror.com"},
+                                    {"HF_TOKEN", "hf_abc"},
+                                    {"MODELSCOPE_DOMAIN", "http://127.0.0.1:8080"}});
+    EXPECT_EQ(environment.hf_endpoint, "https://hf-mirror.com");
+    EXPECT_EQ(environment.hf_token, "hf_abc");
+    EXPECT_EQ(environment.modelscope_domain, "http://127.0.0.1:8080");
+}
+
+TEST(Environment, HfTokenFallsBackToTheLegacyName) {
+    EXPECT_EQ(with({{"HUGGING_FACE_HUB_TOKEN", "old"}}).hf_token, "old");
+    EXPECT_EQ(with({{"HUGGING_FACE_HUB_TOKEN", "old"}, {"HF_TOKEN", "new"}}).hf_token, "new");
+}
+
+TEST(Environment, HfHomePrecedence) {
+    EXPECT_EQ(with({{"HOME", "/home/u"}}).hf_home, "/home/u/.cache/huggingface");
+    EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}}).hf_home, "/xdg/huggingface");
+    EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}, {"HF_HOME", "/hf"}}).hf_home, "/hf");
 }
 
 TEST(Environment, JitBackendIsPassedThrough) {

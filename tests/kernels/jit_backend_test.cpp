@@ -1,5 +1,6 @@
 // The JIT backends without a GPU: backend names, NVRTC compiling every embedded module, its disk cache,
 // and `tritonllm kernels --compile`.
+#include "../common/shell.h"
 #include "../common/temp_dir.h"
 #include "core/environment.h"
 #include "kernels/cuda/cubin.h"
@@ -181,26 +182,7 @@ TEST_F(NvrtcTest, UncreatableCacheDirIsAClearError) {
     EXPECT_NE(image.error().message().find("TRITONLLM_CACHE_DIR"), std::string::npos) << image.error().message();
 }
 
-struct CommandResult {
-    int exit_code = -1;
-    std::string output;
-};
-
-CommandResult run(const std::string& command) {
-    CommandResult result;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) {
-        return result;
-    }
-    std::array<char, 4096> buffer{};
-    size_t n;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-        result.output.append(buffer.data(), n);
-    }
-    const int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
+testing::CommandResult run(const std::string& command) { return testing::run_shell(command + " 2>&1"); }
 
 TEST_F(NvrtcTest, CliCompileWarmsTheCache) {
     testing::TempDir dir;

@@ -1,0 +1,296 @@
+#include "chat/chat_session.h"
+
+#include "core/check.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tllm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point start, Clock::time_point end) {
+    return std::chrono::duration<double>(end - start).count();
+}
+
+bool is_preamble(const Message& message) { return message.role == Role::kSystem || message.role == Role::kDeveloper; }
+
+// History may only resume at a message that opens an exchange: a user's question or a tool's answer.
+// Starting at an assistant message would leave a reply without the message it answers.
+bool opens_exchange(const Message& message) { return message.role == Role::kUser || message.role == Role::kTool; }
+
+bool is_assistant_stop(TokenId token) {
+    return std::find(std::begin(kHarmonyAssistantStopTokens), std::end(kHarmonyAssistantStopTokens), token) !=
+           std::end(kHarmonyAssistantStopTokens);
+}
+
+} // namespace
+
+const char* stop_reason_name(StopReason reason) {
+    switch (reason) {
+    case StopReason::kReturn:
+        return "return";
+    case StopReason::kCall:
+        return "call";
+    case StopReason::kMaxTokens:
+        return "max_tokens";
+    case StopReason::kContextFull:
+        return "context_full";
+    case StopReason::kLoop:
+        return "loop";
+    case StopReason::kInterrupted:
+        return "interrupted";
+    }
+    return "unknown";
+}
+
+double ReplyStats::decode_tokens_per_second() const {
+    return generated_tokens > 1 && decode_seconds > 0.0 ? static_cast<double>(generated_tokens - 1) / decode_seconds
+                                                        : 0.0;
+}
+
+double ReplyStats::end_to_end_tokens_per_second() const {
+    return total_seconds > 0.0 ? static_cast<double>(generated_tokens) / total_seconds : 0.0;
+}
+
+bool ends_in_repetition(std::span<const TokenId> tokens) {
+    const auto window = tokens.last(std::min<size_t>(tokens.size(), kLoopWindow));
+    for (size_t pattern = kLoopMinPattern; pattern <= kLoopMaxPattern; ++pattern) {
+        const size_t span = pattern * kLoopRepeats;
+        if (span > window.size()) {
+            break;
+        }
+        const auto tail = window.last(span);
+        // Every token equals the one a pattern length later: the tail is copies of its first `pattern` tokens.
+        if (std::equal(tail.begin() + static_cast<std::ptrdiff_t>(pattern), tail.end(), tail.begin())) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Message to_message(const ParsedMessage& parsed) {
+    Message message = Message::text(parsed.role, parsed.text);
+    message.name = parsed.name;
+    message.recipient = parsed.recipient;
+    message.channel = parsed.channel;
+    message.content_type = parsed.content_type;
+    // A tool message renders under its tool's name; without one it could never be rendered again, and
+    // every later prompt would fail. Keep the text as the assistant's instead.
+    if (message.role == Role::kTool && (!message.name || message.name->empty())) {
+        message.role = Role::kAssistant;
+        message.name.reset();
+    }
+    return message;
+}
+
+Result<FittedPrompt> fit_prompt(std::vector<Message>& messages,
+                                const HarmonyRenderer& renderer,
+                                int64_t budget,
+                                const RenderConfig& config) {
+    TLLM_CHECK(budget > 0, "prompt budget {}", budget);
+    size_t leading = 0;
+    while (leading < messages.size() && is_preamble(messages[leading])) {
+        ++leading;
+    }
+    auto rendered_length = [&](const Message& message) -> Result<int64_t> {
+        std::vector<TokenId> tokens;
+        TLLM_RETURN_IF_ERROR(renderer.render_message(message, false, tokens));
+        return static_cast<int64_t>(tokens.size());
+    };
+    // The last message (the one being answered) always stays.
+    auto droppable = [&](size_t index) { return index >= leading && index + 1 < messages.size(); };
+
+    FittedPrompt fitted;
+    while (true) {
+        TLLM_ASSIGN_OR_RETURN(fitted.tokens, renderer.render_for_completion(messages, Role::kAssistant, config));
+        const int64_t excess = static_cast<int64_t>(fitted.tokens.size()) - budget;
+        if (excess <= 0) {
+            return fitted;
+        }
+        if (!droppable(leading)) {
+            break;
+        }
+        // A message's own rendering bounds what dropping it saves (less when the analysis rule already
+        // left it out), so drop until that bound covers the excess, then render again to check: never
+        // more than dropping one message at a time would, in a render or two instead of one per message.
+        size_t end = leading;
+        int64_t freed = 0;
+        while (freed < excess && droppable(end)) {
+            do {
+                TLLM_ASSIGN_OR_RETURN(int64_t length, rendered_length(messages[end]));
+                freed += length;
+                ++end;
+            } while (droppable(end) && !opens_exchange(messages[end]));
+        }
+        messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(leading),
+                       messages.begin() + static_cast<std::ptrdiff_t>(end));
+        fitted.report.dropped_messages += static_cast<int>(end - leading);
+    }
+    const int64_t excess = static_cast<int64_t>(fitted.tokens.size()) - budget;
+    fitted.tokens.erase(fitted.tokens.begin(), fitted.tokens.begin() + excess);
+    fitted.report.truncated_tokens = excess;
+    return fitted;
+}
+
+ChatSession::ChatSession(Engine& engine, const Tokenizer& tokenizer, const ChatOptions& options)
+    : engine_(&engine), tokenizer_(&tokenizer), renderer_(tokenizer), options_(options) {}
+
+Result<std::unique_ptr<ChatSession>>
+ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOptions& options) {
+    TLLM_RETURN_IF_ERROR(validate_sampling_params(options.sampling));
+    if (options.context < 0 || options.max_tokens < 0) {
+        return make_error(ErrorCode::kInvalidArgument, "context ({}) and max_tokens ({}) must not be negative",
+                          options.context, options.max_tokens);
+    }
+    if (tokenizer.n_vocab() > engine.config().vocab_size) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "the model's vocabulary ({} ids) is smaller than the tokenizer's ({}): Harmony's special "
+                          "tokens would be outside it",
+                          engine.config().vocab_size, tokenizer.n_vocab());
+    }
+    std::unique_ptr<ChatSession> session(new ChatSession(engine, tokenizer, options));
+    TLLM_ASSIGN_OR_RETURN(session->sequence_, engine.new_sequence(options.context));
+    // A context this small could not hold the system message and still leave room for a reply.
+    constexpr int64_t kMinContext = 16;
+    if (session->context() < kMinContext) {
+        return make_error(ErrorCode::kInvalidArgument, "a context of {} tokens is too small for a chat (at least {})",
+                          session->context(), kMinContext);
+    }
+
+    SystemContent system;
+    system.reasoning_effort = options.reasoning_effort;
+    system.conversation_start_date = options.conversation_date;
+    Message system_message;
+    system_message.role = Role::kSystem;
+    system_message.content.emplace_back(std::move(system));
+    session->messages_.push_back(std::move(system_message));
+
+    DeveloperContent developer;
+    developer.instructions = options.developer_message;
+    Message developer_message;
+    developer_message.role = Role::kDeveloper;
+    developer_message.content.emplace_back(std::move(developer));
+    session->messages_.push_back(std::move(developer_message));
+    return session;
+}
+
+int64_t ChatSession::prompt_budget() const {
+    const int64_t context = sequence_->max_context();
+    // Without a reply limit, keep a quarter of the context (at most 16k tokens) for the reply.
+    constexpr int64_t kMaxDefaultReserve = 16384;
+    const int64_t wanted = options_.max_tokens > 0 ? options_.max_tokens : std::min(context / 4, kMaxDefaultReserve);
+    return context - std::max<int64_t>(1, std::min(wanted, context / 2));
+}
+
+Result<std::vector<TokenId>> ChatSession::render_preamble() const {
+    size_t leading = 0;
+    while (leading < messages_.size() && is_preamble(messages_[leading])) {
+        ++leading;
+    }
+    return renderer_.render_conversation(std::span<const Message>(messages_).first(leading));
+}
+
+Status ChatSession::prefill(std::span<const TokenId> tokens,
+                            const std::atomic<bool>& stop,
+                            std::vector<float>& last_logits,
+                            bool& interrupted) {
+    // The engine would chunk a long prompt by itself; chunking here as well lets a stop request end it early.
+    const size_t chunk = static_cast<size_t>(std::max<int64_t>(1, engine_->options().max_step_tokens));
+    std::vector<std::vector<float>> logits;
+    for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+        if (stop.load(std::memory_order_relaxed)) {
+            interrupted = true;
+            return {};
+        }
+        const StepInput input{sequence_.get(), tokens.subspan(begin, std::min(chunk, tokens.size() - begin)), false};
+        TLLM_RETURN_IF_ERROR(engine_->step(std::span<const StepInput>(&input, 1), logits));
+    }
+    last_logits = std::move(logits.at(0));
+    return {};
+}
+
+Result<ReplyStats>
+ChatSession::send(const std::string& user_text, ChatObserver& observer, const std::atomic<bool>& stop) {
+    const Clock::time_point start = Clock::now();
+    messages_.push_back(Message::text(Role::kUser, user_text));
+    Result<FittedPrompt> fitted = fit_prompt(messages_, renderer_, prompt_budget());
+    if (!fitted.ok()) {
+        messages_.pop_back(); // the message is always last: fitting never drops it
+        return fitted.error();
+    }
+    const std::vector<TokenId>& prompt = fitted->tokens;
+
+    ReplyStats stats;
+    const std::vector<int32_t>& cached = sequence_->tokens();
+    const size_t shared = static_cast<size_t>(
+        std::mismatch(prompt.begin(), prompt.end(), cached.begin(), cached.end()).first - prompt.begin());
+    // Feed at least the prompt's last token: its logits give the reply's first token.
+    const size_t reused = std::min(shared, prompt.size() - 1);
+    sequence_->truncate(static_cast<int64_t>(reused));
+    stats.prompt = {fitted->report, static_cast<int64_t>(prompt.size()), static_cast<int64_t>(reused), prompt_budget()};
+    observer.on_prompt(stats.prompt, prompt);
+
+    std::vector<float> logits;
+    bool interrupted = false;
+    const Clock::time_point prefill_start = Clock::now();
+    TLLM_RETURN_IF_ERROR(prefill(std::span<const TokenId>(prompt).subspan(reused), stop, logits, interrupted));
+    const Clock::time_point decode_start = Clock::now();
+    stats.prefill_seconds = seconds_between(prefill_start, decode_start);
+    if (interrupted || stop.load(std::memory_order_relaxed)) {
+        messages_.pop_back(); // nothing was answered: the question never happened
+        stats.stop = StopReason::kInterrupted;
+        stats.total_seconds = seconds_between(start, Clock::now());
+        return stats;
+    }
+
+    HarmonyStreamParser parser(*tokenizer_, Role::kAssistant);
+    std::vector<ParserEvent> events;
+    std::vector<TokenId> generated;
+    std::vector<int32_t> sampled;
+    TokenId token = Sampler(options_.sampling).sample(logits, sample_counter_++);
+    while (true) {
+        generated.push_back(token);
+        observer.on_token(token);
+        events.clear();
+        parser.push(token, events);
+        observer.on_events(events);
+        if (is_assistant_stop(token)) {
+            stats.stop = token == kTokenCall ? StopReason::kCall : StopReason::kReturn;
+            break;
+        }
+        if (options_.max_tokens > 0 && static_cast<int64_t>(generated.size()) >= options_.max_tokens) {
+            stats.stop = StopReason::kMaxTokens;
+            break;
+        }
+        if (ends_in_repetition(generated)) {
+            stats.stop = StopReason::kLoop;
+            break;
+        }
+        if (stop.load(std::memory_order_relaxed)) {
+            stats.stop = StopReason::kInterrupted;
+            break;
+        }
+        if (sequence_->length() + 1 > sequence_->max_context()) {
+            stats.stop = StopReason::kContextFull;
+            break;
+        }
+        TLLM_RETURN_IF_ERROR(engine_->decode(*sequence_, token, 1, options_.sampling, sample_counter_++, sampled));
+        token = sampled.at(0);
+    }
+    events.clear();
+    parser.finish(events);
+    observer.on_events(events);
+    for (const ParsedMessage& parsed : parser.messages()) {
+        messages_.push_back(to_message(parsed));
+    }
+
+    const Clock::time_point end = Clock::now();
+    stats.generated_tokens = static_cast<int64_t>(generated.size());
+    stats.decode_seconds = seconds_between(decode_start, end);
+    stats.total_seconds = seconds_between(start, end);
+    return stats;
+}
+
+} // namespace tllm

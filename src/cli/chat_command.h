@@ -1,0 +1,25 @@
+// `tritonllm chat [MODEL] [options]`, also run as plain `tritonllm [MODEL] [options]`: an interactive chat
+// with a gpt-oss model (TritonLLM's command line), or with a small random-weights model (--demo).
+#pragma once
+
+#include "core/result.h"
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace tllm {
+
+void register_chat_command(CLI::App& app);
+
+// The command line without the program name, with "chat" inserted where a subcommand was expected but
+// the first argument after the global options is none: `tritonllm 20b -r low` runs `chat 20b -r low`,
+// `tritonllm` alone runs `chat`. Help requests and real subcommands are left as they are.
+std::vector<std::string> route_to_chat(const CLI::App& app, std::vector<std::string> args);
+
+// The one place a MODEL argument becomes a local model directory. A directory is used as it is. The
+// released models' names ("20b", "120b") stand for weights fetched from `source` (modelscope or
+// huggingface); until the download module is wired in here, they give an error saying how to get them.
+Result<std::string> resolve_model(const std::string& model, const std::string& source);
+
+} // namespace tllm
