@@ -6,6 +6,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libreadline-dev tmux
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev pkg-config
+  libgumbo-dev bubblewrap python3
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -150,6 +150,13 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
                           "tokens would be outside it",
                           engine.config().vocab_size, tokenizer.n_vocab());
     }
+    for (const std::vector<TokenId>& reply : options.scripted_replies) {
+        for (const TokenId token : reply) {
+            if (token < 0 || token >= engine.config().vocab_size) {
+                return make_error(ErrorCode::kInvalidArgument, "scripted token {} is outside the vocabulary", token);
+            }
+        }
+    }
     std::unique_ptr<ChatSession> session(new ChatSession(engine, tokenizer, options));
     TLLM_ASSIGN_OR_RETURN(session->sequence_, engine.new_sequence(options.context));
     // A context this small could not hold the system message and still leave room for a reply.
@@ -162,6 +169,7 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
     SystemContent system;
     system.reasoning_effort = options.reasoning_effort;
     system.conversation_start_date = options.conversation_date;
+    system.tools = options.builtin_tools;
     Message system_message;
     system_message.role = Role::kSystem;
     system_message.content.emplace_back(std::move(system));
@@ -169,6 +177,9 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
 
     DeveloperContent developer;
     developer.instructions = options.developer_message;
+    if (!options.function_tools.empty()) {
+        developer.with_function_tools(options.function_tools);
+    }
     Message developer_message;
     developer_message.role = Role::kDeveloper;
     developer_message.content.emplace_back(std::move(developer));
@@ -213,11 +224,47 @@ Status ChatSession::prefill(std::span<const TokenId> tokens,
 
 Result<ReplyStats>
 ChatSession::send(const std::string& user_text, ChatObserver& observer, const std::atomic<bool>& stop) {
+    std::vector<Message> added;
+    added.push_back(Message::text(Role::kUser, user_text));
+    // Nothing was answered when a stop comes before the first token: the question never happened.
+    return reply_to(std::move(added), false, observer, stop);
+}
+
+Result<ReplyStats>
+ChatSession::send_tool_results(std::vector<Message> results, ChatObserver& observer, const std::atomic<bool>& stop) {
+    for (const Message& result : results) {
+        if (result.role != Role::kTool || !result.name || result.name->empty()) {
+            return make_error(ErrorCode::kInvalidArgument, "a tool's answer needs the tool role and the tool's name");
+        }
+    }
+    if (results.empty()) {
+        return make_error(ErrorCode::kInvalidArgument, "no tool results to send");
+    }
+    return reply_to(std::move(results), true, observer, stop);
+}
+
+Result<ReplyStats> ChatSession::reply_to(std::vector<Message> added,
+                                         bool keep_on_interrupt,
+                                         ChatObserver& observer,
+                                         const std::atomic<bool>& stop) {
     const Clock::time_point start = Clock::now();
-    messages_.push_back(Message::text(Role::kUser, user_text));
+    const size_t added_count = added.size();
+    for (Message& message : added) {
+        messages_.push_back(std::move(message));
+    }
+    // Fitting never drops the last message, but may drop the earlier ones just added; whatever of them is
+    // left sits at the end.
+    auto take_back = [&] {
+        const size_t first_added = messages_.size() >= added_count ? messages_.size() - added_count : 0;
+        size_t keep = first_added;
+        while (keep < messages_.size() && is_preamble(messages_[keep])) {
+            ++keep;
+        }
+        messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(keep), messages_.end());
+    };
     Result<FittedPrompt> fitted = fit_prompt(messages_, renderer_, prompt_budget());
     if (!fitted.ok()) {
-        messages_.pop_back(); // the message is always last: fitting never drops it
+        take_back();
         return fitted.error();
     }
     const std::vector<TokenId>& prompt = fitted->tokens;
@@ -239,7 +286,9 @@ ChatSession::send(const std::string& user_text, ChatObserver& observer, const st
     const Clock::time_point decode_start = Clock::now();
     stats.prefill_seconds = seconds_between(prefill_start, decode_start);
     if (interrupted || stop.load(std::memory_order_relaxed)) {
-        messages_.pop_back(); // nothing was answered: the question never happened
+        if (!keep_on_interrupt) {
+            take_back();
+        }
         stats.stop = StopReason::kInterrupted;
         stats.total_seconds = seconds_between(start, Clock::now());
         return stats;
@@ -249,7 +298,15 @@ ChatSession::send(const std::string& user_text, ChatObserver& observer, const st
     std::vector<ParserEvent> events;
     std::vector<TokenId> generated;
     std::vector<int32_t> sampled;
-    TokenId token = Sampler(options_.sampling).sample(logits, sample_counter_++);
+    std::span<const TokenId> script;
+    if (scripted_replies_used_ < options_.scripted_replies.size()) {
+        script = options_.scripted_replies[scripted_replies_used_++];
+    }
+    size_t script_position = 0;
+    auto forced_or = [&](TokenId sampled_token) {
+        return script_position < script.size() ? script[script_position++] : sampled_token;
+    };
+    TokenId token = forced_or(Sampler(options_.sampling).sample(logits, sample_counter_++));
     while (true) {
         generated.push_back(token);
         observer.on_token(token);
@@ -277,7 +334,7 @@ ChatSession::send(const std::string& user_text, ChatObserver& observer, const st
             break;
         }
         TLLM_RETURN_IF_ERROR(engine_->decode(*sequence_, token, 1, options_.sampling, sample_counter_++, sampled));
-        token = sampled.at(0);
+        token = forced_or(sampled.at(0));
     }
     events.clear();
     parser.finish(events);

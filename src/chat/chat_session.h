@@ -26,12 +26,19 @@ struct ChatOptions {
     ReasoningEffort reasoning_effort = ReasoningEffort::kHigh; // TritonLLM's default (the reference's is low)
     // TritonLLM always sends a developer message, even with empty instructions.
     std::string developer_message;
+    // Built-in tools (browser, python) go into the system message, function tools into the developer message.
+    ToolNamespaces builtin_tools;
+    std::vector<ToolDescription> function_tools;
     // "YYYY-MM-DD" for the system message. Fixed for the session: a date that changed at midnight would
     // change the first tokens of every prompt and throw the whole KV cache away.
     std::string conversation_date;
     int64_t context = 0;    // KV cache positions; 0: the model's maximum
     int64_t max_tokens = 0; // per reply; 0: until the context is full
     SamplingParams sampling;
+    // Teacher forcing, for tests of what surrounds the model (the tool loop, the terminal): the next replies'
+    // tokens, in order, taken instead of sampled ones. The model still runs over each of them, so the KV
+    // cache and everything after is as if it had sampled them. Sampling resumes when they run out.
+    std::vector<std::vector<TokenId>> scripted_replies;
 };
 
 enum class StopReason {
@@ -98,6 +105,11 @@ class ChatSession {
     // prefill chunks and between tokens; when it is set before any token is sampled, the user's message
     // is taken back out of the history.
     Result<ReplyStats> send(const std::string& user_text, ChatObserver& observer, const std::atomic<bool>& stop);
+    // Adds the answers to the model's tool call (Role::kTool messages) and generates the model's next reply.
+    // Unlike a user message, a tool's answer stays in the history when `stop` cuts the reply off before it
+    // starts: the call did run.
+    Result<ReplyStats>
+    send_tool_results(std::vector<Message> results, ChatObserver& observer, const std::atomic<bool>& stop);
 
     const std::vector<Message>& messages() const { return messages_; }
     const Sequence& sequence() const { return *sequence_; }
@@ -111,6 +123,10 @@ class ChatSession {
 
   private:
     ChatSession(Engine& engine, const Tokenizer& tokenizer, const ChatOptions& options);
+    // Appends `added`, then renders, prefills and generates; on an interrupt before the first token, takes
+    // `added` back out when `keep_on_interrupt` is false.
+    Result<ReplyStats>
+    reply_to(std::vector<Message> added, bool keep_on_interrupt, ChatObserver& observer, const std::atomic<bool>& stop);
     Status prefill(std::span<const TokenId> tokens,
                    const std::atomic<bool>& stop,
                    std::vector<float>& last_logits,
@@ -123,6 +139,7 @@ class ChatSession {
     std::unique_ptr<Sequence> sequence_;
     std::vector<Message> messages_;
     uint64_t sample_counter_ = 0; // one value per sampled token over the whole session
+    size_t scripted_replies_used_ = 0;
 };
 
 // The prompt for the assistant's next message, with `messages` trimmed to fit `budget` tokens (TritonLLM

@@ -12,6 +12,8 @@
 #include "model/weights.h"
 #include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
+#include "tools/tool_loop.h"
+#include "tools/toolbox.h"
 
 #include <algorithm>
 #include <ctime>
@@ -34,6 +36,9 @@ struct ChatFlags {
     bool browser = false;
     bool show_browser_results = false;
     bool python = false;
+    std::string browser_backend; // "" : $BROWSER_BACKEND, else exa
+    std::string workspace;       // "" : the current directory
+    std::vector<std::string> scripted_replies;
     std::string developer_message;
     int64_t context = 0; // 0: what fits in memory, at most kMaxDefaultContext
     bool raw = false;
@@ -59,18 +64,32 @@ constexpr const char* kDemoConfig = R"({
 })";
 constexpr uint64_t kDemoSeed = 2025;
 
-Status check_tool_flags(const ChatFlags& flags) {
-    const std::pair<bool, const char*> tools[] = {{flags.apply_patch, "--apply-patch (the apply_patch tool)"},
-                                                  {flags.browser, "--browser (the browser tool)"},
-                                                  {flags.show_browser_results, "--show-browser-results"},
-                                                  {flags.python, "--python (the python tool)"}};
-    for (const auto& [given, what] : tools) {
-        if (given) {
-            return make_error(ErrorCode::kUnsupported, "{} is not available in this build yet; chat without it for now",
-                              what);
-        }
+// The tools the flags enable, each checked to work here before the model loads; null when none is.
+Result<std::unique_ptr<tools::Toolbox>>
+make_toolbox(const ChatFlags& flags, const Environment& environment, const Tokenizer& tokenizer) {
+    if (flags.show_browser_results && !flags.browser) {
+        return make_error(ErrorCode::kInvalidArgument, "--show-browser-results needs the browser (-b)");
     }
-    return {};
+    if (!flags.browser && !flags.python && !flags.apply_patch) {
+        return std::unique_ptr<tools::Toolbox>();
+    }
+    tools::ToolboxOptions options;
+    if (flags.browser) {
+        tools::BrowserSettings browser;
+        browser.backend = !flags.browser_backend.empty()         ? flags.browser_backend
+                          : !environment.browser_backend.empty() ? environment.browser_backend
+                                                                 : "exa";
+        browser.exa_api_key = environment.exa_api_key;
+        browser.ydc_api_key = environment.ydc_api_key;
+        options.browser = std::move(browser);
+    }
+    if (flags.python) {
+        options.python = tools::PythonSettings{};
+    }
+    if (flags.apply_patch) {
+        options.patch_workspace = flags.workspace.empty() ? fs::current_path() : fs::path(flags.workspace);
+    }
+    return tools::Toolbox::create(options, &tokenizer);
 }
 
 // Written under a temporary name and renamed when complete, so a directory under the final name is
@@ -169,9 +188,7 @@ void report_prompt(const PromptInfo& info, int64_t context) {
 void report_reply(const ReplyStats& stats, const ChatSession& session) {
     switch (stats.stop) {
     case StopReason::kReturn:
-        break;
-    case StopReason::kCall:
-        notice("The model called a tool, but no tools are enabled in this chat.");
+    case StopReason::kCall: // the tool loop answers it
         break;
     case StopReason::kMaxTokens:
         notice(fmt::format("Stopped at --max-tokens ({} tokens).", session.options().max_tokens));
@@ -192,18 +209,87 @@ void report_reply(const ReplyStats& stats, const ChatSession& session) {
                        stats.prompt.prompt_tokens, stats.prompt.reused_tokens));
 }
 
-// Prints the trimming notice before the reply starts, then streams the reply.
-class ChatPrinter : public ReplyPrinter {
+// Streams a turn: each reply (after its trimming notice), its statistics, and each tool call's answer.
+class TurnPrinter : public tools::ToolLoopObserver {
   public:
-    ChatPrinter(const Tokenizer& tokenizer, bool raw, bool color, int64_t context)
-        : ReplyPrinter(tokenizer, raw, color), context_(context) {}
-    void on_prompt(const PromptInfo& info, std::span<const TokenId>) override { report_prompt(info, context_); }
+    TurnPrinter(const Tokenizer& tokenizer,
+                const ChatFlags& flags,
+                bool color,
+                const ChatSession& session,
+                const tools::Toolbox* toolbox)
+        : tokenizer_(&tokenizer), flags_(&flags), color_(color), session_(&session), toolbox_(toolbox),
+          renderer_(tokenizer) {}
+
+    void on_prompt(const PromptInfo& info, std::span<const TokenId>) override {
+        report_prompt(info, session_->context());
+    }
+    void on_token(TokenId token) override { printer().on_token(token); }
+    void on_events(std::span<const ParserEvent> events) override { printer().on_events(events); }
+    void on_reply(const ReplyStats& stats) override {
+        printer().finish();
+        printer_.reset();
+        report_reply(stats, *session_);
+    }
+    void on_tool_result(const Message& call, const Message& result) override;
+    void write(std::string_view text) { printer().write(text); }
+    void finish() {
+        if (printer_) {
+            printer_->finish();
+            printer_.reset();
+        }
+    }
 
   private:
-    int64_t context_;
+    ReplyPrinter& printer() {
+        if (!printer_) {
+            printer_ = std::make_unique<ReplyPrinter>(*tokenizer_, flags_->raw, color_);
+            if (toolbox_ != nullptr && toolbox_->has_browser()) {
+                const tools::Toolbox* toolbox = toolbox_;
+                printer_->set_text_filter([toolbox](std::string_view text, bool& partial) {
+                    return toolbox->normalize_citations(text, partial);
+                });
+            }
+        }
+        return *printer_;
+    }
+
+    const Tokenizer* tokenizer_;
+    const ChatFlags* flags_;
+    bool color_;
+    const ChatSession* session_;
+    const tools::Toolbox* toolbox_;
+    HarmonyRenderer renderer_;
+    std::unique_ptr<ReplyPrinter> printer_;
 };
 
-Status chat_loop(ChatSession& session, const Tokenizer& tokenizer, const ChatFlags& flags) {
+void TurnPrinter::on_tool_result(const Message& call, const Message& result) {
+    const std::string& text = std::get<std::string>(result.content.at(0));
+    if (flags_->raw) {
+        // The answer as the model reads it, then the start of its next message (chat.py --raw).
+        std::vector<TokenId> tokens;
+        Status rendered = renderer_.render_message(result, false, tokens);
+        Result<std::string> decoded =
+            rendered.ok() ? tokenizer_->decode(tokens) : Result<std::string>(rendered.error());
+        write(decoded.ok() ? *decoded : text);
+        write("<|start|>assistant");
+        return;
+    }
+    const TextStyle style = text_style(color_);
+    const tools::ToolKind kind = tools::tool_kind(call);
+    const char* label = kind == tools::ToolKind::kBrowser      ? "Search output:"
+                        : kind == tools::ToolKind::kPython     ? "Python output:"
+                        : kind == tools::ToolKind::kApplyPatch ? "Apply Patch output:"
+                                                               : "Tool output:";
+    write(fmt::format("{}{}{}\n", style.bold, label, style.reset));
+    if (kind == tools::ToolKind::kBrowser && !flags_->show_browser_results) {
+        write("[Search results fed to the model]\n");
+    } else {
+        write(text);
+        write(text.empty() || text.back() != '\n' ? "\n" : "");
+    }
+}
+
+Status chat_loop(ChatSession& session, tools::Toolbox* toolbox, const Tokenizer& tokenizer, const ChatFlags& flags) {
     const bool interactive = ::isatty(STDIN_FILENO) != 0;
     const bool color = ::isatty(STDOUT_FILENO) != 0;
     const TextStyle style = text_style(color);
@@ -262,22 +348,25 @@ Status chat_loop(ChatSession& session, const Tokenizer& tokenizer, const ChatFla
             continue;
         }
         reader->remember(input.text);
-        ChatPrinter printer(tokenizer, flags.raw, color, session.context());
+        TurnPrinter printer(tokenizer, flags, color, session, toolbox);
         if (flags.raw) {
             printer.write(interactive ? "<|end|><|start|>assistant" : "<|start|>assistant");
         }
         clear_interrupt_request();
-        Result<ReplyStats> stats = session.send(input.text, printer, interrupt_requested());
+        Result<tools::TurnStats> turn =
+            tools::run_chat_turn(session, toolbox, input.text, printer, interrupt_requested());
         printer.finish();
-        if (!stats.ok()) {
-            return stats.error();
+        if (!turn.ok()) {
+            return turn.error();
         }
-        report_reply(*stats, session);
+        if (turn->call_limit_reached) {
+            notice(fmt::format("Stopped after {} tool calls in a row; send a message to let the model go on.",
+                               turn->tool_calls));
+        }
     }
 }
 
 Status run_chat(const ChatFlags& flags) {
-    TLLM_RETURN_IF_ERROR(check_tool_flags(flags));
     const Environment environment = Environment::from_process();
     std::string model_dir;
     if (flags.demo) {
@@ -286,6 +375,7 @@ Status run_chat(const ChatFlags& flags) {
         TLLM_ASSIGN_OR_RETURN(model_dir, resolve_model(flags.model, flags.source));
     }
     TLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::for_model_dir(model_dir));
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<tools::Toolbox> toolbox, make_toolbox(flags, environment, tokenizer));
     TLLM_ASSIGN_OR_RETURN(EngineOptions engine_options_value, engine_options(flags.backend, flags.threads, "bf16"));
     std::unique_ptr<Engine> engine;
     {
@@ -307,6 +397,13 @@ Status run_chat(const ChatFlags& flags) {
     options.max_tokens = flags.max_tokens;
     options.sampling.temperature = flags.temperature;
     options.sampling.seed = flags.seed_given ? flags.seed : std::random_device{}();
+    for (const std::string& reply : flags.scripted_replies) {
+        TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> tokens, tokenizer.encode_with_special(reply));
+        options.scripted_replies.push_back(std::move(tokens));
+    }
+    if (toolbox) {
+        toolbox->declare(options);
+    }
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ChatSession> session, ChatSession::create(*engine, tokenizer, options));
 
     if (flags.demo) {
@@ -316,8 +413,11 @@ Status run_chat(const ChatFlags& flags) {
     notice(fmt::format("Model {} | {} backend | context {} tokens | reasoning effort {} | temperature {}", model_dir,
                        backend_name(engine->options().backend), session->context(), flags.reasoning_effort,
                        flags.temperature));
+    if (toolbox) {
+        notice(toolbox->describe());
+    }
     SigintCatcher catcher;
-    return chat_loop(*session, tokenizer, flags);
+    return chat_loop(*session, toolbox.get(), tokenizer, flags);
 }
 
 } // namespace
@@ -395,10 +495,20 @@ void register_chat_command(CLI::App& app) {
     chat->add_option("-r,--reasoning-effort", flags->reasoning_effort, "Reasoning effort")
         ->check(CLI::IsMember({"low", "medium", "high"}))
         ->capture_default_str();
-    chat->add_flag("-a,--apply-patch", flags->apply_patch, "Make the apply_patch function available (not yet)");
-    chat->add_flag("-b,--browser", flags->browser, "Use the browser tool (not yet)");
-    chat->add_flag("--show-browser-results", flags->show_browser_results, "Show the browser's results (not yet)");
-    chat->add_flag("-p,--python", flags->python, "Use the python tool (not yet)");
+    chat->add_flag("-a,--apply-patch", flags->apply_patch,
+                   "Make the apply_patch function available to the model (it edits files in --workspace only)");
+    chat->add_option("--workspace", flags->workspace,
+                     "The directory apply_patch may change (default: the current directory)");
+    chat->add_flag("-b,--browser", flags->browser, "Use the browser tool (web search and pages)");
+    chat->add_option("--browser-backend", flags->browser_backend,
+                     "Search service: exa (EXA_API_KEY), youcom (YDC_API_KEY) or local:DIR (offline, a folder of "
+                     "documents); default: $BROWSER_BACKEND, else exa");
+    chat->add_flag("--show-browser-results", flags->show_browser_results, "Show the browser's results");
+    chat->add_flag("-p,--python", flags->python,
+                   "Use the python tool (the model's code runs in a bubblewrap sandbox without network)");
+    // For tests of the tool loop and the terminal with a random-weights model: replies (Harmony text) taken
+    // instead of sampled, one per reply, in order.
+    chat->add_option("--scripted-reply", flags->scripted_replies)->group("");
     chat->add_option("--developer-message", flags->developer_message, "Developer message (instructions)");
     chat->add_option("-c,--context", flags->context,
                      "Context length in tokens (0: what fits in memory, at most 131072)")

@@ -272,9 +272,17 @@ void ReplyPrinter::on_events(std::span<const ParserEvent> events) {
             begin_message(event.message);
             break;
         case ParserEventType::kTextDelta:
-            write(event.text);
+            if (!filtering_) {
+                write(event.text);
+                break;
+            }
+            message_text_ += event.text;
+            show_filtered(false);
             break;
         case ParserEventType::kMessageEnd:
+            if (filtering_) {
+                show_filtered(true);
+            }
             end_message();
             break;
         case ParserEventType::kWarning:
@@ -308,6 +316,9 @@ void ReplyPrinter::begin_message(const ParsedMessage& header) {
     }
     write(label);
     in_message_ = true;
+    filtering_ = filter_ && header.role == Role::kAssistant && !header.recipient && !header.degraded;
+    message_text_.clear();
+    shown_bytes_ = 0;
 }
 
 void ReplyPrinter::end_message() {
@@ -318,8 +329,22 @@ void ReplyPrinter::end_message() {
     in_message_ = false;
 }
 
+void ReplyPrinter::show_filtered(bool complete) {
+    bool partial = false;
+    const std::string filtered = filter_(message_text_, partial);
+    // A filter only rewrites what it has seen whole, so what was shown stays a prefix of its output.
+    if ((partial && !complete) || filtered.size() <= shown_bytes_) {
+        return;
+    }
+    write(std::string_view(filtered).substr(shown_bytes_));
+    shown_bytes_ = filtered.size();
+}
+
 void ReplyPrinter::finish() {
     write(decoder_.flush());
+    if (filtering_ && in_message_) {
+        show_filtered(true);
+    }
     end_message();
     if (!at_line_start_) {
         write("\n");

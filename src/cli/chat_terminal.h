@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,11 +86,18 @@ class ReplyPrinter : public ChatObserver {
     void finish();
     // Writes text to stdout now.
     void write(std::string_view text);
+    // Rewrites what assistant messages say before it is shown (the browser's citations become links).
+    // `filter(text, partial)` gets a message's whole text so far and sets `partial` while the end of the text
+    // may still turn into something it rewrites; that part is held back until it is known.
+    using TextFilter = std::function<std::string(std::string_view text, bool& partial)>;
+    void set_text_filter(TextFilter filter) { filter_ = std::move(filter); }
 
   private:
     void write_token(TokenId token);
     void begin_message(const ParsedMessage& header);
     void end_message();
+    // Writes what is new in the filtered text of the message; `complete`: also a trailing partial part.
+    void show_filtered(bool complete);
 
     // More header tokens than any real Harmony header has (recipient and content type included).
     static constexpr size_t kHeaderPatience = 32;
@@ -102,6 +110,10 @@ class ReplyPrinter : public ChatObserver {
     bool at_line_start_ = true;
     std::vector<TokenId> header_tokens_; // since the last message ended
     bool unformatted_ = false;           // the reply is shown token by token, as text
+    TextFilter filter_;
+    bool filtering_ = false;   // the current message goes through filter_
+    std::string message_text_; // the current message's text as the model wrote it
+    size_t shown_bytes_ = 0;   // of its filtered text, written so far
 };
 
 // ANSI styles; empty strings when `color` is false.

@@ -42,6 +42,9 @@ Environment Environment::from_lookup(const std::function<const char*(const char*
         environment.hf_home = user_cache("huggingface");
     }
     environment.modelscope_domain = get("MODELSCOPE_DOMAIN");
+    environment.browser_backend = get("BROWSER_BACKEND");
+    environment.exa_api_key = get("EXA_API_KEY");
+    environment.ydc_api_key = get("YDC_API_KEY");
 
     environment.cuda_home = get("CUDA_HOME");
     if (environment.cuda_home.empty()) {

@@ -21,6 +21,11 @@ struct Environment {
     std::string hf_home;
     std::string modelscope_domain; // MODELSCOPE_DOMAIN (default www.modelscope.cn; may carry its own scheme)
 
+    // The browser tool's search services, named as gpt-oss names them.
+    std::string browser_backend; // BROWSER_BACKEND: exa | youcom | local:DIR (the chat's default backend)
+    std::string exa_api_key;     // EXA_API_KEY
+    std::string ydc_api_key;     // YDC_API_KEY (You.com)
+
     static Environment from_process();
     // `lookup` returns a variable's value or nullptr; an empty value counts as unset.
     static Environment from_lookup(const std::function<const char*(const char*)>& lookup);

@@ -2,8 +2,8 @@
 // is valid) on the CPU: history trimming, loop detection, KV-cache reuse across turns, the stop flag and
 // the rendered system message.
 #include "../common/temp_dir.h"
+#include "../common/tiny_chat_model.h"
 #include "chat/chat_session.h"
-#include "model/synth.h"
 
 #include <gtest/gtest.h>
 
@@ -21,30 +21,13 @@ constexpr const char* kTinyChatConfig = R"({
 class ChatSessionTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        directory_ = new testing::TempDir();
-        auto config = parse_config_json(kTinyChatConfig, "tiny chat config");
-        ASSERT_TRUE(config.ok()) << config.error().to_string();
-        SynthOptions synth;
-        synth.seed = 7;
-        Status written = write_synthetic_checkpoint(*config, synth, *directory_ / "model");
-        ASSERT_TRUE(written.ok()) << written.error().to_string();
-        auto weights = ModelWeights::load(*directory_ / "model");
-        ASSERT_TRUE(weights.ok()) << weights.error().to_string();
         EngineOptions options;
         options.n_threads = 2;
         options.max_step_tokens = 32; // several prefill chunks per prompt
-        auto engine = Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights).value()), options);
-        ASSERT_TRUE(engine.ok()) << engine.error().to_string();
-        engine_ = std::move(engine).value().release();
-        auto tokenizer = Tokenizer::o200k_harmony();
-        ASSERT_TRUE(tokenizer.ok());
-        tokenizer_ = new Tokenizer(std::move(tokenizer).value());
+        model_ = new testing::TinyChatModel(kTinyChatConfig, 7, options);
     }
-    static void TearDownTestSuite() {
-        delete tokenizer_;
-        delete engine_;
-        delete directory_;
-    }
+    static void TearDownTestSuite() { delete model_; }
+    void SetUp() override { ASSERT_NE(model_->engine(), nullptr); }
 
     static ChatOptions options(int64_t context, int64_t max_tokens, float temperature = 1.0f) {
         ChatOptions chat;
@@ -55,25 +38,13 @@ class ChatSessionTest : public ::testing::Test {
         chat.sampling.seed = 3;
         return chat;
     }
-    static std::unique_ptr<ChatSession> make_session(const ChatOptions& chat) {
-        auto session = ChatSession::create(*engine_, *tokenizer_, chat);
-        EXPECT_TRUE(session.ok()) << session.error().to_string();
-        return session.ok() ? std::move(session).value() : nullptr;
-    }
-    static std::string decode(std::span<const TokenId> tokens) {
-        auto text = tokenizer_->decode(tokens);
-        EXPECT_TRUE(text.ok());
-        return text.ok() ? *text : "";
-    }
+    static std::unique_ptr<ChatSession> make_session(const ChatOptions& chat) { return model_->session(chat); }
+    static std::string decode(std::span<const TokenId> tokens) { return model_->decode(tokens); }
 
-    static testing::TempDir* directory_;
-    static Engine* engine_;
-    static Tokenizer* tokenizer_;
+    static testing::TinyChatModel* model_;
 };
 
-testing::TempDir* ChatSessionTest::directory_ = nullptr;
-Engine* ChatSessionTest::engine_ = nullptr;
-Tokenizer* ChatSessionTest::tokenizer_ = nullptr;
+testing::TinyChatModel* ChatSessionTest::model_ = nullptr;
 
 // Records what the session reports and can raise the stop flag after a number of tokens.
 class RecordingObserver : public ChatObserver {
@@ -146,7 +117,7 @@ std::vector<Message> conversation(int turns) {
 }
 
 TEST_F(ChatSessionTest, FittingKeepsSystemAndDeveloperAndDropsTheOldestTurns) {
-    HarmonyRenderer renderer(*tokenizer_);
+    HarmonyRenderer renderer(model_->tokenizer());
     const std::vector<Message> original = conversation(6);
     auto full = renderer.render_for_completion(original, Role::kAssistant);
     ASSERT_TRUE(full.ok());
@@ -187,7 +158,7 @@ TEST_F(ChatSessionTest, FittingKeepsSystemAndDeveloperAndDropsTheOldestTurns) {
 }
 
 TEST_F(ChatSessionTest, FittingCutsTheFirstTokensWhenDroppingIsNotEnough) {
-    HarmonyRenderer renderer(*tokenizer_);
+    HarmonyRenderer renderer(model_->tokenizer());
     std::vector<Message> messages = conversation(2);
     messages.back() = Message::text(Role::kUser, std::string(2000, 'x') + " end");
     auto full = renderer.render_for_completion(messages, Role::kAssistant);
@@ -232,7 +203,7 @@ TEST(LoopDetection, FiresOnEightRepeatsOfAShortPattern) {
 }
 
 TEST_F(ChatSessionTest, LoopDetectionIgnoresOrdinaryText) {
-    auto tokens = tokenizer_->encode_ordinary(
+    auto tokens = model_->tokenizer().encode_ordinary(
         "The capital of France is Paris. It lies on the Seine, and it has been the country's capital for "
         "most of the last thousand years. The city is known for its museums, its cafes and its bridges; "
         "the the the city also has a long history of science, with many universities and libraries. "
@@ -276,11 +247,11 @@ TEST_F(ChatSessionTest, LaterTurnsFeedOnlyTheTokensAfterTheSharedPrefix) {
     EXPECT_EQ(session->sequence().tokens(), expected);
 
     // The reused cache is the one a fresh prefill of the whole prompt builds: same greedy first token.
-    auto sequence = engine_->new_sequence(1024);
+    auto sequence = model_->engine()->new_sequence(1024);
     ASSERT_TRUE(sequence.ok());
     std::vector<std::vector<float>> logits;
     const StepInput input{sequence->get(), second.prompt_, false};
-    ASSERT_TRUE(engine_->step(std::span<const StepInput>(&input, 1), logits).ok());
+    ASSERT_TRUE(model_->engine()->step(std::span<const StepInput>(&input, 1), logits).ok());
     EXPECT_EQ(Sampler(SamplingParams{}).sample(logits[0], 0), second.tokens_.at(0));
 }
 
@@ -337,10 +308,52 @@ TEST_F(ChatSessionTest, LongConversationsAreTrimmedToTheContext) {
 }
 
 TEST_F(ChatSessionTest, RejectsAContextTooSmallForAChat) {
-    EXPECT_FALSE(ChatSession::create(*engine_, *tokenizer_, options(8, 4)).ok());
+    EXPECT_FALSE(ChatSession::create(*model_->engine(), model_->tokenizer(), options(8, 4)).ok());
     ChatOptions bad = options(256, 4);
     bad.sampling.temperature = -1.0f;
-    EXPECT_FALSE(ChatSession::create(*engine_, *tokenizer_, bad).ok());
+    EXPECT_FALSE(ChatSession::create(*model_->engine(), model_->tokenizer(), bad).ok());
+}
+
+TEST_F(ChatSessionTest, ToolAnswersMustBeToolMessagesAndStayWhenStoppedBeforeTheReply) {
+    auto session = make_session(options(512, 4));
+    std::atomic<bool> stop{false};
+    RecordingObserver observer;
+    EXPECT_FALSE(session->send_tool_results({}, observer, stop).ok());
+    EXPECT_FALSE(session->send_tool_results({Message::text(Role::kUser, "not a tool")}, observer, stop).ok());
+    Message nameless = Message::text(Role::kTool, "42");
+    EXPECT_FALSE(session->send_tool_results({nameless}, observer, stop).ok());
+    EXPECT_EQ(session->messages().size(), 2u) << "rejected answers never enter the history";
+
+    Message answer = Message::text(Role::kTool, "42");
+    answer.name = "python";
+    answer.recipient = "assistant";
+    answer.channel = "analysis";
+    stop.store(true);
+    auto reply = session->send_tool_results({answer}, observer, stop);
+    ASSERT_TRUE(reply.ok()) << reply.error().to_string();
+    EXPECT_EQ(reply->stop, StopReason::kInterrupted);
+    ASSERT_EQ(session->messages().size(), 3u) << "the tool ran: its answer stays";
+    EXPECT_EQ(session->messages().back().name, "python");
+}
+
+TEST_F(ChatSessionTest, ScriptedRepliesAreForcedThenSamplingResumes) {
+    ChatOptions chat = options(512, 6, 0.0f);
+    auto forced = model_->tokenizer().encode_with_special("<|channel|>final<|message|>Hi.<|return|>");
+    ASSERT_TRUE(forced.ok());
+    chat.scripted_replies.push_back(*forced);
+    auto session = make_session(chat);
+    std::atomic<bool> stop{false};
+    RecordingObserver first;
+    ASSERT_TRUE(session->send("Say hi.", first, stop).ok());
+    EXPECT_EQ(first.tokens_, *forced);
+    EXPECT_EQ(std::get<std::string>(session->messages().back().content.at(0)), "Hi.");
+    RecordingObserver second;
+    ASSERT_TRUE(session->send("Again.", second, stop).ok());
+    EXPECT_NE(second.tokens_, *forced) << "the random model samples its own tokens once the script is used up";
+
+    ChatOptions bad = options(512, 4);
+    bad.scripted_replies.push_back({-1});
+    EXPECT_FALSE(ChatSession::create(*model_->engine(), model_->tokenizer(), bad).ok());
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // The chat command end to end on a tiny random-weights model: in a real terminal (a detached tmux session
 // of fixed size, driven with send-keys and read with capture-pane) and from a pipe (scripted mode).
+#include "../common/chat_test_config.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 
@@ -19,25 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The real vocabulary (the chat renders Harmony's special tokens) around the smallest network that runs.
-constexpr const char* kChatTestConfig = R"({
-  "num_hidden_layers": 1, "num_experts": 2, "experts_per_token": 1, "vocab_size": 201088,
-  "hidden_size": 32, "intermediate_size": 32, "swiglu_limit": 7.0, "head_dim": 16,
-  "num_attention_heads": 2, "num_key_value_heads": 1, "sliding_window": 16,
-  "initial_context_length": 4096, "rope_theta": 150000.0, "rope_scaling_factor": 32.0,
-  "rope_ntk_alpha": 1.0, "rope_ntk_beta": 32.0
-})";
-
-std::string shell_quote(const std::string& text) {
-    std::string quoted = "'";
-    for (char c : text) {
-        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return quoted + "'";
-}
-
 using testing::CommandResult;
 using testing::run_shell;
+using testing::shell_quote;
 
 size_t count(const std::string& text, const std::string& needle) {
     size_t found = 0;
@@ -100,7 +85,7 @@ class ChatTuiTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         directory_ = new testing::TempDir();
-        std::ofstream(*directory_ / "config.json") << kChatTestConfig;
+        std::ofstream(*directory_ / "config.json") << testing::kChatBinaryTestConfig;
         CommandResult synth = run_shell(std::string(TLLM_BINARY) + " synth --seed 5 --config " +
                                         (*directory_ / "config.json") + " --out " + (*directory_ / "model") + " 2>&1");
         ASSERT_EQ(synth.exit_code, 0) << synth.output;
@@ -270,10 +255,9 @@ TEST_F(ChatTuiTest, MissingModelsAndToolsFailWithDirections) {
     EXPECT_NE(missing.output.find("cannot reach 127.0.0.1:1"), std::string::npos) << missing.output;
     EXPECT_NE(missing.output.find("--demo"), std::string::npos) << missing.output;
 
-    CommandResult tool = run_shell(chat("--python") + " </dev/null 2>&1");
+    CommandResult tool = run_shell("env -u EXA_API_KEY " + chat("-b --browser-backend exa") + " </dev/null 2>&1");
     EXPECT_EQ(tool.exit_code, 1);
-    EXPECT_NE(tool.output.find("--python (the python tool) is not available in this build yet"), std::string::npos)
-        << tool.output;
+    EXPECT_NE(tool.output.find("needs an API key in EXA_API_KEY"), std::string::npos) << tool.output;
 
     CommandResult subcommand =
         run_shell(std::string(TLLM_BINARY) + " chat --demo " + (*directory_ / "model") + " </dev/null 2>&1");

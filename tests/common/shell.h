@@ -32,4 +32,13 @@ inline CommandResult finish_command(FILE* pipe) {
 
 inline CommandResult run_shell(const std::string& command) { return finish_command(::popen(command.c_str(), "r")); }
 
+// `text` as one single-quoted shell word.
+inline std::string shell_quote(const std::string& text) {
+    std::string quoted = "'";
+    for (char c : text) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
+}
+
 } // namespace tllm::testing

@@ -46,6 +46,14 @@ TEST(Environment, HfHomePrecedence) {
     EXPECT_EQ(with({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}, {"HF_HOME", "/hf"}}).hf_home, "/hf");
 }
 
+TEST(Environment, BrowserVariablesArePassedThrough) {
+    Environment environment = with({{"BROWSER_BACKEND", "youcom"}, {"EXA_API_KEY", "exa-key"}, {"YDC_API_KEY", "ydc"}});
+    EXPECT_EQ(environment.browser_backend, "youcom");
+    EXPECT_EQ(environment.exa_api_key, "exa-key");
+    EXPECT_EQ(environment.ydc_api_key, "ydc");
+    EXPECT_EQ(with({}).browser_backend, "");
+}
+
 TEST(Environment, JitBackendIsPassedThrough) {
     EXPECT_EQ(with({{"TRITONLLM_JIT_BACKEND", "nvrtc"}}).jit_backend, "nvrtc");
 }
