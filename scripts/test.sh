@@ -17,4 +17,4 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
 
 cmake --preset fuzz -G Ninja >/dev/null
 cmake --build --preset fuzz -j "$jobs" --target fuzzers
-bash scripts/run-fuzzers.sh build/fuzz 30
+bash scripts/run-fuzzers.sh build/fuzz 20
