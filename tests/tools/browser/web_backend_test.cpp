@@ -93,6 +93,13 @@ class WebBackends : public ::testing::Test {
             response.set_redirect("/article.html");
         });
         server.Get("/missing", [](const httplib::Request&, httplib::Response& response) { response.status = 404; });
+        server.Get("/long.html", [](const httplib::Request&, httplib::Response& response) {
+            std::string html = "<html><head><title>Long page</title></head><body>";
+            for (int i = 0; i < 40; ++i) {
+                html += "<p>Paragraph " + std::to_string(i) + (i == 27 ? " holds the needle." : " is filler.") + "</p>";
+            }
+            response.set_content(html + "</body></html>", "text/html");
+        });
     }
 
     void add_exa(httplib::Server& server) {
@@ -209,6 +216,38 @@ TEST_F(WebBackends, OpeningAResultFetchesThePageItself) {
               "[2] 127.0.0.1:" + std::to_string(web.port()) + " (" + web.url("/notes.txt") +
                   ")\n**viewing lines [0 - 3] of 3**\n\nL0: \nL1: URL: " + web.url("/notes.txt") +
                   "\nL2: Plain notes.\nL3: Second line.");
+}
+
+TEST_F(WebBackends, ServedPagesScrollFindAndAreCited) {
+    Browser browser(exa_backend());
+    const std::string url = web.url("/long.html");
+    const std::string opened = browser.call("open", json({{"id", url}}).dump());
+    // Each paragraph is a line, with a blank line between: paragraph i is on line 2 + 2 i.
+    ASSERT_EQ(opened.rfind("[0] Long page (" + url + ")\n", 0), 0u) << opened;
+    EXPECT_NE(opened.find("L2: Paragraph 0 is filler."), std::string::npos) << opened;
+
+    // Scrolling: no id, a start line and a line count.
+    EXPECT_EQ(browser.call("open", R"({"loc": 56, "num_lines": 3})"),
+              "[1] Long page (" + url +
+                  ")\n**viewing lines [56 - 58] of 80**\n\nL56: Paragraph 27 holds the needle.\nL57: \nL58: "
+                  "Paragraph 28 is filler.");
+
+    const std::string found = browser.call("find", R"({"pattern": "needle", "cursor": 0})");
+    EXPECT_NE(found.find("Find results for text: `needle` in `Long page`"), std::string::npos) << found;
+    EXPECT_NE(found.find("match at L56"), std::string::npos) << found;
+    EXPECT_NE(found.find("Paragraph 27 holds the needle."), std::string::npos) << found;
+    // Each match shows four lines from the one that matched (the reference's find).
+    EXPECT_NE(found.find("Paragraph 28 is filler."), std::string::npos) << found;
+    EXPECT_EQ(found.find("Paragraph 29"), std::string::npos) << found;
+    EXPECT_EQ(found.find("Paragraph 26"), std::string::npos) << found;
+
+    // A citation of the opened page becomes a link to it; one of a page never opened stays as written.
+    const NormalizedCitations cited = browser.normalize_citations_with_links("Needle 【0†L56】 and 【9†L1】.");
+    ASSERT_EQ(cited.citations.size(), 1u) << cited.text;
+    EXPECT_EQ(cited.citations[0].url, url);
+    EXPECT_NE(cited.text.find(url), std::string::npos) << cited.text;
+    EXPECT_NE(cited.text.find("【9†L1】"), std::string::npos) << cited.text;
+    EXPECT_TRUE(browser.normalize_citations_with_links("Needle 【0†L5").has_partial_citation);
 }
 
 TEST_F(WebBackends, ExaContentsApiWhenAsked) {
