@@ -4,15 +4,12 @@
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <thread>
 
 namespace tllm {

@@ -5,12 +5,10 @@
 #include "fake_hub.h"
 #include "hub/hub.h"
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 namespace tllm::hub {
 namespace {
