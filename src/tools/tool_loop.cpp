@@ -50,7 +50,7 @@ Result<TurnStats> run_chat_turn(ChatSession& session,
         ++turn.tool_calls;
         const Message call_copy = *call; // the history grows below
         observer.on_tool_call(call_copy);
-        Message result = toolbox != nullptr ? toolbox->answer(call_copy) : answer_without_tools(call_copy);
+        Message result = toolbox != nullptr ? toolbox->answer(call_copy, &stop) : answer_without_tools(call_copy);
         observer.on_tool_result(call_copy, result);
         // After a stop request this only records the answer (the call did run) and replies nothing.
         std::vector<Message> results;

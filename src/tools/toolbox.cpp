@@ -124,7 +124,7 @@ void Toolbox::declare(ChatOptions& options) const {
     }
 }
 
-std::string Toolbox::run(ToolKind kind, const Message& call) {
+std::string Toolbox::run(ToolKind kind, const Message& call, const std::atomic<bool>* cancel) {
     const std::string text = call.content.empty() || !std::holds_alternative<std::string>(call.content[0])
                                  ? std::string()
                                  : std::get<std::string>(call.content[0]);
@@ -139,7 +139,9 @@ std::string Toolbox::run(ToolKind kind, const Message& call) {
         if (!options_.python) {
             return "Error: the python tool is not enabled in this chat.";
         }
-        Result<PythonRun> run = run_python_in_sandbox(sandbox_options(*options_.python), text);
+        PythonSandboxOptions sandbox = sandbox_options(*options_.python);
+        sandbox.cancel = cancel;
+        Result<PythonRun> run = run_python_in_sandbox(sandbox, text);
         return run.ok() ? python_tool_output(*run) : "Error: the python sandbox failed: " + run.error().message();
     }
     case ToolKind::kApplyPatch:
@@ -153,8 +155,8 @@ std::string Toolbox::run(ToolKind kind, const Message& call) {
     return fmt::format("Error: there is no tool or function named {} in this chat.", recipient);
 }
 
-Message Toolbox::answer(const Message& call) {
-    Message answer = Message::text(Role::kTool, run(tool_kind(call), call));
+Message Toolbox::answer(const Message& call, const std::atomic<bool>* cancel) {
+    Message answer = Message::text(Role::kTool, run(tool_kind(call), call, cancel));
     // chat.py: the author is the recipient called (browser.search, python, functions.apply_patch), the answer
     // goes to the assistant on the call's channel.
     answer.name = tool_kind(call) == ToolKind::kPython ? std::string("python") : call.recipient.value();

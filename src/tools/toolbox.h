@@ -9,6 +9,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tools/browser/backend.h"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -70,8 +71,8 @@ class Toolbox {
 
     // The tool's answer to `call` (an assistant message with a recipient). Whatever goes wrong (bad
     // arguments, a failed patch, a tool that is not enabled) is told to the model in the answer, so the
-    // conversation can go on.
-    Message answer(const Message& call);
+    // conversation can go on. `cancel` (may be null), polled by tools that can run long (python), stops them.
+    Message answer(const Message& call, const std::atomic<bool>* cancel = nullptr);
 
     // Browser citations 【cursor†Lx-Ly】 in `text` turned into links for display; `partial` is set when the
     // text ends inside what may become a citation (hold it back until more text comes).
@@ -79,7 +80,7 @@ class Toolbox {
 
   private:
     explicit Toolbox(ToolboxOptions options);
-    std::string run(ToolKind kind, const Message& call);
+    std::string run(ToolKind kind, const Message& call, const std::atomic<bool>* cancel);
 
     ToolboxOptions options_;
     std::unique_ptr<Browser> browser_;

@@ -172,6 +172,26 @@ TEST_F(ChatTuiTest, CtrlCStopsTheReplyAndTheChatGoesOn) {
     ASSERT_TRUE(tmux.wait_for_text("CHAT-EXIT=0")) << tmux.screen();
 }
 
+TEST_F(ChatTuiTest, CtrlCStopsALongPythonCall) {
+    if (run_shell(std::string(TLLM_BINARY) + " tool python </dev/null >/dev/null 2>&1").exit_code != 0) {
+        GTEST_SKIP() << "the python sandbox cannot run here";
+    }
+    const std::string call = " to=python<|channel|>analysis code<|message|>import time\nprint('started', "
+                             "flush=True)\ntime.sleep(600)<|call|>";
+    Tmux tmux(chat("-p --max-tokens 64 --scripted-reply " + shell_quote(call)));
+    ASSERT_TRUE(tmux.started());
+    ASSERT_TRUE(tmux.wait_for_text(kPrompt)) << tmux.screen();
+    tmux.line("Sleep.");
+    ASSERT_TRUE(tmux.wait_for_text("Tool call to python:")) << tmux.screen();
+    std::this_thread::sleep_for(1s); // the sandbox is running the code
+    const auto pressed = std::chrono::steady_clock::now();
+    tmux.key("C-c");
+    ASSERT_TRUE(tmux.wait_for_text("[python: stopped by the user]")) << tmux.screen();
+    EXPECT_LT(std::chrono::steady_clock::now() - pressed, 10s) << "not the 120 s limit";
+    ASSERT_TRUE(tmux.wait_for_text(kPrompt, 2)) << tmux.screen();
+    EXPECT_NE(tmux.screen().find("started"), std::string::npos) << tmux.screen();
+}
+
 TEST_F(ChatTuiTest, LongChatsAreTrimmedWithANotice) {
     Tmux tmux(chat("-c 160 --max-tokens 16"));
     ASSERT_TRUE(tmux.started());

@@ -60,6 +60,8 @@ constexpr std::pair<const char*, const char*> kSandboxEnvironment[] = {
 constexpr std::chrono::seconds kStopGrace{5};
 // How long, once the sandbox is gone, its pipes may take to reach end of file.
 constexpr std::chrono::seconds kDrainGrace{1};
+// How often a run that can be cancelled looks at its flag.
+constexpr std::chrono::milliseconds kCancelPoll{100};
 
 std::string format_bytes(uint64_t bytes) {
     if (bytes >= (uint64_t{1} << 30) && bytes % (uint64_t{1} << 30) == 0) {
@@ -213,8 +215,12 @@ bool has_memory_error(const std::string& output) {
 // The sandbox's output and status, read until every process of it is gone, and its limits enforced.
 class SandboxWatch {
   public:
-    SandboxWatch(ProcessTree& tree, UniqueFd output, UniqueFd status, const PythonSandboxLimits& limits)
-        : tree_(tree), output_(std::move(output)), status_(std::move(status)), limits_(limits),
+    SandboxWatch(ProcessTree& tree,
+                 UniqueFd output,
+                 UniqueFd status,
+                 const PythonSandboxLimits& limits,
+                 const std::atomic<bool>* cancel)
+        : tree_(tree), output_(std::move(output)), status_(std::move(status)), limits_(limits), cancel_(cancel),
           capture_(limits.max_output_bytes) {}
 
     Status run(Clock::time_point deadline) {
@@ -222,6 +228,10 @@ class SandboxWatch {
             const Clock::time_point now = Clock::now();
             if (!stopping_ && now >= deadline) {
                 timed_out_ = true;
+                stop(now);
+            }
+            if (!stopping_ && cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+                cancelled_ = true;
                 stop(now);
             }
             if (!stopping_ && capture_.total_bytes() > limits_.stop_output_bytes) {
@@ -234,7 +244,10 @@ class SandboxWatch {
                 reaper_killed_ = true;
                 tree_.kill_reaper();
             }
-            const Clock::time_point wake = stopping_ ? stop_deadline_ : deadline;
+            Clock::time_point wake = stopping_ ? stop_deadline_ : deadline;
+            if (cancel_ != nullptr && !stopping_) {
+                wake = std::min(wake, now + kCancelPoll); // a signal may set the flag without waking poll()
+            }
             TLLM_RETURN_IF_ERROR(wait_for_events(reaper_killed_ ? Clock::duration::max() : wake - now));
         }
         reaper_exit_ = tree_.wait();
@@ -252,6 +265,7 @@ class SandboxWatch {
     const OutputCapture& capture() const { return capture_; }
     bool stopped() const { return stopping_; }
     bool timed_out() const { return timed_out_; }
+    bool cancelled() const { return cancelled_; }
     bool output_stopped() const { return output_stopped_; }
 
   private:
@@ -320,6 +334,7 @@ class SandboxWatch {
     UniqueFd output_;
     UniqueFd status_;
     const PythonSandboxLimits& limits_;
+    const std::atomic<bool>* cancel_;
     OutputCapture capture_;
     SandboxStatus status_report_;
     ChildExit reaper_exit_;
@@ -327,6 +342,7 @@ class SandboxWatch {
     bool stopping_ = false;
     bool reaper_killed_ = false;
     bool timed_out_ = false;
+    bool cancelled_ = false;
     bool output_stopped_ = false;
     Clock::time_point stop_deadline_;
 };
@@ -409,7 +425,7 @@ Result<PythonRun> run_python_in_sandbox(const PythonSandboxOptions& options, std
     script.reset();
     null_input.reset();
 
-    SandboxWatch watch(tree, std::move(output.read_end), std::move(status.read_end), limits);
+    SandboxWatch watch(tree, std::move(output.read_end), std::move(status.read_end), limits, options.cancel);
     const auto wall = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.wall_seconds));
     TLLM_RETURN_IF_ERROR(watch.run(start + wall));
 
@@ -428,6 +444,7 @@ Result<PythonRun> run_python_in_sandbox(const PythonSandboxOptions& options, std
         return make_error(ErrorCode::kUnsupported, "bubblewrap cannot create namespaces: {}", trimmed(run.output));
     }
     run.timed_out = watch.timed_out();
+    run.cancelled = watch.cancelled();
     run.output_stopped = watch.output_stopped();
     if (watch.stopped()) {
         run.term_signal = SIGKILL;
@@ -475,6 +492,9 @@ std::string python_tool_output(const PythonRun& run) {
     if (run.timed_out) {
         notes.push_back(fmt::format("[python: stopped after the {:g} s wall-clock limit]", limits.wall_seconds));
     }
+    if (run.cancelled) {
+        notes.push_back("[python: stopped by the user]");
+    }
     if (run.output_stopped) {
         notes.push_back(fmt::format("[python: stopped for writing more than {} of output]",
                                     format_bytes(limits.stop_output_bytes)));
@@ -486,7 +506,7 @@ std::string python_tool_output(const PythonRun& run) {
         notes.push_back(fmt::format("[python: out of memory: the sandbox allows {} per process]",
                                     format_bytes(limits.memory_bytes)));
     }
-    if (run.term_signal != 0 && !run.timed_out && !run.output_stopped && !run.cpu_time_exceeded) {
+    if (run.term_signal != 0 && !run.timed_out && !run.cancelled && !run.output_stopped && !run.cpu_time_exceeded) {
         const char* name = ::sigabbrev_np(run.term_signal);
         notes.push_back(fmt::format("[python: killed by signal {} (SIG{})]", run.term_signal, name ? name : "?"));
     }

@@ -7,6 +7,7 @@
 
 #include "core/result.h"
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ struct PythonSandboxOptions {
     uid_t sandbox_uid_last = 65519;
     gid_t sandbox_gid = 65534; // "nogroup"
     PythonSandboxLimits limits;
+    // When set, polled while the code runs: the user gave up waiting (Ctrl-C in the chat), so the sandbox is
+    // stopped as at a limit. Must outlive the run.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct PythonRun {
@@ -60,6 +64,7 @@ struct PythonRun {
     int exit_code = -1;          // the interpreter's status when it exited, else -1
     int term_signal = 0;         // the signal that killed it, else 0
     bool timed_out = false;      // killed at the wall-clock limit
+    bool cancelled = false;      // stopped because `cancel` was set
     bool cpu_time_exceeded = false;
     bool memory_error = false; // it died of a MemoryError
     double wall_seconds = 0;

@@ -6,7 +6,9 @@
 #include "tools/python/python_sandbox.h"
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace tllm::tools {
@@ -483,6 +486,22 @@ TEST_F(PythonSandboxTest, SleepHitsTheWallClockLimit) {
     EXPECT_LT(result.wall_seconds, 2.0 + 5);
     // What was printed before the limit is kept.
     EXPECT_EQ(python_tool_output(result), "sleeping\n[python: stopped after the 2 s wall-clock limit]");
+}
+
+TEST_F(PythonSandboxTest, TheUserCanStopARunEarly) {
+    std::atomic<bool> cancel{false};
+    PythonSandboxOptions options = options_;
+    options.cancel = &cancel;
+    std::thread user([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
+        cancel.store(true); // Ctrl-C in the chat
+    });
+    const PythonRun result = run_with(options, "import time\nprint('working', flush=True)\ntime.sleep(100)\n");
+    user.join();
+    EXPECT_TRUE(result.cancelled);
+    EXPECT_FALSE(result.timed_out);
+    EXPECT_LT(result.wall_seconds, 0.7 + 5);
+    EXPECT_EQ(python_tool_output(result), "working\n[python: stopped by the user]");
 }
 
 TEST_F(PythonSandboxTest, HugeOutputKeepsItsStartAndEnd) {
