@@ -3,6 +3,7 @@
 // patch is applied to a scratch workspace that holds a symlink to a directory beside it, a symlink to a file
 // there and a FIFO. Nothing beside the workspace may change, and a patch that fails must leave the workspace
 // exactly as it was.
+#include "../tests/tools/patch/patch_test_files.h"
 #include "core/check.h"
 #include "tools/patch/apply_patch.h"
 
@@ -25,32 +26,9 @@ using tllm::tools::PatchChunk;
 using tllm::tools::PatchHunk;
 using tllm::tools::PatchOperation;
 
-std::string read_file(const fs::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    std::ostringstream content;
-    content << stream.rdbuf();
-    return content.str();
-}
-
-void write_file(const fs::path& path, const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
-
-// Kind, mode and content (or link target) of everything under `root`, without following symlinks or opening
-// anything but regular files.
-std::map<std::string, std::string> snapshot(const fs::path& root) {
-    std::map<std::string, std::string> entries;
-    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(root)) {
-        struct stat status {};
-        ::lstat(entry.path().c_str(), &status);
-        std::string description = std::to_string(status.st_mode) + " " + std::to_string(status.st_ino);
-        if (S_ISREG(status.st_mode)) {
-            description += " " + read_file(entry.path());
-        } else if (S_ISLNK(status.st_mode)) {
-            description += " -> " + fs::read_symlink(entry.path()).string();
-        }
-        entries[fs::relative(entry.path(), root).string()] = description;
-    }
-    return entries;
-}
+using tllm::tools::testing::read_file;
+using tllm::tools::testing::snapshot;
+using tllm::tools::testing::write_file;
 
 // A directory under $TMPDIR for the whole run: "workspace" (rebuilt for every input) and "outside" beside it.
 class Scratch {

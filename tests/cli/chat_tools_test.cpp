@@ -2,6 +2,7 @@
 // model whose replies are scripted (--scripted-reply: the tokens are forced, the model still runs over them).
 // Each scripted reply calls a tool; the chat must run it, show its answer and feed it back to the model.
 #include "../common/chat_test_config.h"
+#include "../common/files.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 
@@ -13,23 +14,18 @@
 namespace tllm {
 namespace {
 
+using ::tllm::testing::read_file;
+
 namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::run_shell;
 using testing::shell_quote;
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 class ChatToolsTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         directory_ = new testing::TempDir();
-        std::ofstream(*directory_ / "config.json") << testing::kChatBinaryTestConfig;
-        CommandResult synth = run_shell(std::string(TLLM_BINARY) + " synth --seed 5 --config " +
-                                        (*directory_ / "config.json") + " --out " + (*directory_ / "model") + " 2>&1");
+        CommandResult synth = testing::synthesize_chat_test_model(*directory_);
         ASSERT_EQ(synth.exit_code, 0) << synth.output;
         fs::create_directories(*directory_ / "docs");
         std::ofstream(*directory_ / "docs/kiwi.html") << "<html><head><title>Kiwifruit</title></head><body><p>The "

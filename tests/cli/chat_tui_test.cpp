@@ -1,6 +1,7 @@
 // The chat command end to end on a tiny random-weights model: in a real terminal (a detached tmux session
 // of fixed size, driven with send-keys and read with capture-pane) and from a pipe (scripted mode).
 #include "../common/chat_test_config.h"
+#include "../common/files.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 
@@ -15,6 +16,8 @@
 namespace tllm {
 namespace {
 
+using ::tllm::testing::read_file;
+
 using namespace std::chrono_literals;
 
 using testing::CommandResult;
@@ -27,11 +30,6 @@ size_t count(const std::string& text, const std::string& needle) {
         ++found;
     }
     return found;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // One detached tmux session on a private server (its own socket file), removed with the object.
@@ -82,9 +80,7 @@ class ChatTuiTest : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         directory_ = new testing::TempDir();
-        std::ofstream(*directory_ / "config.json") << testing::kChatBinaryTestConfig;
-        CommandResult synth = run_shell(std::string(TLLM_BINARY) + " synth --seed 5 --config " +
-                                        (*directory_ / "config.json") + " --out " + (*directory_ / "model") + " 2>&1");
+        CommandResult synth = testing::synthesize_chat_test_model(*directory_);
         ASSERT_EQ(synth.exit_code, 0) << synth.output;
     }
     static void TearDownTestSuite() { delete directory_; }

@@ -1,4 +1,5 @@
 // `tritonllm tool apply_patch|python|browser`: each tool alone through the binary, as users and scripts run it.
+#include "../common/files.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 
@@ -10,14 +11,11 @@
 namespace tllm {
 namespace {
 
+using ::tllm::testing::read_file;
+
 namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::run_shell;
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // `input` written to a file and fed on stdin; stderr into `errors`.
 CommandResult run_tool(const std::string& arguments, const std::string& input, const testing::TempDir& scratch) {

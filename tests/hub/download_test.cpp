@@ -1,5 +1,6 @@
 // Downloads against a local stand-in for both hubs (fake_hub.h): ranges, resume, verification, the lock,
 // the completion marker, auth across redirects, unreachable hosts, and the `tritonllm download` command.
+#include "../common/files.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
 #include "fake_hub.h"
@@ -13,16 +14,13 @@
 namespace tllm::hub {
 namespace {
 
+using ::tllm::testing::read_file;
+
 namespace fs = std::filesystem;
 using testing::FakeHub;
 
 constexpr int64_t kChunk = 256 << 10;
 const std::string kWeights = "original/model.safetensors";
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::vector<std::string> files_under(const std::string& root) {
     std::vector<std::string> files;

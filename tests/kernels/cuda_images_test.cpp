@@ -1,5 +1,6 @@
 // The embedded kernel modules: an image per ops/*.cu and configured arch, each a CUDA ELF for that SM, the
 // sources byte-identical to the tree, the CUBIN choice for a card, and `tritonllm kernels --json`.
+#include "../common/files.h"
 #include "../common/temp_dir.h"
 #include "kernels/cuda/cubin.h"
 #include "kernels/cuda/embedded_kernels.h"
@@ -19,6 +20,8 @@
 namespace tllm::cuda {
 namespace {
 
+using ::tllm::testing::read_file;
+
 const std::filesystem::path kOpsDir = std::filesystem::path(TLLM_SOURCE_DIR) / "src/kernels/cuda/ops";
 
 std::vector<std::filesystem::path> files_with_extension(const std::string& extension) {
@@ -30,13 +33,6 @@ std::vector<std::filesystem::path> files_with_extension(const std::string& exten
     }
     std::sort(files.begin(), files.end());
     return files;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 TEST(CudaImages, EveryOpHasAnImageForEveryConfiguredArch) {

@@ -3,6 +3,7 @@
 // one of them. Each test makes the model call a tool, checks the tool really ran (a file appears, code's
 // output comes back, a document is found), that its answer went into the history as the Harmony tool message
 // gpt-oss's chat.py appends, and that the model's next reply was generated over a prompt holding it.
+#include "../common/files.h"
 #include "../common/temp_dir.h"
 #include "../common/tiny_chat_model.h"
 #include "chat/chat_session.h"
@@ -18,6 +19,9 @@
 namespace tllm::tools {
 namespace {
 
+using ::tllm::testing::read_file;
+using ::tllm::testing::write_file;
+
 namespace fs = std::filesystem;
 
 constexpr const char* kTinyConfig = R"({
@@ -27,18 +31,6 @@ constexpr const char* kTinyConfig = R"({
   "initial_context_length": 4096, "rope_theta": 150000.0, "rope_scaling_factor": 32.0,
   "rope_ntk_alpha": 1.0, "rope_ntk_beta": 32.0
 })";
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << text;
-}
 
 class ToolLoopTest : public ::testing::Test {
   protected:

@@ -2,6 +2,8 @@
 // changed nothing.
 #pragma once
 
+#include "../../common/files.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,17 +15,8 @@ namespace tllm::tools::testing {
 
 namespace fs = std::filesystem;
 
-inline void write_file(const fs::path& path, const std::string& content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-}
-
-inline std::string read_file(const fs::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    std::ostringstream content;
-    content << stream.rdbuf();
-    return content.str();
-}
+using ::tllm::testing::read_file;
+using ::tllm::testing::write_file;
 
 inline unsigned permissions_of(const fs::path& path) {
     struct stat status {};
