@@ -78,12 +78,7 @@ Status run_python(const ToolFlags& flags) {
 Status run_browser(const ToolFlags& flags, const std::string& action) {
     const Environment environment = Environment::from_process();
     tools::ToolboxOptions options;
-    options.browser = tools::BrowserSettings{};
-    options.browser->backend = !flags.browser_backend.empty()         ? flags.browser_backend
-                               : !environment.browser_backend.empty() ? environment.browser_backend
-                                                                      : "exa";
-    options.browser->exa_api_key = environment.exa_api_key;
-    options.browser->ydc_api_key = environment.ydc_api_key;
+    options.browser = tools::BrowserSettings::from_environment(environment, flags.browser_backend);
     TLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::o200k_harmony());
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<tools::Toolbox> toolbox, tools::Toolbox::create(options, &tokenizer));
 

@@ -50,6 +50,16 @@ PythonSandboxOptions sandbox_options(const PythonSettings& settings) {
 
 } // namespace
 
+BrowserSettings BrowserSettings::from_environment(const Environment& environment, const std::string& backend) {
+    BrowserSettings settings;
+    settings.backend = !backend.empty()                       ? backend
+                       : !environment.browser_backend.empty() ? environment.browser_backend
+                                                              : "exa";
+    settings.exa_api_key = environment.exa_api_key;
+    settings.ydc_api_key = environment.ydc_api_key;
+    return settings;
+}
+
 ToolKind tool_kind(const Message& call) {
     // chat.py's routing: browser.* and python* by prefix, the function by its full name.
     if (starts_with(call.recipient, "browser.")) {

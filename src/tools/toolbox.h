@@ -5,6 +5,7 @@
 
 #include "chat/chat_session.h"
 #include "chat/message.h"
+#include "core/environment.h"
 #include "core/result.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/browser/backend.h"
@@ -29,6 +30,9 @@ struct BrowserSettings {
     std::string exa_base_url = "https://api.exa.ai";
     std::string youcom_base_url = "https://api.ydc-index.io";
     FetchLimits limits; // for the services and the pages the model opens
+
+    // `backend` when given, else $BROWSER_BACKEND, else exa (gpt-oss's default); the keys from the environment.
+    static BrowserSettings from_environment(const Environment& environment, const std::string& backend);
 };
 
 struct PythonSettings {
