@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and tests need. Safe to re-run; skips apt when all are present.
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build clang clang-format libclang-rt-14-dev
+  build-essential cmake ninja-build ccache clang clang-format libclang-rt-14-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libreadline-dev tmux
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev pkg-config

@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, checks formatting, builds everything, runs every CPU test, then runs the
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer briefly.
+# The test command: installs what is missing, checks formatting, builds everything with every CUBIN, runs every CPU
+# test, packs the release tarball and tests it from an empty folder, runs the tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then each fuzzer briefly. Each stage's time goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
 jobs=$(nproc)
+start=$SECONDS
+stage_start=$SECONDS
+stage() {
+  echo "test.sh: $1 done in $((SECONDS - stage_start)) s ($((SECONDS - start)) s in all)" >&2
+  stage_start=$SECONDS
+}
+# The release and portable builds compile the same objects: ccache (inside this clone's build folder, so a fresh
+# clone starts empty) lets the portable build take the release build's.
+export CCACHE_DIR=${CCACHE_DIR:-$PWD/build/ccache}
+
+bash scripts/install-deps.sh
 bash scripts/check-format.sh
+stage "dependencies and formatting"
 
 cmake --preset release -G Ninja >/dev/null
 cmake --build --preset release -j "$jobs"
+stage "release build"
 ctest --preset release -j "$jobs"
+stage "release tests"
+
+bash scripts/package.sh --test >/dev/null
+stage "release tarball and its test"
 
 cmake --preset asan -G Ninja >/dev/null
 cmake --build --preset asan -j "$jobs"
+stage "asan build"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan -j "$jobs"
+stage "asan tests"
 
 cmake --preset fuzz -G Ninja >/dev/null
 cmake --build --preset fuzz -j "$jobs" --target fuzzers
+stage "fuzz build"
 bash scripts/run-fuzzers.sh build/fuzz 20
+stage "fuzzing"

@@ -4,6 +4,7 @@
 //
 //   tokenizer_bench [--corpus FILE] [--megabytes N] [--no-tiktoken] [google-benchmark flags]
 #include "core/buffer.h"
+#include "core/check.h"
 #include "tokenizer/tokenizer.h"
 
 #include <benchmark/benchmark.h>
@@ -20,27 +21,23 @@ struct BenchInput {
     const Tokenizer* tokenizer = nullptr;
 };
 
-// The shared docs (English prose, markdown, tables, code), the Harmony fixtures (JSON) and the multilingual
-// sample, repeated up to `megabytes`. All are read-only inputs, so the corpus is the same from run to run.
+// The repository's docs and README (English prose, markdown, tables, code), the Harmony fixtures (JSON) and the
+// multilingual sample, repeated up to `megabytes`. All are committed files, so the corpus only changes with them.
 std::string build_corpus(size_t megabytes) {
     std::string unit;
     namespace fs = std::filesystem;
-    const std::string source = TLLM_SOURCE_DIR;
-    std::vector<fs::path> files = {fs::path(source) / "bench/tokenizer/multilingual.txt"};
+    const fs::path source = TLLM_SOURCE_DIR;
+    std::vector<fs::path> files = {source / "bench/tokenizer/multilingual.txt", source / "README.md",
+                                   source / "tests/data/harmony/harmony-official.json"};
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(source + "/../shared/docs", ec)) {
+    for (const auto& entry : fs::directory_iterator(source / "docs", ec)) {
         files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     for (const auto& path : files) {
         auto text = read_text_file(path.string());
-        if (text.ok()) {
-            unit += *text;
-        }
-    }
-    auto fixtures = read_text_file(source + "/../shared/testdata/harmony-official.json");
-    if (fixtures.ok()) {
-        unit += *fixtures;
+        TLLM_CHECK(text.ok(), "tokenizer_bench corpus: {}", text.error().to_string());
+        unit += *text;
     }
     std::string corpus;
     while (corpus.size() < megabytes * 1000000 && !unit.empty()) {

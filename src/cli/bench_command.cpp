@@ -2,6 +2,7 @@
 // the bytes one decode step must read over the card's device-to-device copy bandwidth.
 #include "cli/bench_command.h"
 
+#include "cli/build_info.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
 #include "core/log.h"
@@ -142,6 +143,7 @@ Status run_bench(const BenchFlags& flags) {
     const SamplingParams sampling{flags.temperature, 1.0f, 0, flags.seed};
     Rng rng(flags.seed ^ 0x62656e6368ull);
     std::vector<nlohmann::json> rows;
+    const nlohmann::json version = build_info_json(build_info());
     for (int run = -1; run < flags.runs; ++run) { // run −1 warms up (module loads, graph capture)
         sequence->truncate(0);
         std::vector<int32_t> prompt(static_cast<size_t>(flags.prompt_tokens));
@@ -173,7 +175,8 @@ Status run_bench(const BenchFlags& flags) {
                               {"copy_bandwidth_gb_s", copy_bandwidth / 1e9},
                               {"bytes_per_token", bytes_per_token},
                               {"ceiling_tok_s", ceiling},
-                              {"fraction_of_ceiling", decode_rate / ceiling}};
+                              {"fraction_of_ceiling", decode_rate / ceiling},
+                              {"version", version}};
         std::printf("%s\n", row.dump().c_str());
         std::fflush(stdout);
         rows.push_back(std::move(row));

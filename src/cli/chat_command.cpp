@@ -467,7 +467,7 @@ std::vector<std::string> route_to_chat(const CLI::App& app, std::vector<std::str
         if (option == nullptr) {
             break; // not a global option: one of the chat's (e.g. --demo)
         }
-        if (option == app.get_help_ptr() || option == app.get_help_all_ptr()) {
+        if (option == app.get_help_ptr() || option == app.get_help_all_ptr() || option == app.get_version_ptr()) {
             return args;
         }
         first += option->get_type_size() > 0 && name.size() == arg.size() ? 2 : 1; // skip the option's value

@@ -1,5 +1,6 @@
 #include "cli/kernel_commands.h"
 
+#include "cli/build_info.h"
 #include "cli/report.h"
 #include "core/environment.h"
 #include "core/log.h"
@@ -71,7 +72,8 @@ Status list_kernels(const KernelsFlags& flags) {
                 {{"name", std::string(module.name)}, {"source_bytes", module.source.size()}, {"images", images}});
         }
         const std::span<const int> archs = configured_archs();
-        nlohmann::json out = {{"archs", std::vector<int>(archs.begin(), archs.end())},
+        nlohmann::json out = {{"version", build_info_json(build_info())},
+                              {"archs", std::vector<int>(archs.begin(), archs.end())},
                               {"modules", modules},
                               {"device", gpu ? device_json(gpu->info()) : nlohmann::json(nullptr)}};
         std::printf("%s\n", out.dump(2).c_str());

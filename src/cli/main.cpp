@@ -1,5 +1,6 @@
 // tritonllm: gpt-oss inference. Subcommands are registered by their modules' command files.
 #include "cli/bench_command.h"
+#include "cli/build_info.h"
 #include "cli/chat_command.h"
 #include "cli/download_command.h"
 #include "cli/kernel_commands.h"
@@ -15,6 +16,9 @@
 int main(int argc, char** argv) {
     CLI::App app{"tritonllm: fast, exact inference for OpenAI's gpt-oss models"};
     app.require_subcommand(1);
+    app.set_version_flag(
+        "-V,--version", [] { return tllm::build_info_text(tllm::build_info()); },
+        "Version, git commit, toolchain and CUBIN archs of this build");
     app.footer("Without a subcommand, `tritonllm [MODEL] [options]` chats: see `tritonllm chat --help`.");
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "Logging to stderr")

@@ -46,6 +46,11 @@ Environment Environment::from_lookup(const std::function<const char*(const char*
     environment.exa_api_key = get("EXA_API_KEY");
     environment.ydc_api_key = get("YDC_API_KEY");
 
+    environment.ca_bundle = get("SSL_CERT_FILE");
+    if (environment.ca_bundle.empty()) {
+        environment.ca_bundle = get("CURL_CA_BUNDLE");
+    }
+
     environment.cuda_home = get("CUDA_HOME");
     if (environment.cuda_home.empty()) {
         environment.cuda_home = get("CUDA_PATH");

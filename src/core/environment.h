@@ -12,6 +12,9 @@ struct Environment {
     // TRITONLLM_CACHE_DIR, else $XDG_CACHE_HOME/tritonllm, else $HOME/.cache/tritonllm ("" when none is set).
     std::string cache_dir;
     std::string cuda_home; // CUDA_HOME, else CUDA_PATH, else /usr/local/cuda
+    // SSL_CERT_FILE (OpenSSL's name), else CURL_CA_BUNDLE (curl's): the CA certificates for HTTPS; "" = unset, and
+    // find_ca_bundle (core/ca_bundle.h) looks in the distributions' usual places.
+    std::string ca_bundle;
 
     // Model hubs, named as their own clients name them. Empty = unset; the hub module applies the defaults.
     std::string hf_endpoint; // HF_ENDPOINT (e.g. a mirror; default https://huggingface.co)

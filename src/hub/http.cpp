@@ -177,6 +177,9 @@ HttpResponse HttpSession::get(const HttpRequest& request, const HttpBodyHandler&
         curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_USERAGENT, "tritonllm/0.1");
+        if (!request.ca_bundle.empty()) {
+            curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_bundle.c_str());
+        }
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.connect_timeout_s);
         curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_s);

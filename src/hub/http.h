@@ -20,6 +20,7 @@ struct HttpRequest {
     // Inclusive first byte; the request asks for [range_start, end of file] when set.
     std::optional<int64_t> range_start;
     std::optional<int64_t> range_end; // inclusive last byte; needs range_start
+    std::string ca_bundle; // CA certificates file for HTTPS (HubEndpoints::ca_bundle); "" = libcurl's default
     long connect_timeout_s = 15;
     // A transfer slower than 1 byte/s for this long counts as a timeout (a stalled connection).
     long stall_timeout_s = 60;

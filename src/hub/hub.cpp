@@ -142,6 +142,7 @@ transfer_options(const ModelRequest& request, const DownloadOptions& options, co
     transfer.retry_delay = options.retry_delay;
     transfer.progress = ProgressReporter::default_style(options.progress);
     transfer.label = request.repo;
+    transfer.ca_bundle = endpoints.ca_bundle;
     if (options.source == Source::kHuggingFace) {
         transfer.bearer_token = endpoints.huggingface_token;
         transfer.auth_hint = endpoints.huggingface_token.empty()
@@ -165,6 +166,7 @@ Result<RepoListing> fetch_listing(const ModelRequest& request,
     HttpRequest http;
     http.url = listing_url(options.source, endpoints, request.repo, effective_revision(options));
     http.bearer_token = transfer.bearer_token;
+    http.ca_bundle = transfer.ca_bundle;
     std::string what = fmt::format("the file list of {} at {}", request.repo, effective_revision(options));
     HttpSession session;
     std::string body;

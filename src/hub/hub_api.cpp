@@ -1,5 +1,7 @@
 #include "hub/hub_api.h"
 
+#include "core/ca_bundle.h"
+
 #include <fnmatch.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -113,6 +115,7 @@ HubEndpoints HubEndpoints::from_environment(const Environment& environment) {
         std::string domain = strip_trailing_slashes(environment.modelscope_domain);
         endpoints.modelscope = domain.find("://") != std::string::npos ? domain : "https://" + domain;
     }
+    endpoints.ca_bundle = find_ca_bundle(environment.ca_bundle);
     return endpoints;
 }
 

@@ -22,8 +22,10 @@ struct HubEndpoints {
     std::string huggingface = "https://huggingface.co"; // no trailing slash
     std::string huggingface_token;                      // sent as "Authorization: Bearer", "" = anonymous
     std::string modelscope = "https://www.modelscope.cn";
+    std::string ca_bundle; // CA certificates for HTTPS; "" = libcurl's default
 
-    // HF_ENDPOINT, HF_TOKEN (else the token file `hf auth login` writes under HF_HOME) and MODELSCOPE_DOMAIN.
+    // HF_ENDPOINT, HF_TOKEN (else the token file `hf auth login` writes under HF_HOME), MODELSCOPE_DOMAIN and
+    // the CA bundle (SSL_CERT_FILE, CURL_CA_BUNDLE, else the distribution's).
     // A MODELSCOPE_DOMAIN with a scheme ("http://127.0.0.1:8080") is used as given, a bare host gets https://.
     static HubEndpoints from_environment(const Environment& environment);
 };

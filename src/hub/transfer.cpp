@@ -202,6 +202,7 @@ Transfer::Attempt Transfer::attempt_range(HttpSession& session, FileJob& job, si
     HttpRequest request;
     request.url = job.file->url;
     request.bearer_token = options_.bearer_token;
+    request.ca_bundle = options_.ca_bundle;
     if (end >= 0) {
         request.range_start = offset;
         request.range_end = end - 1;

@@ -28,6 +28,7 @@ struct TransferOptions {
     int max_attempts = 5;                        // per range, for transient failures (5xx, reset, timeout)
     std::chrono::milliseconds retry_delay{1000}; // doubles with every attempt, at most 30 s
     std::string bearer_token;
+    std::string ca_bundle; // for HttpRequest::ca_bundle
     ProgressReporter::Style progress = ProgressReporter::Style::kNone;
     std::string label; // names the download in progress lines
     // Appended to errors: what to do about a 401/403, and about an unreachable host.

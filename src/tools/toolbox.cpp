@@ -1,5 +1,6 @@
 #include "tools/toolbox.h"
 
+#include "core/ca_bundle.h"
 #include "tools/browser/browser.h"
 #include "tools/patch/apply_patch.h"
 #include "tools/python/python_sandbox.h"
@@ -57,6 +58,7 @@ BrowserSettings BrowserSettings::from_environment(const Environment& environment
                                                               : "exa";
     settings.exa_api_key = environment.exa_api_key;
     settings.ydc_api_key = environment.ydc_api_key;
+    settings.limits.ca_bundle = find_ca_bundle(environment.ca_bundle);
     return settings;
 }
 

@@ -31,7 +31,8 @@ struct BrowserSettings {
     std::string youcom_base_url = "https://api.ydc-index.io";
     FetchLimits limits; // for the services and the pages the model opens
 
-    // `backend` when given, else $BROWSER_BACKEND, else exa (gpt-oss's default); the keys from the environment.
+    // `backend` when given, else $BROWSER_BACKEND, else exa (gpt-oss's default); the keys and the CA bundle from the
+    // environment.
     static BrowserSettings from_environment(const Environment& environment, const std::string& backend);
 };
 

@@ -1,7 +1,7 @@
 // Shared helpers for the chat tests: the tokenizer and the official Harmony fixtures.
 #pragma once
 
-#include "core/buffer.h"
+#include "../common/test_data.h"
 #include "core/check.h"
 #include "tokenizer/tokenizer.h"
 
@@ -25,13 +25,10 @@ struct Fixture {
     std::vector<TokenId> ids;
 };
 
-// The fixture "test-data/<name>" from ../shared/testdata/harmony-official.json.
+// The fixture "test-data/<name>" from tests/data/harmony/harmony-official.json (OpenAI's harmony test files).
 inline Fixture official_fixture(const std::string& name) {
-    static const nlohmann::json fixtures = [] {
-        auto text = read_text_file(std::string(TLLM_SHARED_DIR) + "/testdata/harmony-official.json");
-        TLLM_CHECK(text.ok(), "{}", text.error().to_string());
-        return nlohmann::json::parse(*text).at("fixtures");
-    }();
+    static const nlohmann::json fixtures =
+        nlohmann::json::parse(read_test_data("harmony/harmony-official.json")).at("fixtures");
     for (const auto& fixture : fixtures) {
         if (fixture.at("name") == "test-data/" + name) {
             return {fixture.at("text").get<std::string>(), fixture.at("ids").get<std::vector<TokenId>>()};

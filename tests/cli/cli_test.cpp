@@ -1,6 +1,7 @@
 // The tritonllm binary end to end: synth -> logits -> generate, and clear failures on bad input.
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
+#include "../common/test_data.h"
 #include "core/npy.h"
 
 #include <algorithm>
@@ -22,7 +23,7 @@ CommandResult run(const std::string& arguments, const testing::TempDir& dir) {
     return result;
 }
 
-std::string tiny_config() { return std::string(TLLM_SOURCE_DIR) + "/tests/data/golden/tiny.json"; }
+std::string tiny_config() { return tllm::testing::test_data_path("golden/tiny.json").string(); }
 
 TEST(Cli, SynthLogitsGenerate) {
     testing::TempDir dir;

@@ -78,5 +78,11 @@ TEST(Environment, FromProcessReadsTheRealEnvironment) {
     EXPECT_FALSE(environment.cuda_home.empty());
 }
 
+TEST(Environment, CaBundleFromOpenSslsVariableElseCurls) {
+    EXPECT_EQ(with({}).ca_bundle, "");
+    EXPECT_EQ(with({{"CURL_CA_BUNDLE", "/curl.pem"}}).ca_bundle, "/curl.pem");
+    EXPECT_EQ(with({{"CURL_CA_BUNDLE", "/curl.pem"}, {"SSL_CERT_FILE", "/ssl.pem"}}).ca_bundle, "/ssl.pem");
+}
+
 } // namespace
 } // namespace tllm

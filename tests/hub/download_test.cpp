@@ -3,6 +3,7 @@
 #include "../common/files.h"
 #include "../common/shell.h"
 #include "../common/temp_dir.h"
+#include "../common/tls_server.h"
 #include "fake_hub.h"
 #include "hub/hub.h"
 
@@ -311,6 +312,38 @@ TEST_F(Download, TwoProcessesTakeTurnsAndDownloadOnce) {
     EXPECT_TRUE(waited) << a.errors << "\n---\n" << b.errors;
     EXPECT_EQ(hub.served_bytes(kWeights), 4 * kChunk - 1000);
     EXPECT_EQ(hub.listings(), 1);
+}
+
+// The CA bundle from the environment (SSL_CERT_FILE, else the distribution's) reaches every request of a download:
+// the listing, the resolve URLs and the CDN host they redirect to. A hub whose certificate is outside it is refused.
+TEST(DownloadOverHttps, TheCaBundleFromTheEnvironmentIsTrustedAndNoOtherCertificate) {
+    testing::TempDir dir;
+    testing::write_self_signed_certificate(dir / "hub.pem", dir / "hub.key");
+    testing::write_self_signed_certificate(dir / "other.pem", dir / "other.key");
+    FakeHub hub(dir / "hub.pem", dir / "hub.key");
+    hub.add_repo("openai/gpt-oss-20b", gpt_oss_files());
+    DownloadOptions options;
+    options.source = Source::kHuggingFace;
+    options.cache_dir = dir / "cache";
+    options.chunk_bytes = kChunk;
+    options.max_attempts = 1;
+    options.progress = false;
+    Environment environment;
+    environment.hf_endpoint = hub.url();
+    environment.ca_bundle = dir / "other.pem";
+    auto refused = ensure_model("20b", options, HubEndpoints::from_environment(environment));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("certificate"), std::string::npos) << refused.error().to_string();
+
+    environment.ca_bundle = dir / "hub.pem";
+    auto path = ensure_model("20b", options, HubEndpoints::from_environment(environment));
+    ASSERT_TRUE(path.ok()) << path.error().to_string();
+    EXPECT_EQ(read_file(*path + "/model.safetensors"), gpt_oss_files()[kWeights].content);
+    bool via_cdn = false;
+    for (const auto& download : hub.downloads()) {
+        via_cdn |= download.host.starts_with("localhost");
+    }
+    EXPECT_TRUE(via_cdn) << "the files should come from the CDN host the resolve URLs redirect to";
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 // A local stand-in for both model hubs (cpp-httplib on 127.0.0.1, an ephemeral port), with the faults the
 // downloader must survive: Hugging Face's listing and resolve URLs (302 to a "CDN" on another host name,
-// localhost), ModelScope's listing and file URLs, byte ranges, a connection cut mid-file, injected 503s, a
-// server that ignores Range, a token check, and delays. It counts what it was asked for and what it sent.
+// localhost), optionally over TLS, ModelScope's listing and file URLs, byte ranges, a connection cut mid-file, injected
+// 503s, a server that ignores Range, a token check, and delays. It counts what it was asked for and what it sent.
 #pragma once
 
 #include <atomic>
@@ -59,11 +59,16 @@ class FakeHub {
     };
     static constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
-    FakeHub() {
+    // Plain HTTP, or HTTPS with the given PEM certificate and key (testing::write_self_signed_certificate).
+    explicit FakeHub(const std::string& certificate_path = "", const std::string& key_path = "")
+        : scheme_(certificate_path.empty() ? "http" : "https"),
+          server_(certificate_path.empty()
+                      ? std::make_unique<httplib::Server>()
+                      : std::make_unique<httplib::SSLServer>(certificate_path.c_str(), key_path.c_str())) {
         // Enough threads that idle keep-alive connections of several clients never queue a new one.
-        server_.new_task_queue = [] { return new httplib::ThreadPool(48); };
-        server_.set_keep_alive_timeout(1);
-        server_.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response&) {
+        server_->new_task_queue = [] { return new httplib::ThreadPool(48); };
+        server_->set_keep_alive_timeout(1);
+        server_->set_pre_routing_handler([this](const httplib::Request& request, httplib::Response&) {
             if (ignore_ranges) {
                 // httplib slices bodies by the parsed Range itself; the request object is the server's own
                 // (non-const) one, so clearing it makes this answer 200 with the whole body like a server
@@ -72,36 +77,36 @@ class FakeHub {
             }
             return httplib::Server::HandlerResponse::Unhandled;
         });
-        server_.Get(R"(/api/models/([^/]+)/([^/]+)/revision/([^/]+))",
-                    [this](const httplib::Request& q, httplib::Response& r) { hf_listing(q, r); });
-        server_.Get(R"(/api/v1/models/([^/]+)/([^/]+)/repo/files)",
-                    [this](const httplib::Request& q, httplib::Response& r) { modelscope_listing(q, r); });
-        server_.Get(R"(/api/v1/models/([^/]+)/([^/]+)/repo)", [this](const httplib::Request& q, httplib::Response& r) {
+        server_->Get(R"(/api/models/([^/]+)/([^/]+)/revision/([^/]+))",
+                     [this](const httplib::Request& q, httplib::Response& r) { hf_listing(q, r); });
+        server_->Get(R"(/api/v1/models/([^/]+)/([^/]+)/repo/files)",
+                     [this](const httplib::Request& q, httplib::Response& r) { modelscope_listing(q, r); });
+        server_->Get(R"(/api/v1/models/([^/]+)/([^/]+)/repo)", [this](const httplib::Request& q, httplib::Response& r) {
             std::string repo = q.matches[1].str() + "/" + q.matches[2].str();
             serve(q, r, repo, q.get_param_value("FilePath"));
         });
-        server_.Get(R"(/cdn/([^/]+)/([^/]+)/(.+))", [this](const httplib::Request& q, httplib::Response& r) {
+        server_->Get(R"(/cdn/([^/]+)/([^/]+)/(.+))", [this](const httplib::Request& q, httplib::Response& r) {
             serve(q, r, q.matches[1].str() + "/" + q.matches[2].str(), q.matches[3].str());
         });
-        server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))",
-                    [this](const httplib::Request& q, httplib::Response& r) { hf_resolve(q, r); });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        server_->Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))",
+                     [this](const httplib::Request& q, httplib::Response& r) { hf_resolve(q, r); });
+        port_ = server_->bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_->listen_after_bind(); });
         // stop() is a no-op until the accept loop runs, so a hub stopped right away would otherwise never stop.
-        while (!server_.is_running()) {
+        while (!server_->is_running()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
     ~FakeHub() { stop(); }
 
     void stop() {
-        server_.stop();
+        server_->stop();
         if (thread_.joinable()) {
             thread_.join();
         }
     }
     int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
     void add_repo(const std::string& repo, std::map<std::string, File> files) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -240,7 +245,7 @@ class FakeHub {
         response.status = 302;
         response.set_header("X-Repo-Commit", kCommit);
         response.set_header("Location",
-                            "http://" + cdn_host + ":" + std::to_string(port_) + "/cdn/" + repo + "/" + path);
+                            scheme_ + "://" + cdn_host + ":" + std::to_string(port_) + "/cdn/" + repo + "/" + path);
     }
 
     void serve(const httplib::Request& request,
@@ -294,7 +299,8 @@ class FakeHub {
             });
     }
 
-    httplib::Server server_;
+    std::string scheme_;
+    std::unique_ptr<httplib::Server> server_;
     std::thread thread_;
     int port_ = 0;
     std::mutex mutex_;

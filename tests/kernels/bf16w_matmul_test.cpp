@@ -9,16 +9,14 @@
 namespace tllm::cpu {
 namespace {
 
+using test_util::MatmulShape;
 using test_util::random_bf16;
 using test_util::random_floats;
 
-struct Shape {
-    int64_t n, k, m;
-};
-
 class Bf16wMatmulTest : public ::testing::TestWithParam<SimdPath> {};
 
-void check_against_reference(ThreadPool& pool, SimdPath path, Shape s, bool with_bias, uint64_t seed, float x_range) {
+void check_against_reference(
+    ThreadPool& pool, SimdPath path, MatmulShape s, bool with_bias, uint64_t seed, float x_range) {
     Rng rng(seed);
     std::vector<float> x = random_floats(rng, s.n * s.k, -x_range, x_range); // [n, k]
     std::vector<uint16_t> w = random_bf16(rng, s.m * s.k, -2.0f, 2.0f);      // [m, k]
@@ -49,12 +47,12 @@ TEST_P(Bf16wMatmulTest, MatchesReferenceOnEdgeShapes) {
     TLLM_SKIP_IF_NO_PATH(GetParam());
     // n = 1 (streaming path) and n > 1 (widened tiles, n not a multiple of the 3-token tile); odd k
     // (8-lane tail) and m not a multiple of the 4-row tile, the 16-row block or the 32-row grain.
-    const Shape shapes[] = {{1, 1, 1},  {1, 7, 5},    {1, 64, 37},  {1, 2880, 70}, {2, 33, 13},
-                            {3, 64, 4}, {5, 100, 19}, {8, 257, 67}, {7, 2880, 50}, {16, 40, 33}};
+    const MatmulShape shapes[] = {{1, 1, 1},  {1, 7, 5},    {1, 64, 37},  {1, 2880, 70}, {2, 33, 13},
+                                  {3, 64, 4}, {5, 100, 19}, {8, 257, 67}, {7, 2880, 50}, {16, 40, 33}};
     for (int threads : {1, 3}) {
         ThreadPool pool(threads);
         uint64_t seed = 1;
-        for (const Shape& s : shapes) {
+        for (const MatmulShape& s : shapes) {
             for (bool with_bias : {false, true}) {
                 check_against_reference(pool, GetParam(), s, with_bias, seed++, 1.0f);
             }

@@ -11,6 +11,11 @@
 
 namespace tllm::cpu::test_util {
 
+// y[n, m] = x[n, k] · w[m, k]ᵀ
+struct MatmulShape {
+    int64_t n, k, m;
+};
+
 inline std::vector<float> random_floats(Rng& rng, int64_t count, float low, float high) {
     std::vector<float> out(static_cast<size_t>(count));
     for (auto& v : out) {

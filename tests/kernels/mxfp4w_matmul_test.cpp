@@ -11,6 +11,7 @@
 namespace tllm::cpu {
 namespace {
 
+using test_util::MatmulShape;
 using test_util::random_bf16;
 using test_util::random_bytes;
 using test_util::random_floats;
@@ -26,13 +27,9 @@ double ref_weight(const uint8_t* row_blocks, const uint8_t* row_scales, int64_t 
     return std::ldexp(kSpecE2m1[nibble], static_cast<int>(row_scales[i / 32]) - 127);
 }
 
-struct Shape {
-    int64_t n, k, m;
-};
-
 class Mxfp4wMatmulTest : public ::testing::TestWithParam<SimdPath> {};
 
-void check_against_reference(ThreadPool& pool, SimdPath path, Shape s, bool with_bias, uint64_t seed) {
+void check_against_reference(ThreadPool& pool, SimdPath path, MatmulShape s, bool with_bias, uint64_t seed) {
     Rng rng(seed);
     const int64_t kb = s.k / 32;
     std::vector<float> x = random_floats(rng, s.n * s.k, -1.0f, 1.0f);   // [n, k]
@@ -66,12 +63,12 @@ TEST_P(Mxfp4wMatmulTest, MatchesReferenceOnEdgeShapes) {
     TLLM_SKIP_IF_NO_PATH(GetParam());
     // k = 32 (one block), odd block counts (the two-block loop's tail), 90 blocks as in gpt-oss; n = 1
     // (fused path) and n > 1 (decoded tiles); m not a multiple of the 4-row tile, 16-row block or grain.
-    const Shape shapes[] = {{1, 32, 1},  {1, 32, 7},    {1, 64, 33},  {1, 96, 5},  {1, 2880, 70}, {2, 32, 3},
-                            {3, 96, 17}, {4, 2880, 37}, {8, 160, 67}, {5, 64, 16}, {7, 32, 100}};
+    const MatmulShape shapes[] = {{1, 32, 1},  {1, 32, 7},    {1, 64, 33},  {1, 96, 5},  {1, 2880, 70}, {2, 32, 3},
+                                  {3, 96, 17}, {4, 2880, 37}, {8, 160, 67}, {5, 64, 16}, {7, 32, 100}};
     for (int threads : {1, 3}) {
         ThreadPool pool(threads);
         uint64_t seed = 100;
-        for (const Shape& s : shapes) {
+        for (const MatmulShape& s : shapes) {
             for (bool with_bias : {false, true}) {
                 check_against_reference(pool, GetParam(), s, with_bias, seed++);
             }

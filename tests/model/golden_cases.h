@@ -7,7 +7,6 @@
 #include "test_models.h"
 
 #include <cmath>
-#include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -36,8 +35,7 @@ struct GoldenCase {
 };
 
 inline std::vector<GoldenCase> load_cases() {
-    std::ifstream file(testing::golden_dir() + "/manifest.json");
-    nlohmann::json manifest = nlohmann::json::parse(file);
+    nlohmann::json manifest = nlohmann::json::parse(testing::read_test_data("golden/manifest.json"));
     std::vector<GoldenCase> cases;
     for (const auto& item : manifest["cases"]) {
         cases.push_back({item["name"], item["config"], item["seed"], item["tokens"].get<std::vector<int32_t>>(),
@@ -68,7 +66,8 @@ inline GoldenRun run_case(const std::string& case_name, CheckpointLayout layout,
     EXPECT_EQ(run.golden.name, case_name);
     auto f32 = read_npy_f32(testing::golden_dir() + "/" + case_name + ".f32.npy");
     auto bf16 = read_npy_f32(testing::golden_dir() + "/" + case_name + ".bf16.npy");
-    EXPECT_TRUE(f32.ok() && bf16.ok());
+    EXPECT_TRUE(f32.ok()) << f32.error().to_string();
+    EXPECT_TRUE(bf16.ok()) << bf16.error().to_string();
     if (!f32.ok() || !bf16.ok()) {
         return run;
     }

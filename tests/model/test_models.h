@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../common/temp_dir.h"
+#include "../common/test_data.h"
 #include "model/config.h"
 #include "model/synth.h"
 
@@ -10,7 +11,7 @@
 
 namespace tllm::testing {
 
-inline std::string golden_dir() { return std::string(TLLM_SOURCE_DIR) + "/tests/data/golden"; }
+inline std::string golden_dir() { return test_data_path("golden").string(); }
 
 inline GptOssConfig golden_config(const std::string& name) {
     auto config = load_config_file(golden_dir() + "/" + name + ".json");

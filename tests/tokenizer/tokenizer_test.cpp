@@ -1,5 +1,6 @@
 // The o200k_harmony tokenizer against the official Harmony fixtures (ids produced by OpenAI's Rust
 // core via npm tiktoken) and the id examples in docs/harmony-tokenizer.md.
+#include "../common/test_data.h"
 #include "core/buffer.h"
 #include "core/check.h"
 #include "tokenizer/builtin_vocab.h"
@@ -98,9 +99,7 @@ TEST(Tokenizer, DecodeIsByteExact) {
 }
 
 TEST(Tokenizer, OfficialHarmonyFixtures) {
-    auto text = read_text_file(std::string(TLLM_SHARED_DIR) + "/testdata/harmony-official.json");
-    ASSERT_TRUE(text.ok()) << text.error().to_string();
-    auto fixtures = nlohmann::json::parse(*text).at("fixtures");
+    auto fixtures = nlohmann::json::parse(testing::read_test_data("harmony/harmony-official.json")).at("fixtures");
     ASSERT_EQ(fixtures.size(), 23u);
     int n_encoded = 0;
     for (const auto& fixture : fixtures) {

@@ -320,5 +320,13 @@ TEST_F(ToolLoopTest, DeclarationsFollowChatPy) {
         << text;
 }
 
+// The chat's and `tritonllm tool`'s browser check HTTPS pages against SSL_CERT_FILE when it is set
+// (web_backend_test checks that the bundle is what decides).
+TEST(BrowserSettings, TakeTheCaBundleFromTheEnvironment) {
+    Environment environment;
+    environment.ca_bundle = "/somewhere/ca.pem";
+    EXPECT_EQ(BrowserSettings::from_environment(environment, "").limits.ca_bundle, "/somewhere/ca.pem");
+}
+
 } // namespace
 } // namespace tllm::tools

@@ -26,6 +26,7 @@ struct FetchLimits {
     // set, so that a prompt injected into a web page cannot make the model read the user's own network.
     bool allow_private_addresses = false;
     std::string user_agent = "Mozilla/5.0 (compatible; tritonllm-browser/0.1)";
+    std::string ca_bundle; // CA certificates file for HTTPS; "" = libcurl's default
 };
 
 class BrowserBackend {

@@ -124,6 +124,9 @@ Result<HttpResponse> perform(const HttpRequest& request, const FetchLimits& limi
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(limits.total_timeout.count()));
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, ""); // any encoding curl decodes; the cap applies after
     curl_easy_setopt(handle, CURLOPT_USERAGENT, limits.user_agent.c_str());
+    if (!limits.ca_bundle.empty()) {
+        curl_easy_setopt(handle, CURLOPT_CAINFO, limits.ca_bundle.c_str());
+    }
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &state);

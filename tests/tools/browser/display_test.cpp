@@ -45,17 +45,13 @@ TEST(WrapLines, ExpandsTabsAndKeepsEmptyLines) {
               (Lines{"        indented        with    tabs and a long tail of words that keeps going ",
                      "well past the eighty column mark here"}));
     EXPECT_EQ(wrap_lines("a\n\nb\n"), (Lines{"a", "", "b", ""}));
-    // Widths count characters, not bytes.
-    EXPECT_EQ(wrap_lines(std::string(40, 'a') + " " +
-                         [] {
-                             std::string s;
-                             for (int i = 0; i < 45; ++i) {
-                                 s += "é";
-                             }
-                             return s;
-                         }())
-                  .size(),
-              2u);
+    // Widths count characters, not bytes: 40 + 1 + 45 characters (131 bytes) wrap into two lines.
+    std::string line(40, 'a');
+    line += ' ';
+    for (int i = 0; i < 45; ++i) {
+        line += "é";
+    }
+    EXPECT_EQ(wrap_lines(line).size(), 2u);
 }
 
 TEST(NumberLines, PrefixesEachLineWithItsIndex) { EXPECT_EQ(number_lines({"a", "b", "c", "d"}, 1, 3), "L1: b\nL2: c"); }

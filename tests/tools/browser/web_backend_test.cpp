@@ -1,6 +1,7 @@
 // The web backends against loopback stand-ins for Exa, You.com and the web: the requests must be the ones the
 // real APIs take (and the reference sends), results must become a browsable page, pages must be fetched under
 // the limits, and every failure must read as something the model or the user can act on.
+#include "../../common/tls_server.h"
 #include "loopback_server.h"
 #include "tools/browser/backend.h"
 #include "tools/browser/browser.h"
@@ -385,6 +386,24 @@ TEST_F(WebBackends, TextMarkdownCharsetsAndSource) {
               "[1] 127.0.0.1:" + std::to_string(web.port()) + " (" + web.url("/article.html") +
                   ")\n**viewing lines [0 - 2] of 3**\n\nL0: \nL1: URL: " + web.url("/article.html") +
                   "\nL2: <html><head><title>Loopback article</title></head><body><h1>Article</h1><p>The ");
+}
+
+// HTTPS pages are checked against FetchLimits::ca_bundle (BrowserSettings takes it from SSL_CERT_FILE, else the
+// distribution's bundle), and a certificate outside it is refused with a message saying so.
+TEST(WebPagesOverHttps, TheConfiguredCaBundleIsTrustedAndNoOtherCertificate) {
+    testing::TlsServer server;
+    testing::TempDir dir;
+    testing::write_self_signed_certificate(dir / "other.pem", dir / "other.key");
+    FetchLimits limits;
+    limits.allow_private_addresses = true;
+    limits.ca_bundle = dir / "other.pem";
+    auto refused = browser_http::fetch_web_page(server.url("/hello"), limits);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message().find("certificate"), std::string::npos) << refused.error().to_string();
+    limits.ca_bundle = server.certificate_path();
+    auto page = browser_http::fetch_web_page(server.url("/hello"), limits);
+    ASSERT_TRUE(page.ok()) << page.error().to_string();
+    EXPECT_NE(page->text.find("hello over TLS"), std::string::npos) << page->text;
 }
 
 } // namespace
