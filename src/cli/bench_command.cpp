@@ -148,7 +148,7 @@ Status run_bench(const BenchFlags& flags) {
         sequence->truncate(0);
         std::vector<int32_t> prompt(static_cast<size_t>(flags.prompt_tokens));
         for (int32_t& token : prompt) {
-            token = static_cast<int32_t>(rng.next() % 200000);
+            token = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(c.vocab_size));
         }
         std::vector<std::vector<float>> logits;
         const StepInput input{sequence.get(), prompt, false};

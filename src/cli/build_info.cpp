@@ -27,7 +27,7 @@ std::string build_info_text(const BuildInfo& info) {
                        "commit:       {}{}\n"
                        "build:        {}, {}\n"
                        "CUDA toolkit: {}\n"
-                       "CUBINs for:   {}\n",
+                       "CUBINs for:   {}",
                        info.stamp.version, info.stamp.git_commit,
                        info.stamp.git_dirty ? " (with uncommitted changes)" : "", info.stamp.build_type,
                        info.stamp.compiler, info.stamp.cuda_toolkit, archs.empty() ? "none (NVRTC only)" : archs);

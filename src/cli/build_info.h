@@ -28,7 +28,7 @@ BuildInfo build_info();
 
 // {"version", "git_commit", "git_dirty", "build_type", "compiler", "cuda_toolkit", "cubin_archs"}
 nlohmann::json build_info_json(const BuildInfo& info);
-// A few lines for people, the first being "tritonllm <version>".
+// A few lines for people, the first being "tritonllm <version>"; no newline at the end.
 std::string build_info_text(const BuildInfo& info);
 
 } // namespace tllm
