@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace tllm {
 namespace {
@@ -131,6 +132,32 @@ TEST(Cli, GeneratePromptStreamsTheTextOfTheSameTokens) {
     auto neither = run("generate --model " + (dir / "m") + " --max-tokens 2", dir);
     EXPECT_NE(neither.exit_code, 0);
     EXPECT_NE(neither.errors.find("--tokens or --prompt"), std::string::npos) << neither.errors;
+}
+
+// bench --context N: N tokens prefilled before the runs, and the ceiling's bytes per token grow by exactly the
+// KV rows that decode then reads: K and V in bf16 for every full-attention layer, at most the window for sliding
+// ones (tiny.json: 3 layers, the even ones sliding over 8 positions, 2 KV heads of 32).
+TEST(Cli, BenchWithContextCountsTheCachedTokens) {
+    testing::TempDir dir;
+    ASSERT_EQ(run("synth --config " + tiny_config() + " --out " + (dir / "m"), dir).exit_code, 0);
+    auto bench = [&](int context) {
+        auto result = run("bench --backend cpu --threads 1 --model " + (dir / "m") + " --context " +
+                              std::to_string(context) + " --prompt-tokens 4 --gen-tokens 2 --runs 1 --json",
+                          dir);
+        EXPECT_EQ(result.exit_code, 0) << result.errors;
+        return nlohmann::json::parse(result.output.substr(0, result.output.find('\n')));
+    };
+    const nlohmann::json empty = bench(0);
+    const nlohmann::json cached = bench(24);
+    EXPECT_EQ(empty.at("context_tokens"), 0);
+    EXPECT_EQ(cached.at("context_tokens"), 24);
+    EXPECT_GT(cached.at("ttft_ms").get<double>(), 0.0);
+    // Decode contexts average N + 4 + 0.5 + 1: 5.5 and 29.5 positions.
+    const double kv_row_bytes = 2.0 /* K, V */ * 2 * 32 /* kv width */ * 2 /* bf16 */;
+    const double sliding = 2 * (std::min(29.5, 8.0) - std::min(5.5, 8.0));
+    const double full = 1 * (29.5 - 5.5);
+    EXPECT_DOUBLE_EQ(cached.at("bytes_per_token").get<double>() - empty.at("bytes_per_token").get<double>(),
+                     (sliding + full) * kv_row_bytes);
 }
 
 } // namespace
