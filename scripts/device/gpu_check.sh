@@ -6,7 +6,9 @@ set -uo pipefail
 root=$PWD
 build_path=$1 # e.g. /work/main/build/release
 shift
-source_root=${build_path%/build/*}
+# The source tree is the build path up to its first build/ or .devbin/ folder.
+source_root=${build_path%%/.devbin/*}
+source_root=${source_root%%/build/*}
 mkdir -p "$(dirname "$source_root")"
 [ -e "$source_root" ] || ln -s "$root" "$source_root"
 mkdir -p "$(dirname "$build_path")"
@@ -30,6 +32,17 @@ for step in "$@"; do
         ncu --clock-control none --print-summary per-kernel --metrics gpu__time_duration.sum \
             "$build_path/tritonllm" bench --synthetic 20b --prompt-tokens 4 --gen-tokens 3 --runs 1 > "$OUT/ncu.txt" 2>&1
         grep -E "^  [a-z_0-9]+|gpu__time_duration|Invocations" "$OUT/ncu.txt" | head -120 ;;
+    gemm)
+        "$build_path/tritonllm" bench --gemm 2>"$OUT/gemm.log" >"$OUT/gemm.txt"
+        sed -n '/^$/,$p' "$OUT/gemm.txt" ;;
+    context)
+        "$build_path/tritonllm" bench --synthetic 20b --context 32768 --prompt-tokens 512 --gen-tokens 64 --runs 2 \
+            >"$OUT/bench_context32k.txt" 2>&1
+        tail -4 "$OUT/bench_context32k.txt" ;;
+    profile-prefill)
+        ncu --clock-control none --print-summary per-kernel --metrics gpu__time_duration.sum \
+            "$build_path/tritonllm" bench --synthetic 20b --prompt-tokens 2048 --gen-tokens 1 --runs 1 > "$OUT/ncu_prefill.txt" 2>&1
+        grep -E "^  [a-z_0-9]+|gpu__time_duration|Invocations" "$OUT/ncu_prefill.txt" | head -120 ;;
     *)
         echo "unknown step $step" ;;
     esac

@@ -4,6 +4,8 @@
 #include "cli/bench_command.h"
 
 #include "cli/build_info.h"
+#include "cli/card_ceilings.h"
+#include "cli/gemm_bench.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
 #include "core/log.h"
@@ -36,6 +38,7 @@ struct BenchFlags {
     uint64_t seed = 0;
     float temperature = 0.0f;
     bool json_only = false;
+    bool gemm = false;
 };
 
 // Bytes one decode step reads at context length `context`: every non-expert weight, top_k experts
@@ -63,52 +66,19 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
     return layers + kv + static_cast<double>(c.vocab_size) * hidden * 2 + hidden * 2 * 2;
 }
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-}
-
-// Device-to-device copy bandwidth (bytes read plus written per second), median of 10 copies of 1 GiB.
-Result<double> cuda_copy_bandwidth(const cuda::CudaContext& context, const cuda::Stream& stream) {
-    const size_t bytes = size_t{1} << 30;
-    TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer source, cuda::DeviceBuffer::allocate(context, bytes));
-    TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer target, cuda::DeviceBuffer::allocate(context, bytes));
-    const cuda::Driver& driver = context.driver();
-    TLLM_CU_RETURN(driver, cuMemsetD8Async(source.ptr(), 0x5a, bytes, stream.get()));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event start, cuda::Event::create(context));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event stop, cuda::Event::create(context));
-    std::vector<double> rates;
-    for (int i = 0; i < 12; ++i) {
-        TLLM_RETURN_IF_ERROR(start.record(stream));
-        TLLM_CU_RETURN(driver, cuMemcpyDtoDAsync(target.ptr(), source.ptr(), bytes, stream.get()));
-        TLLM_RETURN_IF_ERROR(stop.record(stream));
-        TLLM_RETURN_IF_ERROR(stop.synchronize());
-        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
-        if (i >= 2) { // the first copies warm up clocks and page tables
-            rates.push_back(2.0 * static_cast<double>(bytes) / (static_cast<double>(ms) * 1e-3));
-        }
-    }
-    return median(rates);
-}
-
-// Host memcpy bandwidth (read plus written), median of 5 copies of 1 GiB, for the cpu backend.
-double host_copy_bandwidth() {
-    const size_t bytes = size_t{1} << 30;
-    std::vector<uint8_t> source(bytes, 0x5a);
-    std::vector<uint8_t> target(bytes, 0);
-    std::vector<double> rates;
-    for (int i = 0; i < 6; ++i) {
-        const auto start = Clock::now();
-        std::memcpy(target.data(), source.data(), bytes);
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        if (i >= 1) {
-            rates.push_back(2.0 * static_cast<double>(bytes) / seconds);
-        }
-    }
-    return median(rates);
-}
-
 Status run_bench(const BenchFlags& flags) {
+    if (flags.gemm) {
+        if (!flags.model.empty() || (!flags.backend.empty() && flags.backend != "cuda")) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              "bench --gemm measures the cuda kernels at a preset's shapes: give --synthetic 20b|120b "
+                              "(default 20b), not --model or --backend cpu");
+        }
+        GemmBenchFlags gemm;
+        gemm.shape = flags.synthetic.empty() ? "20b" : flags.synthetic;
+        gemm.seed = flags.seed;
+        gemm.json_only = flags.json_only;
+        return run_gemm_bench(gemm);
+    }
     if (flags.model.empty() == flags.synthetic.empty()) {
         return make_error(ErrorCode::kInvalidArgument,
                           "bench needs exactly one of --model DIR and --synthetic 20b|120b");
@@ -260,6 +230,9 @@ void register_bench_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     bench->add_flag("--json", flags->json_only, "Print only the JSON lines");
+    bench->add_flag("--gemm", flags->gemm,
+                    "Time each matrix product of a step (dense and MXFP4 experts) at 1, 8, 64, 512 and 2048 tokens "
+                    "against the card's mma.sync peak and copy bandwidth, instead of the model");
     bench->callback([flags] { throw CLI::RuntimeError(report(run_bench(*flags))); });
 }
 

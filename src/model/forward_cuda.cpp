@@ -110,14 +110,14 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
     const int top_k = static_cast<int>(c.n_experts_per_token);
     const int inter = static_cast<int>(c.intermediate_size);
     const float eps = c.rms_norm_eps;
-    const int tile_size = k.moe_tile_size(n, std::max(hidden, inter));
-    const int max_tiles = static_cast<int>(cuda::max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
     const int32_t* positions = positions_.as<int32_t>();
     float* residual = residual_.as<float>();
     float* normed = normed_.as<float>();
     float* qkv = qkv_.as<float>();
     const bool bf16 = cache.dtype() == DType::kBF16;
     const cuda::Rounding rounding = bf16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
+    const int tile_size = k.moe_tile_size(n, std::max(hidden, inter), rounding);
+    const int max_tiles = static_cast<int>(cuda::max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
     // RoPE with the KV write, then attention, over the cache in its own dtype.
     auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv) -> Status {
         using KV = decltype(kv);
@@ -139,13 +139,13 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
         k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed, rounding));
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {
         const CudaLayerWeights& w = weights_.layer(layer);
-        TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width,
-                                            w.qkv_bias.as<uint16_t>(), qkv,
-                                            bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore));
+        TLLM_RETURN_IF_ERROR(
+            k.bf16w_matmul(stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width, w.qkv_bias.as<uint16_t>(),
+                           qkv, bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore, rounding));
         TLLM_RETURN_IF_ERROR(bf16 ? attention(layer, w, uint16_t{}) : attention(layer, w, float{}));
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
             stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden, w.out_bias.as<uint16_t>(),
-            residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual));
+            residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual, rounding));
         if (n == 1) { // decode: norm, router and routing in one launch
             TLLM_RETURN_IF_ERROR(k.norm_router_topk_decode(
                 stream, residual, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, w.router_weight.as<uint16_t>(),
@@ -157,7 +157,7 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
                 k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, rounding));
             TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
                                                 w.router_bias.as<uint16_t>(), router_.as<float>(),
-                                                cuda::MatmulEpilogue::kStore));
+                                                cuda::MatmulEpilogue::kStore, rounding));
             TLLM_RETURN_IF_ERROR(k.topk_route(stream, router_.as<float>(), n, experts, top_k, tile_size,
                                               pair_expert_.as<int32_t>(), pair_weight_.as<float>(),
                                               sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
@@ -181,7 +181,8 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
     const int rows = all_logits ? n : 1;
     const float* logit_input = normed + static_cast<int64_t>(n - rows) * hidden;
     return k.bf16w_matmul(stream, logit_input, rows, hidden, weights_.unembedding().as<uint16_t>(),
-                          static_cast<int>(c.vocab_size), nullptr, logits_.as<float>(), cuda::MatmulEpilogue::kStore);
+                          static_cast<int>(c.vocab_size), nullptr, logits_.as<float>(), cuda::MatmulEpilogue::kStore,
+                          rounding);
 }
 
 Status

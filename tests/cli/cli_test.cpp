@@ -160,5 +160,15 @@ TEST(Cli, BenchWithContextCountsTheCachedTokens) {
                      (sliding + full) * kv_row_bytes);
 }
 
+TEST(Cli, BenchGemmRefusesAModelOrTheCpuBackend) {
+    testing::TempDir dir;
+    for (const char* args : {"bench --gemm --model m", "bench --gemm --backend cpu"}) {
+        const auto result = run(args, dir);
+        EXPECT_NE(result.exit_code, 0) << args;
+        EXPECT_NE(result.errors.find("bench --gemm measures the cuda kernels"), std::string::npos) << result.errors;
+        EXPECT_EQ(result.output, "") << args;
+    }
+}
+
 } // namespace
 } // namespace tllm

@@ -48,10 +48,13 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     TLLM_REQUIRE_GPU();
     ThreadPool pool(4);
     Rng rng(11);
-    // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles.
-    for (MatmulShape s :
-         {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300}, MatmulShape{1, 1032, 33},
-          MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}}) {
+    // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles; for the
+    // tensor-core kernel (steps of 2+ tokens with bf16 inputs, k a multiple of 32) token counts around its
+    // 64-token tile, row counts that are not a multiple of its 128 rows, a single k block.
+    for (MatmulShape s : {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300},
+                          MatmulShape{1, 1032, 33}, MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17},
+                          MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}, MatmulShape{2, 32, 5},
+                          MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{200, 2880, 5120}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
@@ -65,7 +68,6 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                                         MatmulEpilogue::kResidualBf16, MatmulEpilogue::kResidual}) {
             std::vector<float> want = expected;
             const bool update = epilogue == MatmulEpilogue::kResidualBf16 || epilogue == MatmulEpilogue::kResidual;
-            DeviceBuffer dy = update ? to_device(residual) : poisoned<float>(want.size());
             for (size_t i = 0; i < want.size(); ++i) {
                 if (epilogue == MatmulEpilogue::kStoreBf16) {
                     want[i] = round_to_bf16(want[i]);
@@ -75,13 +77,22 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                     want[i] = residual[i] + want[i];
                 }
             }
-            ASSERT_TRUE(gpu()
-                            ->kernels
-                            ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m, db.as<uint16_t>(),
-                                           dy.as<float>(), epilogue)
-                            .ok());
-            const bool rounded = epilogue == MatmulEpilogue::kStoreBf16 || epilogue == MatmulEpilogue::kResidualBf16;
-            expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, rounded, "bf16w_matmul");
+            // x holds bf16 values, so both kernel families apply: CUDA cores (kNone) and tensor cores (kBf16).
+            for (Rounding inputs : {Rounding::kNone, Rounding::kBf16}) {
+                if (inputs == Rounding::kBf16 && epilogue == MatmulEpilogue::kResidual) {
+                    continue; // the f32 reference's epilogue
+                }
+                DeviceBuffer dy = update ? to_device(residual) : poisoned<float>(want.size());
+                ASSERT_TRUE(gpu()
+                                ->kernels
+                                ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m,
+                                               db.as<uint16_t>(), dy.as<float>(), epilogue, inputs)
+                                .ok());
+                const bool rounded =
+                    epilogue == MatmulEpilogue::kStoreBf16 || epilogue == MatmulEpilogue::kResidualBf16;
+                expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, rounded,
+                             inputs == Rounding::kBf16 ? "bf16w_matmul (tensor cores)" : "bf16w_matmul");
+            }
         }
     }
 }
@@ -253,6 +264,12 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
     for (AttentionCase s : {AttentionCase{1, 0, 64, 8, 64, 0, 4}, AttentionCase{1, 700, 64, 8, 64, 128, 64},
                             AttentionCase{1, 700, 64, 8, 64, 0, 11}, AttentionCase{7, 40, 8, 2, 16, 8, 1},
                             AttentionCase{33, 0, 4, 4, 128, 0, 3}, AttentionCase{5, 3, 6, 3, 48, 0, 2},
+                            // Key tiles of 32 (head_dim 64 or 128, groups up to 16): long contexts, splits
+                            // that end mid-tile or see no keys, contexts one past a tile, groups of 1 and 16.
+                            AttentionCase{1, 5000, 64, 8, 64, 0, 64}, AttentionCase{1, 5000, 64, 8, 64, 128, 64},
+                            AttentionCase{3, 2000, 16, 2, 128, 0, 7}, AttentionCase{2, 300, 4, 4, 64, 0, 5},
+                            AttentionCase{1, 100, 32, 2, 64, 0, 3}, AttentionCase{1, 32, 8, 1, 128, 0, 2},
+                            AttentionCase{4, 29, 64, 8, 64, 16, 64}, AttentionCase{1, 31, 64, 8, 64, 0, 1},
                             // Prefill on tensor cores (n ≥ 8, head_dim 64 or 128 with bf16 caches): partial
                             // query tiles, windows shorter than the step, earlier context, GQA.
                             AttentionCase{100, 0, 8, 2, 64, 0, 1}, AttentionCase{130, 300, 64, 8, 64, 128, 1},
@@ -299,6 +316,18 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
     }
 }
 
+TEST(MmaPeakGpu, EveryThreadDoesAllItsProducts) {
+    TLLM_REQUIRE_GPU();
+    for (auto [blocks, rounds] : {std::pair{1u, 1}, std::pair{3u, 1000}}) {
+        const size_t threads = blocks * OpKernels::kMmaPeakThreads;
+        DeviceBuffer out = poisoned<float>(threads);
+        ASSERT_TRUE(gpu()->kernels->mma_peak(nullptr, blocks, rounds, out.as<float>()).ok());
+        // Ones times ones over k = 16: each MMA adds 16 to each of a lane's 4 accumulators, in every chain.
+        const float want = 16.0f * static_cast<float>(rounds) * OpKernels::kMmaPeakChains * 4;
+        EXPECT_EQ(to_host<float>(out, threads), std::vector<float>(threads, want));
+    }
+}
+
 struct MoeCase {
     int n, experts, top_k, hidden, inter, tile;
 };
@@ -307,9 +336,14 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     TLLM_REQUIRE_GPU();
     ThreadPool pool(4);
     Rng rng(16);
+    // Tile size 64 is the tensor-core path (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a tile
+    // (200 tokens over 8 experts), many experts with none (3 tokens over 32), every expert taking every token
+    // (top 4 of 4), weight rows that are not a multiple of the block's 128 (192, 160, 32 rows), the 20b shape.
     for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{1, 8, 4, 64, 96, 1}, MoeCase{1, 16, 2, 4096, 1056, 1},
                       MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
-                      MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8}}) {
+                      MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8},
+                      MoeCase{200, 8, 4, 96, 160, 64}, MoeCase{3, 32, 4, 64, 96, 64}, MoeCase{70, 4, 4, 32, 64, 64},
+                      MoeCase{40, 32, 4, 2880, 2880, 64}}) {
         // A negative tile size asks for the f32 reference's unrounded activations.
         const Rounding rounding = s.tile > 0 ? Rounding::kBf16 : Rounding::kNone;
         s.tile = std::abs(s.tile);
@@ -324,7 +358,7 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
         const std::vector<uint8_t> e2 = random_bytes(rng, int64_t{s.experts} * s.hidden * s.inter / 32, 120, 124);
         const std::vector<uint16_t> bias2 = random_bf16(rng, int64_t{s.experts} * s.hidden, -0.25f, 0.25f);
 
-        // CPU reference, pair by pair.
+        // CPU reference of mlp1 and SwiGLU, pair by pair (mlp2's below, on the GPU's activations).
         std::vector<int32_t> ids(static_cast<size_t>(pairs));
         std::vector<float> weights(static_cast<size_t>(pairs));
         cpu::topk_softmax(logits.data(), s.n, s.experts, s.top_k, ids.data(), weights.data());
@@ -341,9 +375,6 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
             for (int i = 0; i < s.inter; ++i) {
                 act[i] = round_as(act[i], rounding);
             }
-            cpu::mxfp4w_matmul(pool, act, 1, s.inter, b2.data() + e * s.hidden * s.inter / 2,
-                               e2.data() + e * s.hidden * s.inter / 32, s.hidden, bias2.data() + e * s.hidden,
-                               want_out.data() + static_cast<size_t>(p) * s.hidden);
         }
 
         const int max_tiles = static_cast<int>(max_moe_tiles(pairs, s.experts, s.tile));
@@ -381,9 +412,17 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
             return ids[static_cast<size_t>(a)] < ids[static_cast<size_t>(b)];
         });
         EXPECT_EQ(to_host<int32_t>(sorted, want_sorted.size()), want_sorted);
-        expect_close(to_host<float>(act, want_act.size()), want_act, 1e-5f, 1e-4f, rounding == Rounding::kBf16,
-                     "swiglu activations");
-        // mlp2 reads the GPU's own activations; compare with the CPU's product of the same inputs.
+        const std::vector<float> gpu_act = to_host<float>(act, want_act.size());
+        expect_close(gpu_act, want_act, 1e-5f, 1e-4f, rounding == Rounding::kBf16, "swiglu activations");
+        // mlp2 reads the GPU's own activations, where a sum near a rounding boundary may have gone the other way
+        // (one bf16 step): compare with the CPU's product of the same inputs.
+        for (int p = 0; p < pairs; ++p) {
+            const size_t e = static_cast<size_t>(ids[static_cast<size_t>(p)]);
+            cpu::mxfp4w_matmul(pool, gpu_act.data() + static_cast<size_t>(p) * s.inter, 1, s.inter,
+                               b2.data() + e * s.hidden * s.inter / 2, e2.data() + e * s.hidden * s.inter / 32,
+                               s.hidden, bias2.data() + e * s.hidden,
+                               want_out.data() + static_cast<size_t>(p) * s.hidden);
+        }
         expect_close(to_host<float>(out, want_out.size()), want_out, 2e-3f, 2e-3f, false, "expert outputs");
     }
 }

@@ -16,6 +16,10 @@ constexpr int kTileTokens[3] = {1, 4, 8};
 // in blocks of kPrefillAttentionTile query tokens.
 constexpr int kPrefillAttentionTokens = 8;
 constexpr int kPrefillAttentionTile = 64;
+// Dynamic shared memory of the prefill attention kernel: two buffers of K and V tiles of 64 keys, rows padded by 8.
+unsigned prefill_attention_shared_bytes(int head_dim) { return 2 * 2 * 64 * (head_dim + 8) * 2; }
+// Query heads per kv head that the tiled split kernel takes (its kMaxGroup).
+constexpr unsigned kMaxTiledAttentionGroup = 16;
 
 // Floats of an x row in shared memory: 4 of padding per 32 (see padded() in the kernels).
 int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
@@ -58,10 +62,13 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t1", matmul_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t4", matmul_[1]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_mma", matmul_mma_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d64", attention_split_tiled_[0]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d128", attention_split_tiled_[1]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
@@ -72,6 +79,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t1", mlp2_[0]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t4", mlp2_[1]));
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t8", mlp2_[2]));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp1_swiglu_mma", mlp1_mma_));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma", mlp2_mma_));
     for (int i = 0; i < 4; ++i) {
         const std::string chunks = std::to_string(4 * (i + 1));
         const std::string blocks = std::to_string(i + 1);
@@ -79,6 +88,7 @@ Status OpKernels::resolve(KernelRegistry& registry) {
         TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", ("mxfp4w_moe_mlp1_swiglu_d" + blocks).c_str(), mlp1_decode_[i]));
         TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", ("mxfp4w_moe_mlp2_d" + blocks).c_str(), mlp2_decode_[i]));
     }
+    TLLM_RETURN_IF_ERROR(get("bf16_mma_peak", "bf16_mma_peak", mma_peak_));
     TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "bf16_fill_uniform", fill_bf16_));
     TLLM_RETURN_IF_ERROR(get("u8_bf16_fill_random", "u8_fill_uniform", fill_u8_));
 
@@ -100,15 +110,18 @@ Status OpKernels::resolve(KernelRegistry& registry) {
         }
     }
     for (CUfunction function : {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1],
-                                mlp2_[2], matmul_[0]}) {
+                                mlp2_[2], matmul_[0], attention_prefill_[0], attention_prefill_[1]}) {
         TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
 }
 
-int OpKernels::moe_tile_size(int n_tokens, int k) const {
+int OpKernels::moe_tile_size(int n_tokens, int k, Rounding rounding) const {
     if (n_tokens <= 1) {
         return 1;
+    }
+    if (rounding == Rounding::kBf16) {
+        return kMmaTileSize;
     }
     for (int size : {8, 4}) {
         if (static_cast<int64_t>((16 + size * padded_floats(k)) * sizeof(float)) <= max_shared_) {
@@ -164,9 +177,15 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                int m,
                                const uint16_t* bias,
                                float* y,
-                               MatmulEpilogue epilogue) const {
+                               MatmulEpilogue epilogue,
+                               Rounding inputs) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
+    if (n > 1 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
+        // Tensor cores: 128 rows × 64 tokens per block of 256 threads, static shared memory.
+        return launch_dependent(context_, pdl_, matmul_mma_, {ceil_div(m, 128), ceil_div(n, 64)}, {256}, 0, stream, x,
+                                n, k, w, m, bias, y, static_cast<int>(epilogue));
+    }
     const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
     if (n == 1 && k <= 4096) {
         // Decode: one row per warp, every load of a row in flight at once.
@@ -249,9 +268,15 @@ Status OpKernels::attention_sinks(CUstream stream,
     if constexpr (std::is_same_v<KV, uint16_t>) {
         if (n >= kPrefillAttentionTokens && (head_dim == 64 || head_dim == 128)) {
             return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
-                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128}, 0,
-                                    stream, q, q_stride, positions, n, n_heads, n_kv_heads, k_cache, v_cache, window,
-                                    scale, sinks, out);
+                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128},
+                                    prefill_attention_shared_bytes(head_dim), stream, q, q_stride, positions, n,
+                                    n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out);
+        }
+        if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
+            return launch_dependent(context_, pdl_, attention_split_tiled_[head_dim == 64 ? 0 : 1],
+                                    {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)},
+                                    {32 * std::max(group, 4u)}, 0, stream, q, q_stride, positions, n_heads, n_kv_heads,
+                                    k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out);
         }
     }
     const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
@@ -384,6 +409,7 @@ Status launch_expert_kernel(const CudaContext& context,
                             int max_shared,
                             const CUfunction (&decode)[4],
                             const CUfunction (&tiled)[3],
+                            CUfunction mma,
                             const char* what,
                             int k,
                             int rows,
@@ -391,6 +417,11 @@ Status launch_expert_kernel(const CudaContext& context,
                             int tile_size,
                             CUstream stream,
                             const Args&... args) {
+    if (tile_size == OpKernels::kMmaTileSize) {
+        // ops/bf16_mxfp4w_moe_mma.cu: 128 weight rows per block of 256 threads, static shared memory.
+        return launch_dependent(context, pdl, mma, {ceil_div(rows, 128), static_cast<unsigned>(max_tiles)}, {256}, 0,
+                                stream, args...);
+    }
     const int sm_count = context.info().sm_count;
     const bool decoding = tile_size == 1 && k <= 4096;
     const MoeLaunch l = decoding ? moe_decode_launch(k, rows, max_tiles, sm_count)
@@ -420,9 +451,11 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   float* act,
                                   Rounding rounding) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
-    return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, "moe_mlp1", k, rows, max_tiles,
-                                tile_size, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles,
-                                top_k, alpha, limit, static_cast<int>(rounding), act);
+    TLLM_CHECK(tile_size != kMmaTileSize || rounding == Rounding::kBf16,
+               "moe_mlp1: the tensor-core kernels compute in bf16, not in the f32 reference");
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, mlp1_mma_, "moe_mlp1", k, rows,
+                                max_tiles, tile_size, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles,
+                                n_tiles, top_k, alpha, limit, static_cast<int>(rounding), act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,
@@ -440,9 +473,9 @@ Status OpKernels::moe_mlp2(CUstream stream,
                            int top_k,
                            float* out) const {
     TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
-    return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, "moe_mlp2", k, rows, max_tiles,
-                                tile_size, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles,
-                                top_k, out);
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, mlp2_mma_, "moe_mlp2", k, rows,
+                                max_tiles, tile_size, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles,
+                                n_tiles, top_k, out);
 }
 
 Status OpKernels::advance_position(
@@ -457,6 +490,11 @@ OpKernels::bf16_fill_uniform(CUstream stream, uint16_t* out, uint64_t n, uint64_
     }
     const unsigned blocks = std::min<unsigned>(ceil_div(static_cast<int64_t>(n), kThreads), 65535u);
     return launch(context_.driver(), fill_bf16_, {blocks}, {kThreads}, 0, stream, out, n, seed, low, high);
+}
+
+Status OpKernels::mma_peak(CUstream stream, unsigned blocks, int rounds, float* out) const {
+    TLLM_CHECK(blocks > 0 && rounds > 0, "mma_peak blocks={} rounds={}", blocks, rounds);
+    return launch(context_.driver(), mma_peak_, {blocks}, {kMmaPeakThreads}, 0, stream, rounds, out);
 }
 
 Status OpKernels::u8_fill_uniform(

@@ -43,9 +43,13 @@ class OpKernels {
     static Result<std::unique_ptr<OpKernels>> create(KernelRegistry& registry);
 
     const CudaContext& context() const { return context_; }
+    // Pairs per expert tile of the tensor-core expert kernels (ops/bf16_mxfp4w_moe_mma.cu).
+    static constexpr int kMmaTileSize = 64;
     // Pairs per expert tile for a step of n_tokens whose expert inputs are k wide: 1 for decode (each
-    // expert sees one pair), else 8, or 4 where shared memory cannot hold 8 rows of x.
-    int moe_tile_size(int n_tokens, int k) const;
+    // expert sees one pair); in bf16 precision kMmaTileSize, for the tensor-core kernels; in the f32
+    // reference 8, or 4 where shared memory cannot hold 8 rows of x. The expert products pick their kernels
+    // by the tile size.
+    int moe_tile_size(int n_tokens, int k, Rounding rounding) const;
 
     // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
     Status embedding_gather(
@@ -71,7 +75,9 @@ class OpKernels {
                                float eps,
                                float* out,
                                Rounding rounding = Rounding::kBf16) const;
-    // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr
+    // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr.
+    // `inputs` kBf16 says x holds bf16 values (the bf16 precision): steps of several tokens then run on
+    // tensor cores (ops/bf16w_matmul_mma.cu), exactly; kNone (the f32 reference) keeps CUDA cores.
     Status bf16w_matmul(CUstream stream,
                         const float* x,
                         int n,
@@ -80,7 +86,8 @@ class OpKernels {
                         int m,
                         const uint16_t* bias,
                         float* y,
-                        MatmulEpilogue epilogue) const;
+                        MatmulEpilogue epilogue,
+                        Rounding inputs) const;
     // Rotates q in place (rounded to bf16) and writes rotated k and v to the caches at positions[t].
     //   qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32; inv_freq: [head_dim/2] f32;
     //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16, or f32 for the f32 reference (q not rounded)
@@ -190,6 +197,12 @@ class OpKernels {
     // history[positions[0] + 1] = tokens[0]; positions[0] += 1 (the last node of a decode graph).
     Status
     advance_position(CUstream stream, int32_t* positions, const int32_t* tokens, int32_t* history, int capacity) const;
+    // The mma.sync peak: `blocks` blocks of 256 threads, each warp `rounds` rounds of kMmaPeakChains MMAs of
+    // m16n8k16 (4096 flops each); out: [blocks · 256] f32, each 16 · rounds · kMmaPeakChains · 4
+    // (ops/bf16_mma_peak.cu).
+    static constexpr int kMmaPeakChains = 8;
+    static constexpr unsigned kMmaPeakThreads = 256;
+    Status mma_peak(CUstream stream, unsigned blocks, int rounds, float* out) const;
     // Random fills for synthetic weights (ops/u8_bf16_fill_random.cu).
     Status bf16_fill_uniform(CUstream stream, uint16_t* out, uint64_t n, uint64_t seed, float low, float high) const;
     Status u8_fill_uniform(CUstream stream, uint8_t* out, uint64_t n, uint64_t seed, uint32_t low, uint32_t high) const;
@@ -205,19 +218,24 @@ class OpKernels {
     CUfunction advance_ = nullptr;
     CUfunction rmsnorm_ = nullptr;
     CUfunction combine_rmsnorm_ = nullptr;
-    CUfunction matmul_[3] = {}; // tiles of 1, 4, 8 tokens
+    CUfunction matmul_[3] = {};       // tiles of 1, 4, 8 tokens
+    CUfunction matmul_mma_ = nullptr; // tiles of 64 tokens on tensor cores
     CUfunction rope_ = nullptr;
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
-    CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
+    CUfunction attention_split_tiled_[2] = {}; // bf16 caches, head_dim 64, 128
+    CUfunction attention_prefill_[2] = {};     // tensor cores, bf16 caches: head_dim 64, 128
     CUfunction route_ = nullptr;
     CUfunction route_decode_ = nullptr;
-    CUfunction mlp1_[3] = {};
+    CUfunction mlp1_[3] = {}; // tiles of 1, 4, 8 pairs on CUDA cores
     CUfunction mlp2_[3] = {};
+    CUfunction mlp1_mma_ = nullptr; // tiles of kMmaTileSize pairs on tensor cores (bf16 precision)
+    CUfunction mlp2_mma_ = nullptr;
     CUfunction matvec_[4] = {};      // decode: 4, 8, 12, 16 loads of 16 bytes per lane (k ≤ 1024 … 4096)
     CUfunction mlp1_decode_[4] = {}; // decode: 1 to 4 MXFP4 blocks per lane (k ≤ 1024 … 4096)
     CUfunction mlp2_decode_[4] = {};
+    CUfunction mma_peak_ = nullptr;
     CUfunction fill_bf16_ = nullptr;
     CUfunction fill_u8_ = nullptr;
 };

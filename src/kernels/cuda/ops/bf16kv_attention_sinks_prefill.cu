@@ -3,11 +3,13 @@
 // flash-attention style with mma.sync m16n8k16 (bf16 in, f32 accumulate; sm_80 and newer).
 //
 // Block (64 query tokens, one query head): 4 warps of 16 tokens. Key tiles of 64 keys cover the
-// union of the block's key ranges (causal, and the window when window > 0); K and Vᵀ sit in shared
-// memory. S = q·kᵀ is exact in f32 (bf16 products, f32 sums). The probabilities enter P·V split
+// union of the block's key ranges (causal, and the window when window > 0); K and V rows are copied
+// into shared memory with cp.async, the next tile's copies in flight while this one is used, and
+// P·V's B fragments come from V's rows through ldmatrix.trans. S = q·kᵀ is exact in f32 (bf16
+// products, f32 sums); the softmax runs in base 2 (scores pre-scaled by log2 e). The probabilities enter P·V split
 // into bf16 hi + lo parts, so P keeps about 16 bits instead of bf16's 8, close to the f32 CPU
 // reference. The sink joins the softmax denominator at the end; the output is rounded to bf16.
-// Grid: (ceil(n / 64), n_heads); block: 128 threads.
+// Grid: (ceil(n / 64), n_heads); block: 128 threads; dynamic shared memory: prefill_shared_bytes(D).
 #include "common.cuh"
 
 using namespace tllm_dev;
@@ -17,17 +19,32 @@ namespace {
 constexpr int kTokens = 64; // query tokens per block
 constexpr int kKeys = 64;   // keys per tile
 constexpr int kWarpTokens = 16;
+constexpr float kLog2e = 1.4426950408889634f;
 
-__device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
-    return static_cast<u32>(f32_to_bf16(lo)) | (static_cast<u32>(f32_to_bf16(hi)) << 16);
+__device__ __forceinline__ u32 shared_address(const void* p) {
+    u32 address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
+    return address;
 }
 
-// d = a·b + d for one 16×8 tile: a 16×16 row-major, b 16×8 column-major, bf16 pairs in u32.
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const u32 (&a)[4], u32 b0, u32 b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+// 16 bytes from global to shared memory without registers; `bytes` 0 fills zeros and reads nothing.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
+                 "r"(bytes)
+                 : "memory");
+}
+
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+template <int Pending> __device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+}
+
+// Four 8×8 bf16 matrices, transposed: lanes 8i..8i+7 give the row addresses of matrix i.
+__device__ __forceinline__ void load_matrix_x4_trans(u32 (&r)[4], const u16* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(row)));
 }
 
 template <int D>
@@ -43,10 +60,11 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
                                                   float scale,
                                                   const u16* __restrict__ sinks, // [n_heads] bf16
                                                   float* __restrict__ out) {     // [n, n_heads, D]
-    constexpr int kStrideK = D + 8;     // bf16 per K row in shared memory: 4 words of padding
-    constexpr int kStrideV = kKeys + 8; // bf16 per Vᵀ row
-    __shared__ __align__(16) u16 k_tile[kKeys * kStrideK];
-    __shared__ __align__(16) u16 vt_tile[D * kStrideV];
+    // bf16 per K or V row in shared memory: 4 words of padding put the 8 rows of a fragment load or of an
+    // ldmatrix on distinct banks.
+    constexpr int kStride = D + 8;
+    constexpr int kTileElements = kKeys * kStride;
+    extern __shared__ __align__(16) u16 tiles[]; // [2 buffers][K, V][kKeys][kStride]
     __shared__ int key_range[2];
 
     grid_dependency_wait();
@@ -114,36 +132,42 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
     const int key_begin = key_range[0];
     const int key_end = key_range[1];
     const int kv_row = n_kv_heads * D;
-    for (int tile = key_begin; tile < key_end; tile += kKeys) {
-        __syncthreads(); // the previous tile is no longer read
-        // K rows as they are; V transposed so that P·V's B fragments are single 32-bit reads. Keys
-        // past key_end are zero: a garbage V would turn 0·NaN into NaN.
+    // Rows past key_end are zero-filled: a garbage V would turn 0·NaN into NaN.
+    auto copy_tile = [&](int tile, int buffer) {
+        u16* k_dst = tiles + buffer * 2 * kTileElements;
+        u16* v_dst = k_dst + kTileElements;
         for (int i = threadIdx.x; i < kKeys * (D / 8); i += blockDim.x) {
             const int key = i / (D / 8);
             const int d = (i - key * (D / 8)) * 8;
-            uint4 kv = make_uint4(0, 0, 0, 0);
-            uint4 vv = make_uint4(0, 0, 0, 0);
-            if (tile + key < key_end) {
-                const i64 at = static_cast<i64>(tile + key) * kv_row + kv_head * D + d;
-                kv = *reinterpret_cast<const uint4*>(k_cache + at);
-                vv = *reinterpret_cast<const uint4*>(v_cache + at);
-            }
-            *reinterpret_cast<uint4*>(k_tile + key * kStrideK + d) = kv;
-            const u32 words[4] = {vv.x, vv.y, vv.z, vv.w};
-#pragma unroll
-            for (int w = 0; w < 4; ++w) {
-                vt_tile[(d + 2 * w) * kStrideV + key] = static_cast<u16>(words[w] & 0xffff);
-                vt_tile[(d + 2 * w + 1) * kStrideV + key] = static_cast<u16>(words[w] >> 16);
-            }
+            const bool valid = tile + key < key_end;
+            const i64 at = valid ? static_cast<i64>(tile + key) * kv_row + kv_head * D + d : 0;
+            copy_async_16(k_dst + key * kStride + d, k_cache + at, valid ? 16 : 0);
+            copy_async_16(v_dst + key * kStride + d, v_cache + at, valid ? 16 : 0);
+        }
+        copy_async_commit();
+    };
+    const float scale2 = scale * kLog2e;
+    if (key_begin < key_end) {
+        copy_tile(key_begin, 0);
+    }
+    for (int tile = key_begin, it = 0; tile < key_end; tile += kKeys, ++it) {
+        const int buffer = it & 1;
+        if (tile + kKeys < key_end) {
+            copy_tile(tile + kKeys, buffer ^ 1); // its buffer was released by the barrier ending the last tile
+            copy_async_wait<1>();
+        } else {
+            copy_async_wait<0>();
         }
         __syncthreads();
+        const u16* k_tile = tiles + buffer * 2 * kTileElements;
+        const u16* v_tile = k_tile + kTileElements;
 
         // S = q·kᵀ for this warp's 16 rows and the tile's 64 keys: 8 column tiles of 8 keys.
         float s[kKeys / 8][4];
 #pragma unroll
         for (int j = 0; j < kKeys / 8; ++j) {
             s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-            const u16* k_row = k_tile + (j * 8 + group) * kStrideK + quad * 2;
+            const u16* k_row = k_tile + (j * 8 + group) * kStride + quad * 2;
 #pragma unroll
             for (int c = 0; c < D / 16; ++c) {
                 const u32 b0 = *reinterpret_cast<const u32*>(k_row + c * 16);
@@ -151,7 +175,7 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
                 mma_bf16(s[j], qa[c], b0, b1);
             }
         }
-        // Scale and mask, then the online softmax per row (4 lanes share a row).
+        // Scale (to base 2) and mask, then the online softmax per row (4 lanes share a row).
         float tile_max[2] = {neg_inf, neg_inf};
 #pragma unroll
         for (int j = 0; j < kKeys / 8; ++j) {
@@ -160,7 +184,7 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
                 const int r = e >> 1;
                 const int key = tile + j * 8 + quad * 2 + (e & 1);
                 const bool visible = key <= row_pos[r] && key >= row_first[r];
-                s[j][e] = visible ? s[j][e] * scale : neg_inf;
+                s[j][e] = visible ? s[j][e] * scale2 : neg_inf;
                 tile_max[r] = fmaxf(tile_max[r], s[j][e]);
             }
         }
@@ -171,7 +195,7 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
             tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
             const float new_max = fmaxf(row_max[r], tile_max[r]);
             // No visible key yet: keep everything at zero rather than exp(−inf + inf).
-            correction[r] = new_max == neg_inf ? 1.0f : expf(row_max[r] - new_max);
+            correction[r] = new_max == neg_inf ? 1.0f : exp2f(row_max[r] - new_max);
             row_max[r] = new_max;
             row_sum[r] *= correction[r];
         }
@@ -187,12 +211,15 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int r = e >> 1;
-                const float p = s[j][e] == neg_inf ? 0.0f : expf(s[j][e] - row_max[r]);
+                const float p = s[j][e] == neg_inf ? 0.0f : exp2f(s[j][e] - row_max[r]);
                 s[j][e] = p;
                 row_sum[r] += p;
             }
         }
-        // O += P·V over 16-key chunks; P's C fragments of two column tiles form one A fragment.
+        // O += P·V over 16-key chunks; P's C fragments of two column tiles form one A fragment, and one
+        // ldmatrix.trans gives the B fragments of two 8-dim column tiles: lanes 0-7 and 8-15 address keys
+        // 0-7 and 8-15 of the chunk at dims 8j, lanes 16-31 the same keys at dims 8(j + 1).
+        const u16* v_lane = v_tile + (((lane >> 3) & 1) * 8 + (lane & 7)) * kStride + (lane >> 4) * 8;
 #pragma unroll
         for (int c = 0; c < kKeys / 16; ++c) {
             u32 hi[4];
@@ -206,25 +233,27 @@ __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, /
                 lo[f] = pack_bf16(pair[0] - bf16_to_f32(h0), pair[1] - bf16_to_f32(h1));
             }
 #pragma unroll
-            for (int j = 0; j < D / 8; ++j) {
-                const u16* v_row = vt_tile + (j * 8 + group) * kStrideV + c * 16 + quad * 2;
-                const u32 b0 = *reinterpret_cast<const u32*>(v_row);
-                const u32 b1 = *reinterpret_cast<const u32*>(v_row + 8);
-                mma_bf16(o[j], hi, b0, b1);
-                mma_bf16(o[j], lo, b0, b1);
+            for (int j = 0; j < D / 8; j += 2) {
+                u32 b[4];
+                load_matrix_x4_trans(b, v_lane + c * 16 * kStride + j * 8);
+                mma_bf16(o[j], hi, b[0], b[1]);
+                mma_bf16(o[j], lo, b[0], b[1]);
+                mma_bf16(o[j + 1], hi, b[2], b[3]);
+                mma_bf16(o[j + 1], lo, b[2], b[3]);
             }
         }
+        __syncthreads(); // this tile's buffer is refilled two tiles on
     }
 
     // The sink joins the denominator; the row sums are completed across the row's 4 lanes.
-    const float sink = bf16_to_f32(sinks[head]);
+    const float sink = bf16_to_f32(sinks[head]) * kLog2e;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
         row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
         const float final_max = fmaxf(row_max[r], sink);
-        const float correction = row_max[r] == neg_inf ? 0.0f : expf(row_max[r] - final_max);
-        const float denom = row_sum[r] * correction + expf(sink - final_max);
+        const float correction = row_max[r] == neg_inf ? 0.0f : exp2f(row_max[r] - final_max);
+        const float denom = row_sum[r] * correction + exp2f(sink - final_max);
         if (row_token[r] < n) {
             float* dst = out + (static_cast<i64>(row_token[r]) * n_heads + head) * D + quad * 2;
 #pragma unroll

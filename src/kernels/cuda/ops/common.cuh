@@ -37,6 +37,35 @@ __device__ __forceinline__ u16 f32_to_bf16(float value) {
 
 __device__ __forceinline__ float round_bf16(float value) { return bf16_to_f32(f32_to_bf16(value)); }
 
+// Two bf16 in one word, `lo` in the low half (the element order of mma fragments and of memory).
+__device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
+    return static_cast<u32>(f32_to_bf16(lo)) | (static_cast<u32>(f32_to_bf16(hi)) << 16);
+}
+
+// d = a·b + d for one 16×8 tile on tensor cores (sm_80 and newer): a 16×16 row-major, b 16×8 column-major,
+// bf16 pairs in u32, f32 accumulation.
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const u32 (&a)[4], u32 b0, u32 b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Half of an MXFP4 block's E8M0 scale, 2^(e−128): MXFP4 codes are used doubled (the integers 0..12, so that
+// products with them are exact), and this undoes the doubling. Exact for every e, subnormal results included.
+__device__ __forceinline__ float mxfp4_half_scale(u32 e) {
+    return e >= 2 ? __uint_as_float((e - 1) << 23) : __uint_as_float(0x00200000u << e);
+}
+
+// gpt-oss's clamped SwiGLU of one (gate, linear) pair. fminf/fmaxf would drop a NaN; torch's clamp keeps it, as
+// the CPU reference does.
+__device__ __forceinline__ float swiglu_clamped(float gate, float linear, float alpha, float limit) {
+    gate = gate > limit ? limit : gate;
+    linear = linear > limit ? limit : (linear < -limit ? -limit : linear);
+    const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
+    return (gate * sigmoid) * (linear + 1.0f);
+}
+
 // `round` is the precision of a step: nonzero rounds where the model keeps bf16 tensors, zero keeps
 // float32 (the f32 reference, docs/precision.md).
 __device__ __forceinline__ float round_if(float value, int round) { return round ? round_bf16(value) : value; }

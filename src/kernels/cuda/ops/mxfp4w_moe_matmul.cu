@@ -17,10 +17,6 @@ namespace {
 constexpr int kWarps = 8;
 __constant__ float kE2m1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
-__device__ __forceinline__ float half_scale(u32 e) {
-    return e >= 2 ? __uint_as_float((e - 1) << 23) : __uint_as_float(0x00200000u << e);
-}
-
 __device__ __forceinline__ float code(const float* table, u32 word, int j) {
     // Byte offset of the nibble's table entry straight from the word: one shift and one mask.
     u32 offset = j == 0 ? (word << 2) & 0x3c : (word >> (4 * j - 2)) & 0x3c;
@@ -66,11 +62,7 @@ template <bool SWIGLU>
 __device__ __forceinline__ void store_row_pair(
     float* dst, int row0, int row1, bool two, float value0, float value1, float alpha, float limit, int round) {
     if (SWIGLU) {
-        // fminf/fmaxf would drop a NaN; torch's clamp keeps it, as the CPU does.
-        const float gate = value0 > limit ? limit : value0;
-        const float linear = value1 > limit ? limit : (value1 < -limit ? -limit : value1);
-        const float sigmoid = 1.0f / (1.0f + expf(-alpha * gate));
-        dst[row0 / 2] = round_if((gate * sigmoid) * (linear + 1.0f), round);
+        dst[row0 / 2] = round_if(swiglu_clamped(value0, value1, alpha, limit), round);
     } else {
         dst[row0] = value0;
         if (two) {
@@ -150,8 +142,8 @@ __device__ __forceinline__ void moe_tile(const float* __restrict__ x, // [.., k]
         for (int b = lane; b < n_blocks; b += 32) {
             const uint4 a = __ldg(q0 + b);
             const uint4 c = __ldg(q1 + b);
-            const float h0 = half_scale(__ldg(e0 + b));
-            const float h1 = half_scale(__ldg(e1 + b));
+            const float h0 = mxfp4_half_scale(__ldg(e0 + b));
+            const float h1 = mxfp4_half_scale(__ldg(e1 + b));
             float s0[TN];
             float s1[TN];
 #pragma unroll
@@ -309,7 +301,7 @@ __device__ __forceinline__ void moe_rows_decode(const float* __restrict__ x,
         float dots[kDecodeRows];
 #pragma unroll
         for (int i = 0; i < kDecodeRows; ++i) {
-            dots[i] = warp_sum((acc[i][0] + acc[i][1]) * half_scale(p.e[i]));
+            dots[i] = warp_sum((acc[i][0] + acc[i][1]) * mxfp4_half_scale(p.e[i]));
         }
         if (lane == 0) {
 #pragma unroll
