@@ -2,6 +2,7 @@
 // exact prefix hits, sliding-window release, and a property test that simulates the KV memory the blocks stand
 // for, checking after every operation that each sequence still sees its own tokens at every visible position.
 #include "core/random.h"
+#include "kv_slot.h"
 #include "runtime/kv_cache_manager.h"
 
 #include <gtest/gtest.h>
@@ -135,12 +136,7 @@ TEST(KvCacheManager, SlidingGroupsKeepOnlyTheBlocksTheirWindowSees) {
     EXPECT_EQ(kv.pool().available(), 32);
 }
 
-// A model of the KV memory: each slot holds the (token, position) that was last computed into it.
-struct Slot {
-    int32_t token = -1;
-    int64_t position = -1;
-    bool operator==(const Slot&) const = default;
-};
+using test_util::KvSlot;
 
 struct Live {
     SequenceKv kv;
@@ -153,7 +149,7 @@ TEST(KvCacheManager, RandomAdmitStepFinishCancelPreemptAndTruncateKeepEverySeque
     constexpr int32_t kBlockTokens = 4;
     constexpr int32_t kWindow = 6;
     KvCacheManager kv(kBlocks, kBlockTokens, {0, kWindow});
-    std::vector<std::vector<Slot>> memory(2, std::vector<Slot>(static_cast<size_t>(kBlocks * kBlockTokens)));
+    std::vector<std::vector<KvSlot>> memory(2, std::vector<KvSlot>(static_cast<size_t>(kBlocks * kBlockTokens)));
     Rng rng(2026);
     auto uniform = [&](int64_t n) { return static_cast<int64_t>(rng.next() % static_cast<uint64_t>(n)); };
     // Prompts share prefixes: a few stems and a random tail from a small alphabet.
@@ -171,9 +167,9 @@ TEST(KvCacheManager, RandomAdmitStepFinishCancelPreemptAndTruncateKeepEverySeque
             for (int64_t p = first; p < s.kv.length; ++p) {
                 const int32_t block = table.at(static_cast<size_t>(p / kBlockTokens));
                 ASSERT_NE(block, kNoBlock) << "group " << g << " position " << p;
-                const Slot& slot =
+                const KvSlot& slot =
                     memory[static_cast<size_t>(g)][static_cast<size_t>(block * kBlockTokens + p % kBlockTokens)];
-                ASSERT_EQ(slot, (Slot{s.tokens[static_cast<size_t>(p)], p})) << "group " << g << " position " << p;
+                ASSERT_EQ(slot, (KvSlot{s.tokens[static_cast<size_t>(p)], p})) << "group " << g << " position " << p;
             }
         }
     };
@@ -188,7 +184,7 @@ TEST(KvCacheManager, RandomAdmitStepFinishCancelPreemptAndTruncateKeepEverySeque
                 // Nobody else may see a block this step writes into.
                 EXPECT_EQ(kv.pool().ref_count(block), 1) << "write into a shared block";
                 memory[static_cast<size_t>(g)][static_cast<size_t>(block * kBlockTokens + p % kBlockTokens)] =
-                    Slot{s.tokens[static_cast<size_t>(p)], p};
+                    KvSlot{s.tokens[static_cast<size_t>(p)], p};
             }
         }
         kv.commit(s.kv, s.tokens, s.kv.length + n);

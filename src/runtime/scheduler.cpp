@@ -1,0 +1,160 @@
+#include "runtime/scheduler.h"
+
+#include "core/check.h"
+
+#include <algorithm>
+
+namespace tllm {
+
+Scheduler::Scheduler(KvCacheManager& kv, int64_t step_token_budget, int max_running)
+    : kv_(kv), budget_(step_token_budget), max_running_(max_running) {
+    // Every running sequence decodes at every step: the budget must hold one token for each.
+    TLLM_CHECK(max_running > 0 && step_token_budget >= max_running, "Scheduler: budget {} for {} sequences",
+               step_token_budget, max_running);
+}
+
+void Scheduler::submit(GenerationRequest request, double now) {
+    TLLM_CHECK(!request.prompt.empty() && request.max_new_tokens > 0 && !sequences_.contains(request.id),
+               "Scheduler::submit: request {} ({} prompt tokens, {} new)", request.id, request.prompt.size(),
+               request.max_new_tokens);
+    const uint64_t id = request.id;
+    Sequence sequence;
+    sequence.tokens = request.prompt;
+    sequence.request = std::move(request);
+    sequence.timing.submitted = now;
+    sequences_.emplace(id, std::move(sequence));
+    waiting_.push_back(id);
+}
+
+bool Scheduler::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
+    const auto found = sequences_.find(id);
+    if (found == sequences_.end()) {
+        return false;
+    }
+    finished.push_back(finish(found->second, FinishReason::kCancelled));
+    return true;
+}
+
+void Scheduler::preempt_newest(StepPlan& plan) {
+    const uint64_t id = running_.back();
+    running_.pop_back();
+    kv_.free(sequences_.at(id).kv);
+    waiting_.push_front(id);
+    plan.preempted.push_back(id);
+    ++preemptions_;
+}
+
+StepPlan Scheduler::plan() {
+    StepPlan plan;
+    int64_t budget = budget_;
+    auto add = [&](uint64_t id, Sequence& s, int64_t n) {
+        const std::span<const int32_t> tokens(s.tokens);
+        plan.chunks.push_back({id, &s.kv, tokens.first(static_cast<size_t>(s.kv.length + n)), s.kv.length,
+                               tokens.subspan(static_cast<size_t>(s.kv.length), static_cast<size_t>(n)),
+                               s.kv.length + n == static_cast<int64_t>(s.tokens.size())});
+        plan.n_tokens += n;
+        budget -= n;
+    };
+    // The most of n positions (one at least) that the pool can give blocks for now; 0 if none.
+    auto reserve_up_to = [&](Sequence& s, int64_t n) {
+        while (n > 0 && !kv_.reserve(s.kv, n)) {
+            n = n > kv_.block_tokens() ? (n - 1) / kv_.block_tokens() * kv_.block_tokens() : n - 1;
+        }
+        return n;
+    };
+
+    // Decode first: every running sequence whose only pending token is its last. Blocks for it come before
+    // anything else, preempting the newest sequences if need be.
+    for (size_t i = 0; i < running_.size(); ++i) {
+        const uint64_t id = running_[i];
+        Sequence& s = sequences_.at(id);
+        if (static_cast<int64_t>(s.tokens.size()) - s.kv.length != 1) {
+            continue;
+        }
+        bool preempted_self = false;
+        while (!kv_.reserve(s.kv, 1)) {
+            preempted_self = running_.back() == id;
+            preempt_newest(plan);
+            if (preempted_self) {
+                break;
+            }
+        }
+        if (!preempted_self) {
+            add(id, s, 1);
+        }
+    }
+    // Then prompts: those already being prefilled (oldest first), then new ones from the queue.
+    for (const uint64_t id : running_) {
+        Sequence& s = sequences_.at(id);
+        const int64_t pending = static_cast<int64_t>(s.tokens.size()) - s.kv.length;
+        if (pending <= 1 || budget <= 0) {
+            continue;
+        }
+        const int64_t n = reserve_up_to(s, std::min(pending, budget));
+        if (n > 0) {
+            add(id, s, n);
+        }
+    }
+    // No admissions in a step that had to preempt: the blocks are short already.
+    while (plan.preempted.empty() && budget > 0 && !waiting_.empty() && kv_.pool().available() > 0 &&
+           static_cast<int>(running_.size()) < max_running_) {
+        const uint64_t id = waiting_.front();
+        Sequence& s = sequences_.at(id);
+        kv_.admit(s.kv, s.tokens);
+        const int64_t pending = static_cast<int64_t>(s.tokens.size()) - s.kv.length;
+        const int64_t n = reserve_up_to(s, std::min(pending, budget));
+        if (n == 0) { // no blocks: it waits, holding none
+            kv_.free(s.kv);
+            break;
+        }
+        waiting_.pop_front();
+        running_.push_back(id);
+        s.admitted = ++admissions_;
+        add(id, s, n);
+    }
+    return plan;
+}
+
+std::vector<FinishedRequest> Scheduler::complete(const StepPlan& plan, std::span<const int32_t> sampled, double now) {
+    TLLM_CHECK(sampled.size() == plan.chunks.size(), "Scheduler::complete: {} tokens for {} chunks", sampled.size(),
+               plan.chunks.size());
+    std::vector<FinishedRequest> finished;
+    for (size_t i = 0; i < plan.chunks.size(); ++i) {
+        const ScheduledChunk& chunk = plan.chunks[i];
+        Sequence& s = sequences_.at(chunk.id);
+        kv_.commit(s.kv, s.tokens, chunk.start + static_cast<int64_t>(chunk.tokens.size()));
+        if (!chunk.samples) {
+            continue;
+        }
+        const int32_t token = sampled[i];
+        s.tokens.push_back(token);
+        if (s.timing.first_token < 0) {
+            s.timing.first_token = now;
+        }
+        s.timing.token_at.push_back(now);
+        const std::vector<int32_t>& stops = s.request.stop_tokens;
+        const int64_t generated = static_cast<int64_t>(s.tokens.size() - s.request.prompt.size());
+        if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+            finished.push_back(finish(s, FinishReason::kStop));
+        } else if (generated >= s.request.max_new_tokens) {
+            finished.push_back(finish(s, FinishReason::kLength));
+        }
+    }
+    return finished;
+}
+
+FinishedRequest Scheduler::finish(Sequence& sequence, FinishReason reason) {
+    const uint64_t id = sequence.request.id;
+    kv_.free(sequence.kv);
+    FinishedRequest done{
+        id, reason,
+        std::vector<int32_t>(sequence.tokens.begin() + static_cast<std::ptrdiff_t>(sequence.request.prompt.size()),
+                             sequence.tokens.end()),
+        std::move(sequence.timing)};
+    running_.erase(std::remove(running_.begin(), running_.end(), id), running_.end());
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), id), waiting_.end());
+    sequences_.erase(id);
+    return done;
+}
+
+} // namespace tllm

@@ -1,0 +1,100 @@
+// The step scheduler of the batched engine (issue 13, item 4): a queue of generation requests, admitted while KV
+// blocks allow; at every step each running sequence decodes one token and waiting prompts prefill in chunks
+// within a token budget, so running streams keep flowing while new prompts arrive. When the blocks run out
+// the newest sequence is preempted: its blocks go back and it waits at the head of the queue with its tokens,
+// to be recomputed (much of it from the prefix cache) and to continue with the same tokens.
+//
+// The scheduler decides and keeps the books; it computes nothing. A step is: plan(), run the chunks through the
+// model (each chunk's tokens at its positions, over its sequence's block tables), then complete() with the
+// tokens sampled from the chunks that end at their sequence's last token. Times are passed in (seconds on any
+// monotonic clock), so that tests control them.
+#pragma once
+
+#include "runtime/kv_cache_manager.h"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace tllm {
+
+struct GenerationRequest {
+    uint64_t id = 0;
+    std::vector<int32_t> prompt;
+    int32_t max_new_tokens = 0;
+    std::vector<int32_t> stop_tokens; // generation ends after sampling one of these (it is kept)
+};
+
+// One sequence's part of a step: positions [start, start + tokens.size()) of its tokens.
+struct ScheduledChunk {
+    uint64_t id = 0;
+    const SequenceKv* kv = nullptr;   // block tables, valid until complete()
+    std::span<const int32_t> history; // the sequence's tokens [0, start + tokens.size())
+    int64_t start = 0;
+    std::span<const int32_t> tokens;
+    bool samples = false; // ends at the sequence's last token: its logits give the next token
+};
+
+struct StepPlan {
+    std::vector<ScheduledChunk> chunks;
+    int64_t n_tokens = 0;
+    std::vector<uint64_t> preempted; // sent back to the queue by this plan
+};
+
+enum class FinishReason { kStop, kLength, kCancelled };
+
+struct RequestTiming {
+    double submitted = 0;
+    double first_token = -1;      // when its first token was sampled; −1 before
+    std::vector<double> token_at; // when each generated token was sampled
+};
+
+struct FinishedRequest {
+    uint64_t id = 0;
+    FinishReason reason = FinishReason::kLength;
+    std::vector<int32_t> generated;
+    RequestTiming timing;
+};
+
+class Scheduler {
+  public:
+    // step_token_budget: tokens one step may compute; max_running: sequences holding KV at once.
+    Scheduler(KvCacheManager& kv, int64_t step_token_budget, int max_running);
+
+    void submit(GenerationRequest request, double now);
+    // A queued or running request ends at once, its blocks returned; false if it is not known.
+    bool cancel(uint64_t id, std::vector<FinishedRequest>& finished);
+    StepPlan plan();
+    // sampled[i]: the token sampled from chunk i of `plan` (read only where the chunk samples).
+    std::vector<FinishedRequest> complete(const StepPlan& plan, std::span<const int32_t> sampled, double now);
+
+    bool idle() const { return running_.empty() && waiting_.empty(); }
+    int running() const { return static_cast<int>(running_.size()); }
+    int waiting() const { return static_cast<int>(waiting_.size()); }
+    int64_t preemptions() const { return preemptions_; }
+
+  private:
+    struct Sequence {
+        GenerationRequest request;
+        std::vector<int32_t> tokens; // prompt, then generated
+        SequenceKv kv;
+        RequestTiming timing;
+        uint64_t admitted = 0; // admission order: the newest is preempted first
+    };
+    // Frees the newest running sequence's KV and puts it at the head of the queue.
+    void preempt_newest(StepPlan& plan);
+    FinishedRequest finish(Sequence& sequence, FinishReason reason);
+
+    KvCacheManager& kv_;
+    int64_t budget_;
+    int max_running_;
+    std::map<uint64_t, Sequence> sequences_; // every request not finished
+    std::vector<uint64_t> running_;          // admission order, oldest first
+    std::deque<uint64_t> waiting_;
+    uint64_t admissions_ = 0;
+    int64_t preemptions_ = 0;
+};
+
+} // namespace tllm
