@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numeric>
+#include <type_traits>
 
 namespace tllm::cpu {
 namespace {
@@ -140,6 +143,75 @@ TEST(AttentionSinks, SinkTakesItsShareOfTheDenominator) {
     const double want = 6.0 / (3.0 + std::exp(sink)); // (1 + 2 + 3) / (3 + ~5)
     for (int64_t i = 0; i < dim; ++i) {
         ASSERT_NEAR(out[i], want, 1e-6) << "index " << i;
+    }
+}
+
+// The paged cache gives the contiguous cache's result bit for bit: rows scattered over a shuffled block table,
+// unused blocks filled with NaN, blocks before every query's window released (−1).
+template <typename KvT> void check_paged(ThreadPool& pool, int64_t window, int64_t block_tokens, uint64_t seed) {
+    Rng rng(seed);
+    const int64_t n_heads = 8, n_kv_heads = 2, head_dim = 16;
+    const int64_t kv_row = n_kv_heads * head_dim;
+    std::vector<int32_t> positions = {37, 38, 39, 40, 41}; // a prefill chunk after 37 cached positions
+    const int64_t n = static_cast<int64_t>(positions.size());
+    const int64_t n_ctx = positions.back() + 1;
+    const std::vector<float> q = random_floats(rng, n * n_heads * head_dim, -3.0f, 3.0f);
+    const std::vector<uint16_t> k_bits = random_bf16(rng, n_ctx * kv_row, -1.0f, 1.0f);
+    const std::vector<uint16_t> v_bits = random_bf16(rng, n_ctx * kv_row, -2.0f, 2.0f);
+    const std::vector<uint16_t> sinks = random_bf16(rng, n_heads, -1.0f, 2.0f);
+    auto as_kv = [](const std::vector<uint16_t>& bits) {
+        std::vector<KvT> out(bits.size());
+        for (size_t i = 0; i < bits.size(); ++i) {
+            if constexpr (std::is_same_v<KvT, float>) {
+                out[i] = bf16_to_f32(bits[i]);
+            } else {
+                out[i] = bits[i];
+            }
+        }
+        return out;
+    };
+    const std::vector<KvT> k = as_kv(k_bits), v = as_kv(v_bits);
+    std::vector<float> want(q.size(), NAN);
+    attention_sinks(pool, q.data(), positions.data(), n, n_heads, n_kv_heads, head_dim, k.data(), v.data(),
+                    sinks.data(), window, 0.25f, want.data());
+
+    const int64_t used_blocks = (n_ctx + block_tokens - 1) / block_tokens;
+    const int64_t n_blocks = used_blocks + 5;
+    std::vector<int32_t> order(static_cast<size_t>(n_blocks));
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t i = n_blocks - 1; i > 0; --i) { // Fisher-Yates with the test's generator
+        std::swap(order[static_cast<size_t>(i)], order[rng.next() % static_cast<uint64_t>(i + 1)]);
+    }
+    std::vector<int32_t> table(order.begin(), order.begin() + used_blocks);
+    const KvT poison = std::is_same_v<KvT, float> ? static_cast<KvT>(NAN) : static_cast<KvT>(0x7fc0);
+    std::vector<KvT> paged_k(static_cast<size_t>(n_blocks * block_tokens * kv_row), poison);
+    std::vector<KvT> paged_v = paged_k;
+    for (int64_t p = 0; p < n_ctx; ++p) {
+        const int64_t row = table[static_cast<size_t>(p / block_tokens)] * block_tokens + p % block_tokens;
+        std::copy_n(k.begin() + p * kv_row, kv_row, paged_k.begin() + row * kv_row);
+        std::copy_n(v.begin() + p * kv_row, kv_row, paged_v.begin() + row * kv_row);
+    }
+    if (window > 0) {
+        const int64_t first_seen = std::max<int64_t>(0, positions.front() - window + 1);
+        for (int64_t b = 0; (b + 1) * block_tokens <= first_seen; ++b) {
+            table[static_cast<size_t>(b)] = -1;
+        }
+    }
+    std::vector<float> got(q.size(), NAN);
+    attention_sinks_paged<KvT>(pool, q.data(), positions.data(), n, n_heads, n_kv_heads, head_dim, paged_k.data(),
+                               paged_v.data(), table.data(), block_tokens, sinks.data(), window, 0.25f, got.data());
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+        << "window " << window << ", blocks of " << block_tokens;
+}
+
+TEST(AttentionSinks, PagedCacheMatchesContiguousBitForBit) {
+    ThreadPool pool(2);
+    uint64_t seed = 40;
+    for (int64_t window : {0, 8, 128}) {
+        for (int64_t block_tokens : {1, 4, 16, 64}) {
+            check_paged<uint16_t>(pool, window, block_tokens, ++seed);
+            check_paged<float>(pool, window, block_tokens, ++seed);
+        }
     }
 }
 

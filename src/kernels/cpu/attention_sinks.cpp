@@ -33,8 +33,24 @@ template <typename KvT> float dot_q_k(const float* q, const KvT* k, int64_t d) {
     return sum;
 }
 
+// Cache rows of a sequence's positions: the position itself in a contiguous cache.
+struct ContiguousRows {
+    int64_t operator()(int64_t position) const { return position; }
+};
+
+// In a paged cache: slot position % block_tokens of block table[position / block_tokens].
+struct PagedRows {
+    const int32_t* block_table;
+    int64_t block_tokens;
+    int64_t operator()(int64_t position) const {
+        const int32_t block = block_table[position / block_tokens];
+        TLLM_CHECK(block >= 0, "attention reads position {}, whose block was released", position);
+        return block * block_tokens + position % block_tokens;
+    }
+};
+
 // KvT: uint16_t (bf16 bits) for the model's cache, float for the float32 reference precision.
-template <typename KvT>
+template <typename KvT, typename RowOf>
 void attention_sinks_impl(ThreadPool& pool,
                           const float* q,
                           const int32_t* positions,
@@ -47,7 +63,8 @@ void attention_sinks_impl(ThreadPool& pool,
                           const uint16_t* sinks,
                           int64_t window,
                           float scale,
-                          float* out) {
+                          float* out,
+                          RowOf row_of) {
     TLLM_CHECK(n_tokens >= 0 && head_dim > 0 && window >= 0, "bad shape tokens={} dim={} window={}", n_tokens, head_dim,
                window);
     TLLM_CHECK(n_kv_heads > 0 && n_heads % n_kv_heads == 0, "{} query heads do not group over {} kv heads", n_heads,
@@ -71,7 +88,7 @@ void attention_sinks_impl(ThreadPool& pool,
             scores.resize(static_cast<size_t>(p - first + 1));
             float max_score = sink; // the sink takes part in the max, so e^(sink−m) cannot overflow
             for (int64_t j = first; j <= p; ++j) {
-                float s = scale * dot_q_k(qv, keys + j * kv_row, head_dim);
+                float s = scale * dot_q_k(qv, keys + row_of(j) * kv_row, head_dim);
                 scores[static_cast<size_t>(j - first)] = s;
                 max_score = std::max(max_score, s);
             }
@@ -80,7 +97,7 @@ void attention_sinks_impl(ThreadPool& pool,
             for (int64_t j = first; j <= p; ++j) {
                 float e = std::exp(scores[static_cast<size_t>(j - first)] - max_score);
                 denom += e;
-                const KvT* v = values + j * kv_row;
+                const KvT* v = values + row_of(j) * kv_row;
                 for (int64_t i = 0; i < head_dim; ++i) {
                     acc[static_cast<size_t>(i)] += e * load(v[i]);
                 }
@@ -110,7 +127,7 @@ void attention_sinks(ThreadPool& pool,
                      float scale,
                      float* out) {
     attention_sinks_impl(pool, q, positions, n_tokens, n_heads, n_kv_heads, head_dim, k_cache, v_cache, sinks, window,
-                         scale, out);
+                         scale, out, ContiguousRows{});
 }
 
 void attention_sinks(ThreadPool& pool,
@@ -127,7 +144,58 @@ void attention_sinks(ThreadPool& pool,
                      float scale,
                      float* out) {
     attention_sinks_impl(pool, q, positions, n_tokens, n_heads, n_kv_heads, head_dim, k_cache, v_cache, sinks, window,
-                         scale, out);
+                         scale, out, ContiguousRows{});
 }
+
+template <typename KvT>
+void attention_sinks_paged(ThreadPool& pool,
+                           const float* q,
+                           const int32_t* positions,
+                           int64_t n_tokens,
+                           int64_t n_heads,
+                           int64_t n_kv_heads,
+                           int64_t head_dim,
+                           const KvT* k_cache,
+                           const KvT* v_cache,
+                           const int32_t* block_table,
+                           int64_t block_tokens,
+                           const uint16_t* sinks,
+                           int64_t window,
+                           float scale,
+                           float* out) {
+    TLLM_CHECK(block_tokens > 0, "attention_sinks_paged: blocks of {} tokens", block_tokens);
+    attention_sinks_impl(pool, q, positions, n_tokens, n_heads, n_kv_heads, head_dim, k_cache, v_cache, sinks, window,
+                         scale, out, PagedRows{block_table, block_tokens});
+}
+template void attention_sinks_paged<uint16_t>(ThreadPool&,
+                                              const float*,
+                                              const int32_t*,
+                                              int64_t,
+                                              int64_t,
+                                              int64_t,
+                                              int64_t,
+                                              const uint16_t*,
+                                              const uint16_t*,
+                                              const int32_t*,
+                                              int64_t,
+                                              const uint16_t*,
+                                              int64_t,
+                                              float,
+                                              float*);
+template void attention_sinks_paged<float>(ThreadPool&,
+                                           const float*,
+                                           const int32_t*,
+                                           int64_t,
+                                           int64_t,
+                                           int64_t,
+                                           int64_t,
+                                           const float*,
+                                           const float*,
+                                           const int32_t*,
+                                           int64_t,
+                                           const uint16_t*,
+                                           int64_t,
+                                           float,
+                                           float*);
 
 } // namespace tllm::cpu
