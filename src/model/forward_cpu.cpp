@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace tllm {
 namespace {
@@ -42,9 +43,12 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
     int64_t n_logit_rows = 0;
     for (size_t r = 0; r < requests.size(); ++r) {
         const ForwardRequest& request = requests[r];
-        TLLM_CHECK(request.cache != nullptr && request.logits != nullptr, "request {} lacks cache or logits", r);
-        TLLM_CHECK(request.cache->dtype() == kv_cache_dtype(precision_), "request {}: {} KV cache for {} precision", r,
-                   dtype_name(request.cache->dtype()), precision_name(precision_));
+        const bool paged = request.paged.store != nullptr;
+        TLLM_CHECK(paged != (request.cache != nullptr) && request.logits != nullptr,
+                   "request {} needs one cache (contiguous or paged) and logits", r);
+        const DType kv_dtype = paged ? request.paged.store->dtype() : request.cache->dtype();
+        TLLM_CHECK(kv_dtype == kv_cache_dtype(precision_), "request {}: {} KV cache for {} precision", r,
+                   dtype_name(kv_dtype), precision_name(precision_));
         if (request.tokens.empty()) {
             return make_error(ErrorCode::kInvalidArgument, "request {}: no tokens to process", r);
         }
@@ -53,6 +57,17 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
                 return make_error(ErrorCode::kInvalidArgument, "request {}: token id {} outside vocabulary [0, {})", r,
                                   token, c.vocab_size);
             }
+        }
+        if (paged) { // the scheduler's books cover the step: a table too short is a bug, not input
+            const int64_t end = request.paged.start + static_cast<int64_t>(request.tokens.size());
+            TLLM_CHECK(request.paged.tables.size() == 2, "request {}: {} block tables", r, request.paged.tables.size());
+            for (const std::span<const int32_t> table : request.paged.tables) {
+                TLLM_CHECK(static_cast<int64_t>(table.size()) * request.paged.store->block_tokens() >= end,
+                           "request {}: block table of {} blocks for position {}", r, table.size(), end - 1);
+            }
+            n_tokens += static_cast<int64_t>(request.tokens.size());
+            n_logit_rows += request.all_logits ? static_cast<int64_t>(request.tokens.size()) : 1;
+            continue;
         }
         int64_t new_length = request.cache->length() + static_cast<int64_t>(request.tokens.size());
         if (new_length > request.cache->max_context()) {
@@ -74,8 +89,10 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
         const TensorView& embedding = weights_.global(WeightKind::kEmbedding);
         size_t row = 0;
         for (ForwardRequest& request : requests) {
-            int64_t start = request.cache->length();
-            request.cache->reserve(start + static_cast<int64_t>(request.tokens.size()));
+            const int64_t start = request.cache != nullptr ? request.cache->length() : request.paged.start;
+            if (request.cache != nullptr) {
+                request.cache->reserve(start + static_cast<int64_t>(request.tokens.size()));
+            }
             for (size_t t = 0; t < request.tokens.size(); ++t, ++row) {
                 positions[row] = static_cast<int32_t>(start + static_cast<int64_t>(t));
                 const uint16_t* source = bf16_data(embedding) + static_cast<size_t>(request.tokens[t]) * hidden;
@@ -119,9 +136,58 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
         auto begin = logits.begin() + static_cast<std::ptrdiff_t>(out_row * static_cast<size_t>(c.vocab_size));
         request.logits->assign(begin, begin + static_cast<std::ptrdiff_t>(rows * static_cast<size_t>(c.vocab_size)));
         out_row += rows;
-        request.cache->set_length(request.cache->length() + static_cast<int64_t>(request.tokens.size()));
+        if (request.cache != nullptr) {
+            request.cache->set_length(request.cache->length() + static_cast<int64_t>(request.tokens.size()));
+        }
     }
     return {};
+}
+
+template <typename T>
+void CpuForward::write_and_attend(
+    int64_t layer, ForwardRequest& request, size_t row, const int32_t* positions, float* out) {
+    const GptOssConfig& c = config_;
+    const size_t kv_width = static_cast<size_t>(c.kv_width());
+    const int64_t count = static_cast<int64_t>(request.tokens.size());
+    const int64_t window = c.layer_sliding[static_cast<size_t>(layer)] ? c.sliding_window : 0;
+    auto to_cache = [](float value) {
+        if constexpr (std::is_same_v<T, uint16_t>) {
+            return f32_to_bf16_bits(value);
+        } else {
+            return value;
+        }
+    };
+    PagedKvStore* store = request.paged.store;
+    T* keys = store != nullptr ? store->keys<T>(layer) : request.cache->keys<T>(layer);
+    T* values = store != nullptr ? store->values<T>(layer) : request.cache->values<T>(layer);
+    const std::span<const int32_t> table =
+        store != nullptr ? request.paged.tables[static_cast<size_t>(PagedKvStore::layer_group(c, layer))]
+                         : std::span<const int32_t>{};
+    for (int64_t t = 0; t < count; ++t) {
+        const int64_t position = positions[t];
+        int64_t cache_row = position;
+        if (store != nullptr) {
+            const int32_t block = table[static_cast<size_t>(position / store->block_tokens())];
+            TLLM_CHECK(block >= 0, "position {} written to a released block", position);
+            cache_row = block * store->block_rows() + position % store->block_tokens();
+        }
+        for (size_t i = 0; i < kv_width; ++i) {
+            keys[static_cast<size_t>(cache_row) * kv_width + i] =
+                to_cache(k_[(row + static_cast<size_t>(t)) * kv_width + i]);
+            values[static_cast<size_t>(cache_row) * kv_width + i] =
+                to_cache(v_[(row + static_cast<size_t>(t)) * kv_width + i]);
+        }
+    }
+    const float* q_rows = q_.data() + row * static_cast<size_t>(c.q_width());
+    const uint16_t* sinks = bf16_data(weights_.layer(layer, WeightKind::kSinks));
+    if (store != nullptr) {
+        cpu::attention_sinks_paged<T>(pool_, q_rows, positions, count, c.n_heads, c.n_kv_heads, c.head_dim, keys,
+                                      values, table.data(), store->block_tokens(), store->block_rows(), sinks, window,
+                                      c.attention_scale(), out);
+    } else {
+        cpu::attention_sinks(pool_, q_rows, positions, count, c.n_heads, c.n_kv_heads, c.head_dim, keys, values, sinks,
+                             window, c.attention_scale(), out);
+    }
 }
 
 void CpuForward::attention_block(int64_t layer,
@@ -158,39 +224,15 @@ void CpuForward::attention_block(int64_t layer,
     round_stored(q_, static_cast<size_t>(n) * q_width);
 
     ensure_size(attn_, static_cast<size_t>(n) * q_width);
-    const int64_t window = c.layer_sliding[static_cast<size_t>(layer)] ? c.sliding_window : 0;
     size_t row = 0;
     for (ForwardRequest& request : requests) {
-        KvCache& cache = *request.cache;
-        const size_t count = request.tokens.size();
-        const float* q_rows = q_.data() + row * q_width;
-        const int32_t* q_positions = positions.data() + row;
         float* out_rows = attn_.data() + row * q_width;
         if (precision_ == Precision::kBf16) {
-            for (size_t t = 0; t < count; ++t) {
-                size_t position = static_cast<size_t>(positions[row + t]);
-                uint16_t* key_row = cache.keys<uint16_t>(layer) + position * kv_width;
-                uint16_t* value_row = cache.values<uint16_t>(layer) + position * kv_width;
-                for (size_t i = 0; i < kv_width; ++i) {
-                    key_row[i] = f32_to_bf16_bits(k_[(row + t) * kv_width + i]);
-                    value_row[i] = f32_to_bf16_bits(v_[(row + t) * kv_width + i]);
-                }
-            }
-            cpu::attention_sinks(pool_, q_rows, q_positions, static_cast<int64_t>(count), c.n_heads, c.n_kv_heads,
-                                 c.head_dim, cache.keys<uint16_t>(layer), cache.values<uint16_t>(layer),
-                                 w(WeightKind::kSinks), window, c.attention_scale(), out_rows);
+            write_and_attend<uint16_t>(layer, request, row, positions.data() + row, out_rows);
         } else {
-            for (size_t t = 0; t < count; ++t) {
-                size_t position = static_cast<size_t>(positions[row + t]);
-                std::copy_n(k_.data() + (row + t) * kv_width, kv_width, cache.keys<float>(layer) + position * kv_width);
-                std::copy_n(v_.data() + (row + t) * kv_width, kv_width,
-                            cache.values<float>(layer) + position * kv_width);
-            }
-            cpu::attention_sinks(pool_, q_rows, q_positions, static_cast<int64_t>(count), c.n_heads, c.n_kv_heads,
-                                 c.head_dim, cache.keys<float>(layer), cache.values<float>(layer),
-                                 w(WeightKind::kSinks), window, c.attention_scale(), out_rows);
+            write_and_attend<float>(layer, request, row, positions.data() + row, out_rows);
         }
-        row += count;
+        row += request.tokens.size();
     }
     round_stored(attn_, static_cast<size_t>(n) * q_width);
 

@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/ops.h"
 #include "model/kv_cache.h"
+#include "model/paged_kv_store.h"
 #include "model/weights.h"
 
 #include <cstdint>
@@ -26,8 +27,17 @@ const char* precision_name(Precision precision);
 // The KV cache element type each precision needs.
 inline DType kv_cache_dtype(Precision precision) { return precision == Precision::kF32 ? DType::kF32 : DType::kBF16; }
 
+// A sequence's KV in a paged store: its block table per layer group (PagedKvStore::layer_group), covering the
+// positions of the step's new tokens, which take positions `start` onward.
+struct PagedKv {
+    PagedKvStore* store = nullptr;
+    std::vector<std::span<const int32_t>> tables;
+    int64_t start = 0;
+};
+
 struct ForwardRequest {
     KvCache* cache = nullptr;             // appended to: tokens take positions cache->length() onward
+    PagedKv paged;                        // instead of `cache`
     std::span<const int32_t> tokens;      // [n] new tokens, n >= 1
     bool all_logits = false;              // logits for every new token, else for the last one only
     std::vector<float>* logits = nullptr; // out: [n or 1, vocab] f32 (resized)
@@ -56,6 +66,9 @@ class CpuForward {
 
   private:
     void attention_block(int64_t layer, std::span<ForwardRequest> requests, std::span<const int32_t> positions);
+    // Writes one request's k and v rows (`row` onward in k_, v_) into its cache and attends over it.
+    template <typename T>
+    void write_and_attend(int64_t layer, ForwardRequest& request, size_t row, const int32_t* positions, float* out);
     void moe_block(int64_t layer, int64_t n_tokens);
     // Rounds the first n values to bf16 in Precision::kBf16; nothing in kF32.
     void round_stored(std::vector<float>& values, size_t n) const;

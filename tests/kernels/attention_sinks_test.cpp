@@ -147,8 +147,10 @@ TEST(AttentionSinks, SinkTakesItsShareOfTheDenominator) {
 }
 
 // The paged cache gives the contiguous cache's result bit for bit: rows scattered over a shuffled block table,
-// unused blocks filled with NaN, blocks before every query's window released (−1).
+// blocks 3 rows longer than their tokens (as if they held other layers), unused rows filled with NaN, blocks
+// before every query's window released (−1).
 template <typename KvT> void check_paged(ThreadPool& pool, int64_t window, int64_t block_tokens, uint64_t seed) {
+    const int64_t block_rows = block_tokens + 3;
     Rng rng(seed);
     const int64_t n_heads = 8, n_kv_heads = 2, head_dim = 16;
     const int64_t kv_row = n_kv_heads * head_dim;
@@ -184,10 +186,10 @@ template <typename KvT> void check_paged(ThreadPool& pool, int64_t window, int64
     }
     std::vector<int32_t> table(order.begin(), order.begin() + used_blocks);
     const KvT poison = std::is_same_v<KvT, float> ? static_cast<KvT>(NAN) : static_cast<KvT>(0x7fc0);
-    std::vector<KvT> paged_k(static_cast<size_t>(n_blocks * block_tokens * kv_row), poison);
+    std::vector<KvT> paged_k(static_cast<size_t>(n_blocks * block_rows * kv_row), poison);
     std::vector<KvT> paged_v = paged_k;
     for (int64_t p = 0; p < n_ctx; ++p) {
-        const int64_t row = table[static_cast<size_t>(p / block_tokens)] * block_tokens + p % block_tokens;
+        const int64_t row = table[static_cast<size_t>(p / block_tokens)] * block_rows + p % block_tokens;
         std::copy_n(k.begin() + p * kv_row, kv_row, paged_k.begin() + row * kv_row);
         std::copy_n(v.begin() + p * kv_row, kv_row, paged_v.begin() + row * kv_row);
     }
@@ -199,7 +201,8 @@ template <typename KvT> void check_paged(ThreadPool& pool, int64_t window, int64
     }
     std::vector<float> got(q.size(), NAN);
     attention_sinks_paged<KvT>(pool, q.data(), positions.data(), n, n_heads, n_kv_heads, head_dim, paged_k.data(),
-                               paged_v.data(), table.data(), block_tokens, sinks.data(), window, 0.25f, got.data());
+                               paged_v.data(), table.data(), block_tokens, block_rows, sinks.data(), window, 0.25f,
+                               got.data());
     ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
         << "window " << window << ", blocks of " << block_tokens;
 }

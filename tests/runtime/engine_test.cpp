@@ -2,12 +2,16 @@
 // chunking change nothing, both layouts give identical logits, and bad requests fail cleanly.
 #include "../model/test_models.h"
 #include "runtime/engine.h"
+#include "runtime_test_util.h"
 
 #include <cmath>
 #include <gtest/gtest.h>
 
 namespace tllm {
 namespace {
+
+using test_util::max_relative_difference;
+using test_util::some_tokens;
 
 using testing::TempDir;
 
@@ -27,14 +31,6 @@ make_engine(std::shared_ptr<const ModelWeights> weights, int threads = 2, int64_
     return std::move(engine).value();
 }
 
-std::vector<int32_t> some_tokens(int64_t vocab, size_t n, uint32_t salt) {
-    std::vector<int32_t> tokens(n);
-    for (size_t i = 0; i < n; ++i) {
-        tokens[i] = static_cast<int32_t>((i * 7919u + salt * 104729u + 13u) % static_cast<uint64_t>(vocab));
-    }
-    return tokens;
-}
-
 std::vector<float> full_logits(Engine& engine, const std::vector<int32_t>& tokens) {
     auto sequence = engine.new_sequence().value();
     std::vector<StepInput> inputs = {{sequence.get(), tokens, true}};
@@ -42,16 +38,6 @@ std::vector<float> full_logits(Engine& engine, const std::vector<int32_t>& token
     Status status = engine.step(inputs, logits);
     EXPECT_TRUE(status.ok()) << status.error().to_string();
     return logits[0];
-}
-
-// Largest |a - b| relative to the largest |b| in the row.
-double max_relative_difference(std::span<const float> a, std::span<const float> b) {
-    double worst = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(b[i])));
-    }
-    return worst / scale;
 }
 
 class EngineTest : public ::testing::Test {

@@ -38,14 +38,15 @@ struct ContiguousRows {
     int64_t operator()(int64_t position) const { return position; }
 };
 
-// In a paged cache: slot position % block_tokens of block table[position / block_tokens].
+// In a paged cache: slot position % block_tokens of block table[position / block_tokens], blocks block_rows apart.
 struct PagedRows {
     const int32_t* block_table;
     int64_t block_tokens;
+    int64_t block_rows;
     int64_t operator()(int64_t position) const {
         const int32_t block = block_table[position / block_tokens];
         TLLM_CHECK(block >= 0, "attention reads position {}, whose block was released", position);
-        return block * block_tokens + position % block_tokens;
+        return block * block_rows + position % block_tokens;
     }
 };
 
@@ -159,13 +160,15 @@ void attention_sinks_paged(ThreadPool& pool,
                            const KvT* v_cache,
                            const int32_t* block_table,
                            int64_t block_tokens,
+                           int64_t block_rows,
                            const uint16_t* sinks,
                            int64_t window,
                            float scale,
                            float* out) {
-    TLLM_CHECK(block_tokens > 0, "attention_sinks_paged: blocks of {} tokens", block_tokens);
+    TLLM_CHECK(block_tokens > 0 && block_rows >= block_tokens,
+               "attention_sinks_paged: blocks of {} tokens, {} rows apart", block_tokens, block_rows);
     attention_sinks_impl(pool, q, positions, n_tokens, n_heads, n_kv_heads, head_dim, k_cache, v_cache, sinks, window,
-                         scale, out, PagedRows{block_table, block_tokens});
+                         scale, out, PagedRows{block_table, block_tokens, block_rows});
 }
 template void attention_sinks_paged<uint16_t>(ThreadPool&,
                                               const float*,
@@ -177,6 +180,7 @@ template void attention_sinks_paged<uint16_t>(ThreadPool&,
                                               const uint16_t*,
                                               const uint16_t*,
                                               const int32_t*,
+                                              int64_t,
                                               int64_t,
                                               const uint16_t*,
                                               int64_t,
@@ -192,6 +196,7 @@ template void attention_sinks_paged<float>(ThreadPool&,
                                            const float*,
                                            const float*,
                                            const int32_t*,
+                                           int64_t,
                                            int64_t,
                                            const uint16_t*,
                                            int64_t,

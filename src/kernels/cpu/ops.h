@@ -95,10 +95,10 @@ void attention_sinks(ThreadPool& pool,
                      float scale,
                      float* out);
 // The same over a paged cache (runtime/kv_cache_manager.h): position j of the sequence is row
-// block_table[j / block_tokens]·block_tokens + j % block_tokens of k_cache and v_cache
-// ([n_blocks·block_tokens, n_kv_heads, head_dim], KvT bf16 bits or f32). Entries of block_table for positions no
-// token attends to may be −1 (blocks a sliding window released). Sums run in the same order as above, so the
-// result equals the contiguous cache's bit for bit.
+// block_table[j / block_tokens]·block_rows + j % block_tokens of k_cache and v_cache (rows of [n_kv_heads,
+// head_dim], KvT bf16 bits or f32; block_rows ≥ block_tokens, more where a block holds several layers). Entries of
+// block_table for positions no token attends to may be −1 (blocks a sliding window released). Sums run in the same
+// order as above, so the result equals the contiguous cache's bit for bit.
 template <typename KvT>
 void attention_sinks_paged(ThreadPool& pool,
                            const float* q,
@@ -111,6 +111,7 @@ void attention_sinks_paged(ThreadPool& pool,
                            const KvT* v_cache,
                            const int32_t* block_table,
                            int64_t block_tokens,
+                           int64_t block_rows,
                            const uint16_t* sinks,
                            int64_t window,
                            float scale,
