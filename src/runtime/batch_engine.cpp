@@ -1,0 +1,88 @@
+#include "runtime/batch_engine.h"
+
+#include <chrono>
+
+namespace tllm {
+namespace {
+
+double seconds_now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+BatchEngine::BatchEngine(const ModelWeights& weights, ThreadPool& pool, const BatchEngineOptions& options)
+    : config_(weights.config()), options_(options), forward_(weights, pool, cpu::SimdPath::kAuto, options.precision),
+      store_(weights.config(), options.kv_blocks, options.block_tokens, kv_cache_dtype(options.precision)),
+      kv_(options.kv_blocks, options.block_tokens, {0, static_cast<int32_t>(weights.config().sliding_window)}),
+      scheduler_(kv_, options.step_tokens, options.max_running) {}
+
+Status BatchEngine::submit(BatchRequest request) {
+    if (request.prompt.empty() || request.max_new_tokens <= 0) {
+        return make_error(ErrorCode::kInvalidArgument, "request {}: {} prompt tokens and {} to generate", request.id,
+                          request.prompt.size(), request.max_new_tokens);
+    }
+    for (int32_t token : request.prompt) {
+        if (token < 0 || token >= config_.vocab_size) {
+            return make_error(ErrorCode::kInvalidArgument, "request {}: token id {} outside vocabulary [0, {})",
+                              request.id, token, config_.vocab_size);
+        }
+    }
+    const int64_t total = static_cast<int64_t>(request.prompt.size()) + request.max_new_tokens;
+    if (total > config_.max_context()) {
+        return make_error(ErrorCode::kContextOverflow, "request {}: {} tokens exceed the context of {}", request.id,
+                          total, config_.max_context());
+    }
+    TLLM_RETURN_IF_ERROR(validate_sampling_params(request.sampling));
+    if (samplers_.contains(request.id)) {
+        return make_error(ErrorCode::kInvalidArgument, "request id {} is in use", request.id);
+    }
+    samplers_.emplace(request.id, Sampler(request.sampling));
+    prompt_tokens_[request.id] = static_cast<int64_t>(request.prompt.size());
+    scheduler_.submit({request.id, std::move(request.prompt), request.max_new_tokens, std::move(request.stop_tokens)},
+                      seconds_now());
+    return {};
+}
+
+bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
+    if (!scheduler_.cancel(id, finished)) {
+        return false;
+    }
+    samplers_.erase(id);
+    prompt_tokens_.erase(id);
+    return true;
+}
+
+Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished) {
+    const StepPlan plan = scheduler_.plan();
+    if (plan.chunks.empty()) {
+        return {};
+    }
+    std::vector<ForwardRequest> requests(plan.chunks.size());
+    std::vector<std::vector<float>> logits(plan.chunks.size()); // [1, vocab] each
+    for (size_t i = 0; i < plan.chunks.size(); ++i) {
+        const ScheduledChunk& chunk = plan.chunks[i];
+        requests[i].paged = PagedKv{&store_, {chunk.kv->tables[0], chunk.kv->tables[1]}, chunk.start};
+        requests[i].tokens = chunk.tokens;
+        requests[i].logits = &logits[i];
+    }
+    TLLM_RETURN_IF_ERROR(forward_.run(requests));
+    std::vector<int32_t> sampled(plan.chunks.size(), -1);
+    for (size_t i = 0; i < plan.chunks.size(); ++i) {
+        const ScheduledChunk& chunk = plan.chunks[i];
+        if (!chunk.samples) {
+            continue;
+        }
+        const uint64_t counter = chunk.history.size() - static_cast<size_t>(prompt_tokens_.at(chunk.id));
+        sampled[i] = samplers_.at(chunk.id).sample(logits[i], counter);
+        tokens.push_back({chunk.id, sampled[i]});
+    }
+    for (FinishedRequest& done : scheduler_.complete(plan, sampled, seconds_now())) {
+        samplers_.erase(done.id);
+        prompt_tokens_.erase(done.id);
+        finished.push_back(std::move(done));
+    }
+    return {};
+}
+
+} // namespace tllm

@@ -1,0 +1,70 @@
+// Many requests in one step on the CPU backend (issue 13, item 2): the scheduler's plan run as one batched
+// forward pass over the paged KV cache, then each sequence sampled with its own parameters. The counter of a
+// request's i-th generated token is i, so a request preempted and recomputed draws the same tokens, and a
+// request gets what Engine::decode gives it alone. The GPU path (paged CUDA kernels, CUDA graphs per batch
+// size) comes next; this is its reference.
+#pragma once
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "model/forward_cpu.h"
+#include "model/paged_kv_store.h"
+#include "runtime/kv_cache_manager.h"
+#include "runtime/sampler.h"
+#include "runtime/scheduler.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace tllm {
+
+struct BatchRequest {
+    uint64_t id = 0;
+    std::vector<int32_t> prompt;
+    int32_t max_new_tokens = 0;
+    std::vector<int32_t> stop_tokens;
+    SamplingParams sampling;
+};
+
+struct BatchEngineOptions {
+    int32_t kv_blocks = 1024;
+    int32_t block_tokens = 16;
+    int64_t step_tokens = 256; // tokens one step computes at most
+    int max_running = 64;
+    Precision precision = Precision::kBf16;
+};
+
+struct TokenEvent {
+    uint64_t id = 0;
+    int32_t token = 0;
+};
+
+class BatchEngine {
+  public:
+    BatchEngine(const ModelWeights& weights, ThreadPool& pool, const BatchEngineOptions& options);
+
+    // kInvalidArgument for requests a client got wrong (empty prompt, token outside the vocabulary, no tokens to
+    // generate, bad sampling parameters, an id in use), kContextOverflow past the model's context.
+    Status submit(BatchRequest request);
+    bool cancel(uint64_t id, std::vector<FinishedRequest>& finished);
+    // One step; `tokens` gets the tokens sampled in it, `finished` the requests that ended.
+    Status step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished);
+
+    bool idle() const { return scheduler_.idle(); }
+    const Scheduler& scheduler() const { return scheduler_; }
+    const KvCacheManager& kv() const { return kv_; }
+
+  private:
+    const GptOssConfig& config_;
+    BatchEngineOptions options_;
+    CpuForward forward_;
+    PagedKvStore store_;
+    KvCacheManager kv_;
+    Scheduler scheduler_;
+    std::map<uint64_t, Sampler> samplers_;      // per request
+    std::map<uint64_t, int64_t> prompt_tokens_; // per request: the generated tokens' counters start after these
+};
+
+} // namespace tllm

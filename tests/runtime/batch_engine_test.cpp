@@ -1,0 +1,140 @@
+// Many requests in one step (runtime/batch_engine.h) against the engine that runs one sequence at a time
+// (Engine::step and Engine::decode, with its contiguous cache): every request, greedy or sampled, among others,
+// through chunked prefill, shared prefixes and preemptions, generates exactly the tokens it generates alone.
+#include "../model/test_models.h"
+#include "runtime/batch_engine.h"
+#include "runtime/engine.h"
+#include "runtime_test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace tllm {
+namespace {
+
+using test_util::some_tokens;
+
+class BatchEngineTest : public ::testing::TestWithParam<Precision> {
+  protected:
+    void SetUp() override {
+        config_ = testing::golden_config("tiny");
+        testing::write_synthetic(config_, CheckpointLayout::kOriginal, 21, dir_ / "model");
+        auto weights = ModelWeights::load(dir_ / "model");
+        ASSERT_TRUE(weights.ok()) << weights.error().to_string();
+        weights_ = std::shared_ptr<const ModelWeights>(std::move(weights).value());
+        EngineOptions options;
+        options.n_threads = 2;
+        options.precision = GetParam();
+        engine_ = std::move(Engine::create(weights_, options)).value();
+    }
+
+    std::vector<int32_t> alone(const BatchRequest& r) {
+        auto sequence = engine_->new_sequence().value();
+        std::vector<std::vector<float>> logits;
+        if (r.prompt.size() > 1) {
+            const StepInput input{sequence.get(), std::span<const int32_t>(r.prompt).first(r.prompt.size() - 1), false};
+            EXPECT_TRUE(engine_->step(std::span<const StepInput>(&input, 1), logits).ok());
+        }
+        std::vector<int32_t> out;
+        EXPECT_TRUE(engine_->decode(*sequence, r.prompt.back(), r.max_new_tokens, r.sampling, 0, out).ok());
+        for (size_t i = 0; i < out.size(); ++i) {
+            if (std::find(r.stop_tokens.begin(), r.stop_tokens.end(), out[i]) != r.stop_tokens.end()) {
+                out.resize(i + 1);
+                break;
+            }
+        }
+        return out;
+    }
+
+    std::vector<BatchRequest> requests() const {
+        std::vector<BatchRequest> out;
+        const std::vector<int32_t> system = some_tokens(config_.vocab_size, 13, 1);
+        for (uint64_t id = 1; id <= 8; ++id) {
+            BatchRequest r;
+            r.id = id;
+            r.prompt = id % 3 == 0 ? std::vector<int32_t>{} : system; // a shared prefix for most
+            const std::vector<int32_t> own =
+                some_tokens(config_.vocab_size, 1 + (id * 5) % 17, static_cast<uint32_t>(id + 7));
+            r.prompt.insert(r.prompt.end(), own.begin(), own.end());
+            r.max_new_tokens = static_cast<int32_t>(4 + (id * 3) % 13);
+            if (id % 2 == 0) {
+                r.sampling = SamplingParams{0.9f, id % 4 == 0 ? 0.8f : 1.0f, id == 6 ? 5 : 0, 1000 + id};
+            }
+            r.stop_tokens = {static_cast<int32_t>(id % 5)};
+            out.push_back(r);
+        }
+        return out;
+    }
+
+    // Runs every request to its end; returns each one's generated tokens.
+    std::map<uint64_t, std::vector<int32_t>> run(BatchEngine& batch) {
+        for (BatchRequest r : requests()) {
+            const Status status = batch.submit(std::move(r));
+            EXPECT_TRUE(status.ok()) << status.error().to_string();
+        }
+        std::map<uint64_t, std::vector<int32_t>> streamed;
+        std::map<uint64_t, std::vector<int32_t>> finished;
+        for (int step = 0; step < 1000 && !batch.idle(); ++step) {
+            std::vector<TokenEvent> tokens;
+            std::vector<FinishedRequest> done;
+            const Status status = batch.step(tokens, done);
+            EXPECT_TRUE(status.ok()) << status.error().to_string();
+            for (const TokenEvent& e : tokens) {
+                streamed[e.id].push_back(e.token);
+            }
+            for (FinishedRequest& f : done) {
+                finished[f.id] = f.generated;
+            }
+        }
+        EXPECT_TRUE(batch.idle());
+        EXPECT_EQ(streamed, finished);
+        return finished;
+    }
+
+    testing::TempDir dir_;
+    GptOssConfig config_;
+    std::shared_ptr<const ModelWeights> weights_;
+    std::unique_ptr<Engine> engine_;
+    ThreadPool pool_{2};
+};
+
+TEST_P(BatchEngineTest, EveryRequestGetsTheTokensItGetsAlone) {
+    for (const BatchEngineOptions options : {BatchEngineOptions{256, 4, 16, 8, GetParam()},
+                                             // few blocks: preemptions and recomputes from the prefix cache
+                                             BatchEngineOptions{24, 4, 16, 8, GetParam()}}) {
+        BatchEngine batch(*weights_, pool_, options);
+        const std::map<uint64_t, std::vector<int32_t>> got = run(batch);
+        ASSERT_EQ(got.size(), 8u);
+        for (const BatchRequest& r : requests()) {
+            EXPECT_EQ(got.at(r.id), alone(r)) << "request " << r.id << ", " << options.kv_blocks << " blocks";
+        }
+        EXPECT_EQ(batch.kv().pool().available(), options.kv_blocks);
+        EXPECT_GT(batch.kv().prefix_stats().reused_tokens, 0);
+        if (options.kv_blocks == 24) {
+            EXPECT_GT(batch.scheduler().preemptions(), 0);
+        }
+    }
+}
+
+TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
+    BatchEngine batch(*weights_, pool_, BatchEngineOptions{64, 4, 16, 4, GetParam()});
+    auto refused = [&](BatchRequest r, const std::string& words) {
+        const Status status = batch.submit(std::move(r));
+        ASSERT_FALSE(status.ok());
+        EXPECT_NE(status.error().to_string().find(words), std::string::npos) << status.error().to_string();
+    };
+    refused({1, {}, 4, {}, {}}, "0 prompt tokens");
+    refused({1, {static_cast<int32_t>(config_.vocab_size)}, 4, {}, {}}, "outside vocabulary");
+    refused({1, {1, 2}, 0, {}, {}}, "0 to generate");
+    refused({1, {1, 2}, 4, {}, SamplingParams{1.0f, 0.0f, 0, 0}}, "top_p");
+    ASSERT_TRUE(batch.submit({1, {1, 2}, 4, {}, {}}).ok());
+    refused({1, {1, 2}, 4, {}, {}}, "in use");
+    std::vector<FinishedRequest> finished;
+    EXPECT_TRUE(batch.cancel(1, finished));
+    EXPECT_FALSE(batch.cancel(1, finished));
+    EXPECT_TRUE(batch.idle());
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, BatchEngineTest, ::testing::Values(Precision::kBf16, Precision::kF32));
+
+} // namespace
+} // namespace tllm
