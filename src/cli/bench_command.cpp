@@ -5,6 +5,7 @@
 
 #include "cli/build_info.h"
 #include "cli/card_ceilings.h"
+#include "cli/concurrency_bench.h"
 #include "cli/gemm_bench.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
@@ -39,6 +40,9 @@ struct BenchFlags {
     float temperature = 0.0f;
     bool json_only = false;
     bool gemm = false;
+    std::vector<int> concurrency;
+    double arrival_rate = 0;
+    int requests = 64;
 };
 
 // Bytes one decode step reads at context length `context`: every non-expert weight, top_k experts
@@ -67,6 +71,23 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
 }
 
 Status run_bench(const BenchFlags& flags) {
+    if (!flags.concurrency.empty() || flags.arrival_rate > 0) {
+        if (!flags.backend.empty() && flags.backend != "cpu") {
+            return make_error(ErrorCode::kUnsupported,
+                              "bench --concurrency/--arrival-rate: the batched engine runs on the cpu backend so far");
+        }
+        ConcurrencyBenchFlags batched;
+        batched.model = flags.model;
+        batched.concurrency = flags.concurrency;
+        batched.arrival_rate = flags.arrival_rate;
+        batched.requests = flags.requests;
+        batched.prompt_tokens = flags.prompt_tokens;
+        batched.gen_tokens = flags.gen_tokens;
+        batched.threads = flags.threads;
+        batched.seed = flags.seed;
+        batched.json_only = flags.json_only;
+        return run_concurrency_bench(batched);
+    }
     if (flags.gemm) {
         if (!flags.model.empty() || (!flags.backend.empty() && flags.backend != "cuda")) {
             return make_error(ErrorCode::kInvalidArgument,
@@ -230,6 +251,19 @@ void register_bench_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     bench->add_flag("--json", flags->json_only, "Print only the JSON lines");
+    bench
+        ->add_option("--concurrency", flags->concurrency,
+                     "Streams started together through the batched engine, one run per value (e.g. 1,8,64)")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    bench
+        ->add_option("--arrival-rate", flags->arrival_rate,
+                     "Requests per second arriving as a Poisson process, lengths spread around the flags' "
+                     "(batched engine)")
+        ->check(CLI::PositiveNumber);
+    bench->add_option("--requests", flags->requests, "Requests of an --arrival-rate run")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     bench->add_flag("--gemm", flags->gemm,
                     "Time each matrix product of a step (dense and MXFP4 experts) at 1, 8, 64, 512 and 2048 tokens "
                     "against the card's mma.sync peak and copy bandwidth, instead of the model");

@@ -160,6 +160,38 @@ TEST(Cli, BenchWithContextCountsTheCachedTokens) {
                      (sliding + full) * kv_row_bytes);
 }
 
+TEST(Cli, BenchConcurrencyReportsEverySettingAndEveryArrival) {
+    testing::TempDir dir;
+    ASSERT_EQ(run("synth --config " + tiny_config() + " --out " + (dir / "m"), dir).exit_code, 0);
+    const auto together = run(
+        "bench --model " + (dir / "m") + " --concurrency 1,3 --prompt-tokens 9 --gen-tokens 4 --threads 1 --json", dir);
+    ASSERT_EQ(together.exit_code, 0) << together.errors;
+    std::vector<nlohmann::json> rows;
+    for (size_t begin = 0, end; (end = together.output.find('\n', begin)) != std::string::npos; begin = end + 1) {
+        rows.push_back(nlohmann::json::parse(together.output.substr(begin, end - begin)));
+    }
+    ASSERT_EQ(rows.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        const int streams = i == 0 ? 1 : 3;
+        EXPECT_EQ(rows[i].at("streams"), streams);
+        EXPECT_EQ(rows[i].at("requests"), streams);
+        // Every stream generated its 4 tokens.
+        EXPECT_NEAR(rows[i].at("output_tok_s").get<double>() * rows[i].at("seconds").get<double>(), 4.0 * streams,
+                    1e-6);
+        EXPECT_GT(rows[i].at("kv_blocks_peak").get<int>(), 0);
+        EXPECT_GE(rows[i].at("itl_ms_p99").get<double>(), rows[i].at("itl_ms_p50").get<double>());
+    }
+    const auto arriving =
+        run("bench --model " + (dir / "m") +
+                " --arrival-rate 500 --requests 5 --prompt-tokens 9 --gen-tokens 4 --threads 1 --json",
+            dir);
+    ASSERT_EQ(arriving.exit_code, 0) << arriving.errors;
+    EXPECT_EQ(nlohmann::json::parse(arriving.output.substr(0, arriving.output.find('\n'))).at("requests"), 5);
+    const auto on_gpu = run("bench --model " + (dir / "m") + " --backend cuda --concurrency 2", dir);
+    EXPECT_NE(on_gpu.exit_code, 0);
+    EXPECT_NE(on_gpu.errors.find("cpu backend so far"), std::string::npos) << on_gpu.errors;
+}
+
 TEST(Cli, BenchGemmRefusesAModelOrTheCpuBackend) {
     testing::TempDir dir;
     for (const char* args : {"bench --gemm --model m", "bench --gemm --backend cpu"}) {

@@ -1,0 +1,174 @@
+#include "cli/concurrency_bench.h"
+
+#include "cli/build_info.h"
+#include "cli/process_stats.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "runtime/batch_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace tllm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double> values, double p) {
+    if (values.empty()) {
+        return 0;
+    }
+    std::sort(values.begin(), values.end());
+    const size_t index = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
+    return values[std::min(index, values.size() - 1)];
+}
+
+struct Planned {
+    double at = 0; // seconds after the start
+    BatchRequest request;
+};
+
+// Runs the planned requests to their end; one JSON row.
+Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> planned, int32_t kv_blocks) {
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    std::map<uint64_t, double> submitted;
+    std::map<uint64_t, std::vector<double>> token_times;
+    int64_t prompt_total = 0;
+    int64_t generated = 0;
+    int32_t peak_blocks = 0;
+    size_t next = 0;
+    while (next < planned.size() || !engine.idle()) {
+        for (; next < planned.size() && planned[next].at <= elapsed(); ++next) {
+            submitted[planned[next].request.id] = elapsed();
+            prompt_total += static_cast<int64_t>(planned[next].request.prompt.size());
+            TLLM_RETURN_IF_ERROR(engine.submit(std::move(planned[next].request)));
+        }
+        if (engine.idle()) { // waiting for the next arrival
+            std::this_thread::sleep_for(std::chrono::duration<double>(std::max(0.0, planned[next].at - elapsed())));
+            continue;
+        }
+        std::vector<TokenEvent> tokens;
+        std::vector<FinishedRequest> finished;
+        TLLM_RETURN_IF_ERROR(engine.step(tokens, finished));
+        const double now = elapsed();
+        for (const TokenEvent& e : tokens) {
+            token_times[e.id].push_back(now);
+            ++generated;
+        }
+        peak_blocks = std::max(peak_blocks, kv_blocks - engine.kv().pool().available());
+    }
+    const double wall = elapsed();
+    std::vector<double> ttft;
+    std::vector<double> gaps;
+    for (const auto& [id, times] : token_times) {
+        ttft.push_back(times.front() - submitted.at(id));
+        for (size_t i = 1; i < times.size(); ++i) {
+            gaps.push_back(times[i] - times[i - 1]);
+        }
+    }
+    return nlohmann::json{{"requests", submitted.size()},
+                          {"seconds", wall},
+                          {"output_tok_s", static_cast<double>(generated) / wall},
+                          {"total_tok_s", static_cast<double>(prompt_total + generated) / wall},
+                          {"ttft_ms_p50", 1e3 * percentile(ttft, 0.5)},
+                          {"ttft_ms_p99", 1e3 * percentile(ttft, 0.99)},
+                          {"itl_ms_p50", 1e3 * percentile(gaps, 0.5)},
+                          {"itl_ms_p99", 1e3 * percentile(gaps, 0.99)},
+                          {"kv_blocks_peak", peak_blocks},
+                          {"kv_blocks", kv_blocks},
+                          {"preemptions", engine.scheduler().preemptions()},
+                          {"peak_resident_mb", static_cast<double>(read_process_stats().peak_resident_bytes) / 1e6}};
+}
+
+} // namespace
+
+Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
+    if (flags.model.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "bench --concurrency/--arrival-rate needs --model DIR: the batched engine runs on the cpu "
+                          "backend so far, which reads weights from a checkpoint");
+    }
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
+    const GptOssConfig& c = weights->config();
+    ThreadPool pool(flags.threads);
+    Rng rng(flags.seed ^ 0x636f6e63ull);
+    auto random_prompt = [&](int n) {
+        std::vector<int32_t> tokens(static_cast<size_t>(n));
+        for (int32_t& t : tokens) {
+            t = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(c.vocab_size));
+        }
+        return tokens;
+    };
+    std::vector<std::pair<int, std::vector<Planned>>> settings; // (streams, plan)
+    uint64_t id = 1;
+    if (flags.arrival_rate > 0) {
+        std::vector<Planned> plan;
+        double at = 0;
+        for (int i = 0; i < flags.requests; ++i) {
+            at += -std::log(1.0 - rng.uniform(0.0f, 0.999999f)) / flags.arrival_rate;
+            // Lengths spread over half to one and a half times the flags'.
+            const int prompt = std::max(1, static_cast<int>(flags.prompt_tokens * rng.uniform(0.5f, 1.5f)));
+            const int gen = std::max(1, static_cast<int>(flags.gen_tokens * rng.uniform(0.5f, 1.5f)));
+            plan.push_back({at, {id++, random_prompt(prompt), gen, {}, {}}});
+        }
+        settings.emplace_back(0, std::move(plan));
+    } else {
+        for (int streams : flags.concurrency) {
+            std::vector<Planned> plan;
+            for (int i = 0; i < streams; ++i) {
+                plan.push_back({0, {id++, random_prompt(flags.prompt_tokens), flags.gen_tokens, {}, {}}});
+            }
+            settings.emplace_back(streams, std::move(plan));
+        }
+    }
+    const nlohmann::json version = build_info_json(build_info());
+    std::vector<nlohmann::json> rows;
+    for (auto& [streams, plan] : settings) {
+        // KV for every stream at its longest, in both layer groups, and one step's worth of slack.
+        int64_t blocks = 0;
+        for (const Planned& p : plan) {
+            blocks +=
+                2 *
+                ((static_cast<int64_t>(p.request.prompt.size()) + p.request.max_new_tokens) / flags.block_tokens + 2);
+        }
+        BatchEngineOptions options;
+        options.kv_blocks = static_cast<int32_t>(std::min<int64_t>(blocks, 1 << 20));
+        options.block_tokens = flags.block_tokens;
+        options.max_running = std::max<int>(1, static_cast<int>(plan.size()));
+        options.step_tokens = std::max<int64_t>(2048, options.max_running);
+        options.precision = flags.precision == "f32" ? Precision::kF32 : Precision::kBf16;
+        BatchEngine engine(*weights, pool, options);
+        TLLM_ASSIGN_OR_RETURN(nlohmann::json row, run_setting(engine, std::move(plan), options.kv_blocks));
+        row["card"] = "cpu";
+        row["model"] = flags.model;
+        row["streams"] = streams;
+        row["arrival_rate"] = flags.arrival_rate;
+        row["prompt_tokens"] = flags.prompt_tokens;
+        row["gen_tokens"] = flags.gen_tokens;
+        row["version"] = version;
+        std::printf("%s\n", row.dump().c_str());
+        std::fflush(stdout);
+        rows.push_back(std::move(row));
+    }
+    if (!flags.json_only) {
+        std::printf("\ncpu backend, %s, %d-token prompts, %d generated per stream\n", flags.model.c_str(),
+                    flags.prompt_tokens, flags.gen_tokens);
+        std::printf("| streams | output tok/s | total tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | KV "
+                    "blocks peak |\n|---|---|---|---|---|---|---|---|\n");
+        for (const nlohmann::json& r : rows) {
+            std::printf("| %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %d |\n", r["streams"].get<int>(),
+                        r["output_tok_s"].get<double>(), r["total_tok_s"].get<double>(), r["ttft_ms_p50"].get<double>(),
+                        r["ttft_ms_p99"].get<double>(), r["itl_ms_p50"].get<double>(), r["itl_ms_p99"].get<double>(),
+                        r["kv_blocks_peak"].get<int>());
+        }
+    }
+    return {};
+}
+
+} // namespace tllm
