@@ -42,6 +42,7 @@ Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> pla
     int64_t prompt_total = 0;
     int64_t generated = 0;
     int32_t peak_blocks = 0;
+    std::vector<double> queued; // seconds from submission to admission
     size_t next = 0;
     while (next < planned.size() || !engine.idle()) {
         for (; next < planned.size() && planned[next].at <= elapsed(); ++next) {
@@ -61,6 +62,9 @@ Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> pla
             token_times[e.id].push_back(now);
             ++generated;
         }
+        for (const FinishedRequest& f : finished) {
+            queued.push_back(f.timing.admitted - f.timing.submitted);
+        }
         peak_blocks = std::max(peak_blocks, kv_blocks - engine.kv().pool().available());
     }
     const double wall = elapsed();
@@ -76,6 +80,8 @@ Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> pla
                           {"seconds", wall},
                           {"output_tok_s", static_cast<double>(generated) / wall},
                           {"total_tok_s", static_cast<double>(prompt_total + generated) / wall},
+                          {"queue_ms_p50", 1e3 * percentile(queued, 0.5)},
+                          {"queue_ms_p99", 1e3 * percentile(queued, 0.99)},
                           {"ttft_ms_p50", 1e3 * percentile(ttft, 0.5)},
                           {"ttft_ms_p99", 1e3 * percentile(ttft, 0.99)},
                           {"itl_ms_p50", 1e3 * percentile(gaps, 0.5)},

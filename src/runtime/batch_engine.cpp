@@ -54,7 +54,7 @@ bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
 }
 
 Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished) {
-    const StepPlan plan = scheduler_.plan();
+    const StepPlan plan = scheduler_.plan(seconds_now());
     if (plan.chunks.empty()) {
         return {};
     }

@@ -44,7 +44,7 @@ void Scheduler::preempt_newest(StepPlan& plan) {
     ++preemptions_;
 }
 
-StepPlan Scheduler::plan() {
+StepPlan Scheduler::plan(double now) {
     StepPlan plan;
     int64_t budget = budget_;
     auto add = [&](uint64_t id, Sequence& s, int64_t n) {
@@ -110,6 +110,9 @@ StepPlan Scheduler::plan() {
         waiting_.pop_front();
         running_.push_back(id);
         s.admitted = ++admissions_;
+        if (s.timing.admitted < 0) {
+            s.timing.admitted = now;
+        }
         add(id, s, n);
     }
     return plan;

@@ -47,6 +47,7 @@ enum class FinishReason { kStop, kLength, kCancelled };
 
 struct RequestTiming {
     double submitted = 0;
+    double admitted = -1;         // when it first got KV blocks and a place in a step; −1 before (queue time)
     double first_token = -1;      // when its first token was sampled; −1 before
     std::vector<double> token_at; // when each generated token was sampled
 };
@@ -66,7 +67,7 @@ class Scheduler {
     void submit(GenerationRequest request, double now);
     // A queued or running request ends at once, its blocks returned; false if it is not known.
     bool cancel(uint64_t id, std::vector<FinishedRequest>& finished);
-    StepPlan plan();
+    StepPlan plan(double now);
     // sampled[i]: the token sampled from chunk i of `plan` (read only where the chunk samples).
     std::vector<FinishedRequest> complete(const StepPlan& plan, std::span<const int32_t> sampled, double now);
 

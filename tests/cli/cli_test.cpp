@@ -180,6 +180,8 @@ TEST(Cli, BenchConcurrencyReportsEverySettingAndEveryArrival) {
                     1e-6);
         EXPECT_GT(rows[i].at("kv_blocks_peak").get<int>(), 0);
         EXPECT_GE(rows[i].at("itl_ms_p99").get<double>(), rows[i].at("itl_ms_p50").get<double>());
+        EXPECT_GE(rows[i].at("queue_ms_p50").get<double>(), 0.0);
+        EXPECT_LE(rows[i].at("queue_ms_p50").get<double>(), rows[i].at("ttft_ms_p50").get<double>());
     }
     const auto arriving =
         run("bench --model " + (dir / "m") +

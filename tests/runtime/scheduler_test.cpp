@@ -118,7 +118,7 @@ TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
                 cancelled.push_back(id);
             }
         }
-        const StepPlan plan = scheduler.plan();
+        const StepPlan plan = scheduler.plan(now);
         ASSERT_LE(plan.n_tokens, 24);
         const std::vector<int32_t> sampled = model.run(plan);
         if (::testing::Test::HasFailure()) {
@@ -139,7 +139,9 @@ TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
         }
         EXPECT_EQ(f.generated, want) << "request " << id;
         EXPECT_EQ(f.reason, want.back() == 0 ? FinishReason::kStop : FinishReason::kLength);
-        EXPECT_GE(f.timing.first_token, f.timing.submitted);
+        // Queued, then admitted, then the first token, in that order.
+        EXPECT_GE(f.timing.admitted, f.timing.submitted);
+        EXPECT_GE(f.timing.first_token, f.timing.admitted);
         EXPECT_EQ(f.timing.token_at.size(), f.generated.size());
     }
     EXPECT_EQ(kv.pool().available(), kBlocks);
@@ -153,7 +155,7 @@ TEST(Scheduler, RunningSequencesDecodeAtEveryStepWhileAPromptPrefillsInChunks) {
     Scheduler scheduler(kv, 8, 4);
     GenerationRequest first{1, {5, 6, 7}, 40, {}};
     scheduler.submit(first, 0);
-    StepPlan plan = scheduler.plan();
+    StepPlan plan = scheduler.plan(0);
     ASSERT_EQ(plan.chunks.size(), 1u);
     EXPECT_TRUE(plan.chunks[0].samples);
     scheduler.complete(plan, std::vector<int32_t>{9}, 1);
@@ -162,7 +164,7 @@ TEST(Scheduler, RunningSequencesDecodeAtEveryStepWhileAPromptPrefillsInChunks) {
     // 30 prompt tokens in chunks of at most 7 beside request 1's decode token, which never waits.
     int64_t prefilled = 0;
     for (int step = 0; prefilled < 30; ++step) {
-        plan = scheduler.plan();
+        plan = scheduler.plan(1.0 + step);
         ASSERT_EQ(plan.chunks.size(), 2u);
         EXPECT_EQ(plan.chunks[0].id, 1u);
         EXPECT_EQ(plan.chunks[0].tokens.size(), 1u);
