@@ -1,12 +1,43 @@
 #include "runtime/batch_engine.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <numeric>
 
 namespace tllm {
 namespace {
 
 double seconds_now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// log Σ exp(logits), in double so that a long vocabulary's sum loses nothing.
+double log_sum_exp(std::span<const float> logits) {
+    const float max = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float x : logits) {
+        sum += std::exp(static_cast<double>(x) - max);
+    }
+    return max + std::log(sum);
+}
+
+void fill_logprobs(TokenEvent& event, std::span<const float> logits, int32_t top) {
+    const double norm = log_sum_exp(logits);
+    event.logprob = static_cast<float>(logits[static_cast<size_t>(event.token)] - norm);
+    if (top <= 0) {
+        return;
+    }
+    std::vector<int32_t> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    const size_t k = std::min(static_cast<size_t>(top), ids.size());
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
+        return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+               (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+    });
+    for (size_t i = 0; i < k; ++i) {
+        event.top.push_back({ids[i], static_cast<float>(logits[static_cast<size_t>(ids[i])] - norm)});
+    }
 }
 
 } // namespace
@@ -34,11 +65,16 @@ Status BatchEngine::submit(BatchRequest request) {
                           total, config_.max_context());
     }
     TLLM_RETURN_IF_ERROR(validate_sampling_params(request.sampling));
+    if (request.top_logprobs < -1 || request.top_logprobs > kMaxTopLogprobs) {
+        return make_error(ErrorCode::kInvalidArgument, "request {}: top_logprobs {} outside [-1, {}]", request.id,
+                          request.top_logprobs, kMaxTopLogprobs);
+    }
     if (samplers_.contains(request.id)) {
         return make_error(ErrorCode::kInvalidArgument, "request id {} is in use", request.id);
     }
     samplers_.emplace(request.id, Sampler(request.sampling));
     prompt_tokens_[request.id] = static_cast<int64_t>(request.prompt.size());
+    top_logprobs_[request.id] = request.top_logprobs;
     scheduler_.submit({request.id, std::move(request.prompt), request.max_new_tokens, std::move(request.stop_tokens)},
                       seconds_now());
     return {};
@@ -50,6 +86,7 @@ bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
     }
     samplers_.erase(id);
     prompt_tokens_.erase(id);
+    top_logprobs_.erase(id);
     return true;
 }
 
@@ -75,11 +112,16 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
         }
         const uint64_t counter = chunk.history.size() - static_cast<size_t>(prompt_tokens_.at(chunk.id));
         sampled[i] = samplers_.at(chunk.id).sample(logits[i], counter);
-        tokens.push_back({chunk.id, sampled[i]});
+        TokenEvent event{chunk.id, sampled[i], 0.0f, {}};
+        if (const int32_t top = top_logprobs_.at(chunk.id); top >= 0) {
+            fill_logprobs(event, logits[i], top);
+        }
+        tokens.push_back(std::move(event));
     }
     for (FinishedRequest& done : scheduler_.complete(plan, sampled, seconds_now())) {
         samplers_.erase(done.id);
         prompt_tokens_.erase(done.id);
+        top_logprobs_.erase(done.id);
         finished.push_back(std::move(done));
     }
     return {};

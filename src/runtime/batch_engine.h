@@ -26,6 +26,7 @@ struct BatchRequest {
     int32_t max_new_tokens = 0;
     std::vector<int32_t> stop_tokens;
     SamplingParams sampling;
+    int32_t top_logprobs = -1; // −1: no log-probabilities; 0: the chosen token's; k: also the k likeliest tokens'
 };
 
 struct BatchEngineOptions {
@@ -36,13 +37,21 @@ struct BatchEngineOptions {
     Precision precision = Precision::kBf16;
 };
 
+struct TokenLogprob {
+    int32_t token = 0;
+    float logprob = 0; // log-softmax of the model's logits (before temperature and truncation)
+};
+
 struct TokenEvent {
     uint64_t id = 0;
     int32_t token = 0;
+    float logprob = 0;             // of `token`, when the request asked for log-probabilities
+    std::vector<TokenLogprob> top; // the request's top_logprobs likeliest, most likely first (ties: lower id)
 };
 
 class BatchEngine {
   public:
+    static constexpr int32_t kMaxTopLogprobs = 20; // OpenAI's limit
     BatchEngine(const ModelWeights& weights, ThreadPool& pool, const BatchEngineOptions& options);
 
     // kInvalidArgument for requests a client got wrong (empty prompt, token outside the vocabulary, no tokens to
@@ -65,6 +74,7 @@ class BatchEngine {
     Scheduler scheduler_;
     std::map<uint64_t, Sampler> samplers_;      // per request
     std::map<uint64_t, int64_t> prompt_tokens_; // per request: the generated tokens' counters start after these
+    std::map<uint64_t, int32_t> top_logprobs_;  // per request
 };
 
 } // namespace tllm

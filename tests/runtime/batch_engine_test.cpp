@@ -134,6 +134,52 @@ TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
     EXPECT_TRUE(batch.idle());
 }
 
+TEST_P(BatchEngineTest, LogprobsAreTheModelsLogSoftmaxAtEachToken) {
+    BatchEngine batch(*weights_, pool_, BatchEngineOptions{64, 4, 16, 4, GetParam()});
+    BatchRequest r{1, some_tokens(config_.vocab_size, 9, 5), 5, {}, {}, 3};
+    ASSERT_TRUE(batch.submit(r).ok());
+    BatchRequest quiet{2, some_tokens(config_.vocab_size, 4, 6), 5, {}, {}, -1}; // asks for none
+    ASSERT_TRUE(batch.submit(quiet).ok());
+    std::vector<TokenEvent> events;
+    while (!batch.idle()) {
+        std::vector<FinishedRequest> finished;
+        ASSERT_TRUE(batch.step(events, finished).ok());
+    }
+    // Alone: the logits before each generated token, fed one token at a time.
+    auto sequence = engine_->new_sequence().value();
+    std::vector<std::vector<float>> logits;
+    std::vector<int32_t> feed = r.prompt;
+    size_t checked = 0;
+    for (const TokenEvent& e : events) {
+        if (e.id == 2) {
+            EXPECT_TRUE(e.top.empty());
+            continue;
+        }
+        const StepInput input{sequence.get(), feed, false};
+        ASSERT_TRUE(engine_->step(std::span<const StepInput>(&input, 1), logits).ok());
+        const std::vector<float>& row = logits[0];
+        double sum = 0;
+        const float max = *std::max_element(row.begin(), row.end());
+        for (float x : row) {
+            sum += std::exp(static_cast<double>(x) - max);
+        }
+        const double norm = max + std::log(sum);
+        EXPECT_NEAR(e.logprob, row[static_cast<size_t>(e.token)] - norm, 1e-3) << "token " << checked;
+        ASSERT_EQ(e.top.size(), 3u);
+        EXPECT_EQ(e.top[0].token, e.token); // greedy: the likeliest
+        for (size_t i = 0; i < 3; ++i) {
+            EXPECT_NEAR(e.top[i].logprob, row[static_cast<size_t>(e.top[i].token)] - norm, 1e-3);
+            if (i > 0) {
+                EXPECT_GE(e.top[i - 1].logprob, e.top[i].logprob);
+            }
+        }
+        feed = {e.token};
+        ++checked;
+    }
+    EXPECT_EQ(checked, 5u);
+    EXPECT_FALSE(batch.submit({3, {1}, 1, {}, {}, 21}).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Precisions, BatchEngineTest, ::testing::Values(Precision::kBf16, Precision::kF32));
 
 } // namespace
