@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace tllm {
 namespace {
@@ -55,28 +56,30 @@ int64_t KvCacheManager::admit(SequenceKv& sequence, std::span<const int32_t> pro
         keys.push_back(key);
         parent_key = key;
     }
-    // The longest prefix of `chain` that every sliding group can serve.
-    std::vector<std::vector<int32_t>> window_blocks(windows_.size());
+    // The longest prefix of `chain` that every other group can serve: the blocks its window needs at that length
+    // must be cached. Each block is looked up at most once, as shorter prefixes need earlier blocks.
+    std::vector<std::vector<std::optional<int32_t>>> found(windows_.size()); // [group][index], looked up lazily
+    std::vector<std::vector<bool>> looked(windows_.size());
+    auto cached = [&](int g, int64_t i) {
+        const size_t gi = static_cast<size_t>(g);
+        const size_t ii = static_cast<size_t>(i);
+        if (!looked[gi][ii]) {
+            looked[gi][ii] = true;
+            found[gi][ii] = pool_.find_cached(group_key(g, keys[ii]), chain[ii],
+                                              prompt.subspan(ii * static_cast<size_t>(b), static_cast<size_t>(b)));
+        }
+        return found[gi][ii].has_value();
+    };
+    for (int g = 1; g < n_groups(); ++g) {
+        found[static_cast<size_t>(g)].resize(chain.size());
+        looked[static_cast<size_t>(g)].assign(chain.size(), false);
+    }
     int64_t reused = static_cast<int64_t>(chain.size());
     for (; reused > 0; --reused) {
         bool served = true;
         for (int g = 1; g < n_groups() && served; ++g) {
-            std::vector<int32_t>& held = window_blocks[static_cast<size_t>(g)];
-            for (int32_t block : held) {
-                pool_.release(block);
-            }
-            held.clear();
-            const int64_t first = windows_[static_cast<size_t>(g)] == 0 ? 0 : first_visible_block(g, reused * b);
-            for (int64_t i = first; i < reused; ++i) {
-                const std::span<const int32_t> tokens =
-                    prompt.subspan(static_cast<size_t>(i * b), static_cast<size_t>(b));
-                const auto block = pool_.find_cached(group_key(g, keys[static_cast<size_t>(i)]),
-                                                     chain[static_cast<size_t>(i)], tokens);
-                if (!block) {
-                    served = false;
-                    break;
-                }
-                held.push_back(*block);
+            for (int64_t i = first_visible_block(g, reused * b); i < reused && served; ++i) {
+                served = cached(g, i);
             }
         }
         if (served) {
@@ -90,16 +93,20 @@ int64_t KvCacheManager::admit(SequenceKv& sequence, std::span<const int32_t> pro
     keys.resize(static_cast<size_t>(reused));
     sequence.tables[0] = std::move(chain);
     for (int g = 1; g < n_groups(); ++g) {
+        const int64_t first = reused == 0 ? 0 : first_visible_block(g, reused * b);
         std::vector<int32_t>& table = sequence.tables[static_cast<size_t>(g)];
-        std::vector<int32_t>& held = window_blocks[static_cast<size_t>(g)];
-        if (reused == 0) {
-            for (int32_t block : held) {
-                pool_.release(block);
+        for (size_t i = 0; i < found[static_cast<size_t>(g)].size(); ++i) {
+            const std::optional<int32_t> block = found[static_cast<size_t>(g)][i];
+            const bool kept = static_cast<int64_t>(i) >= first && static_cast<int64_t>(i) < reused;
+            if (kept) {
+                table.push_back(*block);
+            } else if (static_cast<int64_t>(i) < reused) {
+                table.push_back(kNoBlock);
             }
-            continue;
+            if (block && !kept) {
+                pool_.release(*block);
+            }
         }
-        table.assign(static_cast<size_t>(reused - static_cast<int64_t>(held.size())), kNoBlock);
-        table.insert(table.end(), held.begin(), held.end());
     }
     sequence.keys = std::move(keys);
     sequence.length = reused * b;
