@@ -69,12 +69,11 @@ Status BatchEngine::submit(BatchRequest request) {
         return make_error(ErrorCode::kInvalidArgument, "request {}: top_logprobs {} outside [-1, {}]", request.id,
                           request.top_logprobs, kMaxTopLogprobs);
     }
-    if (samplers_.contains(request.id)) {
+    if (requests_.contains(request.id)) {
         return make_error(ErrorCode::kInvalidArgument, "request id {} is in use", request.id);
     }
-    samplers_.emplace(request.id, Sampler(request.sampling));
-    prompt_tokens_[request.id] = static_cast<int64_t>(request.prompt.size());
-    top_logprobs_[request.id] = request.top_logprobs;
+    requests_.emplace(request.id, RequestState{Sampler(request.sampling), static_cast<int64_t>(request.prompt.size()),
+                                               request.top_logprobs});
     scheduler_.submit({request.id, std::move(request.prompt), request.max_new_tokens, std::move(request.stop_tokens)},
                       seconds_now());
     return {};
@@ -84,9 +83,7 @@ bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
     if (!scheduler_.cancel(id, finished)) {
         return false;
     }
-    samplers_.erase(id);
-    prompt_tokens_.erase(id);
-    top_logprobs_.erase(id);
+    requests_.erase(id);
     return true;
 }
 
@@ -110,18 +107,17 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
         if (!chunk.samples) {
             continue;
         }
-        const uint64_t counter = chunk.history.size() - static_cast<size_t>(prompt_tokens_.at(chunk.id));
-        sampled[i] = samplers_.at(chunk.id).sample(logits[i], counter);
+        RequestState& request = requests_.at(chunk.id);
+        const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
+        sampled[i] = request.sampler.sample(logits[i], counter);
         TokenEvent event{chunk.id, sampled[i], 0.0f, {}};
-        if (const int32_t top = top_logprobs_.at(chunk.id); top >= 0) {
-            fill_logprobs(event, logits[i], top);
+        if (request.top_logprobs >= 0) {
+            fill_logprobs(event, logits[i], request.top_logprobs);
         }
         tokens.push_back(std::move(event));
     }
     for (FinishedRequest& done : scheduler_.complete(plan, sampled, seconds_now())) {
-        samplers_.erase(done.id);
-        prompt_tokens_.erase(done.id);
-        top_logprobs_.erase(done.id);
+        requests_.erase(done.id);
         finished.push_back(std::move(done));
     }
     return {};

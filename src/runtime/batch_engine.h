@@ -72,9 +72,12 @@ class BatchEngine {
     PagedKvStore store_;
     KvCacheManager kv_;
     Scheduler scheduler_;
-    std::map<uint64_t, Sampler> samplers_;      // per request
-    std::map<uint64_t, int64_t> prompt_tokens_; // per request: the generated tokens' counters start after these
-    std::map<uint64_t, int32_t> top_logprobs_;  // per request
+    struct RequestState {
+        Sampler sampler;
+        int64_t prompt_tokens = 0; // the generated tokens' counters start after these
+        int32_t top_logprobs = -1;
+    };
+    std::map<uint64_t, RequestState> requests_; // every request not finished
 };
 
 } // namespace tllm
