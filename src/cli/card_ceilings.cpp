@@ -11,26 +11,39 @@ double median(std::vector<double> values) {
     return values[values.size() / 2];
 }
 
+Result<double> median_call_ms(const cuda::CudaContext& context,
+                              const cuda::Stream& stream,
+                              int warmups,
+                              int reps,
+                              const std::function<Status(int)>& enqueue) {
+    TLLM_ASSIGN_OR_RETURN(cuda::Event start, cuda::Event::create(context));
+    TLLM_ASSIGN_OR_RETURN(cuda::Event stop, cuda::Event::create(context));
+    std::vector<double> times;
+    for (int call = 0; call < warmups + reps; ++call) {
+        TLLM_RETURN_IF_ERROR(start.record(stream));
+        TLLM_RETURN_IF_ERROR(enqueue(call));
+        TLLM_RETURN_IF_ERROR(stop.record(stream));
+        TLLM_RETURN_IF_ERROR(stop.synchronize());
+        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
+        if (call >= warmups) {
+            times.push_back(ms);
+        }
+    }
+    return median(times);
+}
+
 Result<double> cuda_copy_bandwidth(const cuda::CudaContext& context, const cuda::Stream& stream) {
     const size_t bytes = size_t{1} << 30;
     TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer source, cuda::DeviceBuffer::allocate(context, bytes));
     TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer target, cuda::DeviceBuffer::allocate(context, bytes));
     const cuda::Driver& driver = context.driver();
     TLLM_CU_RETURN(driver, cuMemsetD8Async(source.ptr(), 0x5a, bytes, stream.get()));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event start, cuda::Event::create(context));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event stop, cuda::Event::create(context));
-    std::vector<double> rates;
-    for (int i = 0; i < 12; ++i) {
-        TLLM_RETURN_IF_ERROR(start.record(stream));
-        TLLM_CU_RETURN(driver, cuMemcpyDtoDAsync(target.ptr(), source.ptr(), bytes, stream.get()));
-        TLLM_RETURN_IF_ERROR(stop.record(stream));
-        TLLM_RETURN_IF_ERROR(stop.synchronize());
-        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
-        if (i >= 2) { // the first copies warm up clocks and page tables
-            rates.push_back(2.0 * static_cast<double>(bytes) / (static_cast<double>(ms) * 1e-3));
-        }
-    }
-    return median(rates);
+    TLLM_ASSIGN_OR_RETURN(const double ms, median_call_ms(context, stream, 2, 10, [&](int) -> Status {
+                              TLLM_CU_RETURN(driver,
+                                             cuMemcpyDtoDAsync(target.ptr(), source.ptr(), bytes, stream.get()));
+                              return {};
+                          }));
+    return 2.0 * static_cast<double>(bytes) / (ms * 1e-3);
 }
 
 double host_copy_bandwidth() {
@@ -57,22 +70,12 @@ cuda_mma_peak_flops(const cuda::CudaContext& context, const cuda::OpKernels& ker
     constexpr int kRounds = 4096;
     TLLM_ASSIGN_OR_RETURN(cuda::DeviceBuffer out,
                           cuda::DeviceBuffer::allocate(context, size_t{blocks} * cuda::OpKernels::kMmaPeakThreads * 4));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event start, cuda::Event::create(context));
-    TLLM_ASSIGN_OR_RETURN(cuda::Event stop, cuda::Event::create(context));
     const double flops = static_cast<double>(blocks) * (cuda::OpKernels::kMmaPeakThreads / 32) * kRounds *
                          cuda::OpKernels::kMmaPeakChains * (2.0 * 16 * 8 * 16);
-    std::vector<double> rates;
-    for (int i = 0; i < 7; ++i) {
-        TLLM_RETURN_IF_ERROR(start.record(stream));
-        TLLM_RETURN_IF_ERROR(kernels.mma_peak(stream.get(), blocks, kRounds, out.as<float>()));
-        TLLM_RETURN_IF_ERROR(stop.record(stream));
-        TLLM_RETURN_IF_ERROR(stop.synchronize());
-        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
-        if (i >= 2) {
-            rates.push_back(flops / (static_cast<double>(ms) * 1e-3));
-        }
-    }
-    return median(rates);
+    TLLM_ASSIGN_OR_RETURN(const double ms, median_call_ms(context, stream, 2, 5, [&](int) {
+                              return kernels.mma_peak(stream.get(), blocks, kRounds, out.as<float>());
+                          }));
+    return flops / (ms * 1e-3);
 }
 
 } // namespace tllm

@@ -6,11 +6,20 @@
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/ops.h"
 
+#include <functional>
 #include <vector>
 
 namespace tllm {
 
 double median(std::vector<double> values);
+
+// Median milliseconds of `reps` calls of enqueue(call), each timed alone between two events on `stream`, after
+// `warmups` untimed ones (clocks, page tables, module loads). `call` counts from 0 over all of them.
+Result<double> median_call_ms(const cuda::CudaContext& context,
+                              const cuda::Stream& stream,
+                              int warmups,
+                              int reps,
+                              const std::function<Status(int)>& enqueue);
 
 // Device-to-device copy bandwidth (bytes read plus written per second), median of 10 copies of 1 GiB.
 Result<double> cuda_copy_bandwidth(const cuda::CudaContext& context, const cuda::Stream& stream);

@@ -27,25 +27,6 @@ constexpr size_t kMinPoolBytes = size_t{512} << 20;
 // Copies of the expert weights, used in turn: one decode token's four experts would otherwise stay in L2.
 constexpr int kExpertCopies = 4;
 
-// Median milliseconds of flags.reps calls of `enqueue(rep)`, each between two events, after two warm-ups.
-Result<double>
-time_calls(const CudaContext& context, const Stream& stream, int reps, const std::function<Status(int)>& enqueue) {
-    TLLM_ASSIGN_OR_RETURN(Event start, Event::create(context));
-    TLLM_ASSIGN_OR_RETURN(Event stop, Event::create(context));
-    std::vector<double> times;
-    for (int rep = -2; rep < reps; ++rep) {
-        TLLM_RETURN_IF_ERROR(start.record(stream));
-        TLLM_RETURN_IF_ERROR(enqueue(rep + 2));
-        TLLM_RETURN_IF_ERROR(stop.record(stream));
-        TLLM_RETURN_IF_ERROR(stop.synchronize());
-        TLLM_ASSIGN_OR_RETURN(float ms, stop.elapsed_ms_since(start));
-        if (rep >= 0) {
-            times.push_back(ms);
-        }
-    }
-    return median(times);
-}
-
 Result<DeviceBuffer> random_bf16_buffer(const CudaContext& context,
                                         const OpKernels& kernels,
                                         const Stream& stream,
@@ -196,7 +177,7 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
         for (const Dense& g : dense) {
             const size_t count = size_t(g.m) * g.k;
             const size_t copies = std::max<size_t>(1, pool_count / count);
-            TLLM_ASSIGN_OR_RETURN(const double ms, time_calls(*context, stream, flags.reps, [&](int call) {
+            TLLM_ASSIGN_OR_RETURN(const double ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
                                       const uint16_t* w = pool.as<uint16_t>() + (size_t(call) % copies) * count;
                                       return kernels->bf16w_matmul(stream.get(), x.as<float>(), n, g.k, w, g.m,
                                                                    g.bias ? bias.as<uint16_t>() : nullptr,
@@ -225,7 +206,7 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
         auto expert_bytes = [&](const ExpertWeights& w) {
             return used * (static_cast<double>(w.rows) * (static_cast<double>(w.k) / 32 * 17 + 2));
         };
-        TLLM_ASSIGN_OR_RETURN(const double mlp1_ms, time_calls(*context, stream, flags.reps, [&](int call) {
+        TLLM_ASSIGN_OR_RETURN(const double mlp1_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
                                   const size_t copy = size_t(call) % kExpertCopies;
                                   return kernels->moe_mlp1_swiglu(
                                       stream.get(), x.as<float>(), hidden,
@@ -236,7 +217,7 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
                                       tile_size, top_k, c.swiglu_alpha, c.swiglu_limit, act.as<float>());
                               }));
         report("mlp1_swiglu", n, 2 * inter, hidden, mlp1_ms, 2.0 * pairs * 2 * inter * hidden, expert_bytes(mlp1));
-        TLLM_ASSIGN_OR_RETURN(const double mlp2_ms, time_calls(*context, stream, flags.reps, [&](int call) {
+        TLLM_ASSIGN_OR_RETURN(const double mlp2_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
                                   const size_t copy = size_t(call) % kExpertCopies;
                                   return kernels->moe_mlp2(stream.get(), act.as<float>(), inter,
                                                            mlp2.blocks.as<uint8_t>() + copy * mlp2.block_bytes(),
