@@ -49,12 +49,14 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     ThreadPool pool(4);
     Rng rng(11);
     // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles; for the
-    // tensor-core kernel (steps of 2+ tokens with bf16 inputs, k a multiple of 32) token counts around its
-    // 64-token tile, row counts that are not a multiple of its 128 rows, a single k block.
-    for (MatmulShape s : {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300},
-                          MatmulShape{1, 1032, 33}, MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17},
-                          MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64}, MatmulShape{2, 32, 5},
-                          MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{200, 2880, 5120}}) {
+    // tensor-core kernel (steps of 2+ tokens with bf16 inputs, k a multiple of 32, 128 rows or more) token counts
+    // around its 64-token tile, row counts that are not a multiple of its 128 rows, a single k block, an odd
+    // number of k blocks.
+    for (MatmulShape s :
+         {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300}, MatmulShape{1, 1032, 33},
+          MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64},
+          MatmulShape{2, 32, 130}, MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{7, 96, 256},
+          MatmulShape{200, 2880, 5120}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);

@@ -181,8 +181,10 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                Rounding inputs) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
-    if (n > 1 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
-        // Tensor cores: 128 rows × 64 tokens per block of 256 threads, static shared memory.
+    // Tensor cores: 128 rows × 64 tokens per block of 256 threads, static shared memory. A matrix of fewer rows
+    // (the router's 32) would give one block per 64 tokens walking all of k alone; the CUDA-core tiles below
+    // spread it over many more blocks.
+    if (n > 1 && m >= 128 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
         return launch_dependent(context_, pdl_, matmul_mma_, {ceil_div(m, 128), ceil_div(n, 64)}, {256}, 0, stream, x,
                                 n, k, w, m, bias, y, static_cast<int>(epilogue));
     }

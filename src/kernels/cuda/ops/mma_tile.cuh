@@ -69,32 +69,53 @@ __device__ __forceinline__ void warp_mma_k32(const u16* a, const u16* b, const W
     }
 }
 
-// The k loop of the tile kernels over two shared buffers: block kb + 1's global loads (load(staged, kb + 1)) are
-// in flight while the tensor cores work on block kb (compute(buffer)); then they are staged into the other
-// buffer (stage(staged, buffer)), and one barrier per block keeps the buffers apart.
+// The k loop of the tile kernels over two shared buffers: block kb's products (compute(buffer), buffer kb & 1)
+// run while the global loads of blocks kb + 1 and kb + 2 are in flight in registers (load(staged, block));
+// then block kb + 1 is staged into the other buffer (stage(staged, buffer)). One barrier per block keeps the
+// buffers apart. Two blocks in flight rather than one: a block's loads come from L2 or memory, hundreds of
+// cycles, while a block's MMAs take fewer. The loop is unrolled by two so that the register stages keep names.
 template <typename Staged, typename Load, typename Stage, typename Compute>
 __device__ __forceinline__ void pipelined_k_blocks(int n_blocks, Load load, Stage stage, Compute compute) {
-    Staged next;
-    load(next, 0);
-    stage(next, 0);
+    Staged even; // blocks 0, 2, 4, ...
+    Staged odd;  // blocks 1, 3, 5, ...
+    load(even, 0);
+    if (n_blocks > 1) {
+        load(odd, 1);
+    }
+    stage(even, 0);
     __syncthreads();
-    for (int kb = 0; kb < n_blocks; ++kb) {
-        const int buffer = kb & 1;
-        if (kb + 1 < n_blocks) {
-            load(next, kb + 1);
+    for (int kb = 0; kb < n_blocks; kb += 2) {
+        if (kb + 2 < n_blocks) {
+            load(even, kb + 2);
         }
-        compute(buffer);
+        compute(0);
         if (kb + 1 < n_blocks) {
-            stage(next, buffer ^ 1);
+            stage(odd, 1);
+        }
+        __syncthreads();
+        if (kb + 1 >= n_blocks) {
+            break;
+        }
+        if (kb + 3 < n_blocks) {
+            load(odd, kb + 3);
+        }
+        compute(1);
+        if (kb + 2 < n_blocks) {
+            stage(even, 0);
         }
         __syncthreads();
     }
 }
 
-// Eight f32 activations (bf16 values in the bf16 precision, so the conversion is exact) into a staged row.
+// Eight f32 activations into a staged row. They hold bf16 values in this precision, so the high halves of their
+// bits are exactly their bf16 bits: one byte permute packs two.
+__device__ __forceinline__ u32 pack_exact_bf16(float lo, float hi) {
+    return __byte_perm(__float_as_uint(lo), __float_as_uint(hi), 0x7632);
+}
+
 __device__ __forceinline__ void stage_activations(u16* dst, float4 x0, float4 x1) {
-    *reinterpret_cast<uint4*>(dst) =
-        make_uint4(pack_bf16(x0.x, x0.y), pack_bf16(x0.z, x0.w), pack_bf16(x1.x, x1.y), pack_bf16(x1.z, x1.w));
+    *reinterpret_cast<uint4*>(dst) = make_uint4(pack_exact_bf16(x0.x, x0.y), pack_exact_bf16(x0.z, x0.w),
+                                                pack_exact_bf16(x1.x, x1.y), pack_exact_bf16(x1.z, x1.w));
 }
 
 } // namespace tllm_dev
