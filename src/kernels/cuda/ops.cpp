@@ -69,6 +69,9 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d64", attention_split_tiled_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d128", attention_split_tiled_[1]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_paged_d64", attention_split_paged_[0]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_paged_d128", attention_split_paged_[1]));
+    TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_paged", rope_paged_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));
@@ -287,6 +290,59 @@ Status OpKernels::attention_sinks(CUstream stream,
                             stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
                             scale, sinks, partial_stats, partial_acc, tickets, out);
 }
+Status OpKernels::rope_kv_write_paged(CUstream stream,
+                                      float* qkv,
+                                      const int32_t* positions,
+                                      int n,
+                                      int n_heads,
+                                      int n_kv_heads,
+                                      int head_dim,
+                                      const float* inv_freq,
+                                      float concentration,
+                                      uint16_t* k_cache,
+                                      uint16_t* v_cache,
+                                      const KvRows& rows) const {
+    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && rows.tables != nullptr && rows.block_tokens > 0 &&
+                   rows.block_rows >= rows.block_tokens,
+               "rope_kv_write_paged n={} head_dim={} blocks of {} tokens, {} rows", n, head_dim, rows.block_tokens,
+               rows.block_rows);
+    const int pairs = (n_heads + 2 * n_kv_heads) * (head_dim / 2);
+    return launch_dependent(context_, pdl_, rope_paged_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)},
+                            {kThreads}, 0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq,
+                            concentration, k_cache, v_cache, rows);
+}
+
+Status OpKernels::attention_sinks_paged(CUstream stream,
+                                        const float* q,
+                                        int q_stride,
+                                        const int32_t* positions,
+                                        int n,
+                                        int n_heads,
+                                        int n_kv_heads,
+                                        int head_dim,
+                                        const uint16_t* k_cache,
+                                        const uint16_t* v_cache,
+                                        const uint16_t* sinks,
+                                        int window,
+                                        float scale,
+                                        int n_splits,
+                                        float* partial_stats,
+                                        float* partial_acc,
+                                        int32_t* tickets,
+                                        float* out,
+                                        const KvRows& rows) const {
+    const unsigned group = n_kv_heads > 0 ? static_cast<unsigned>(n_heads / n_kv_heads) : 0;
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) &&
+                   group <= kMaxTiledAttentionGroup && n_splits > 0 && rows.tables != nullptr &&
+                   rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
+               "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
+               n_splits);
+    return launch_dependent(context_, pdl_, attention_split_paged_[head_dim == 64 ? 0 : 1],
+                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)},
+                            {32 * std::max(group, 4u)}, 0, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache,
+                            v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+}
+
 template Status OpKernels::attention_sinks<uint16_t>(CUstream,
                                                      const float*,
                                                      int,

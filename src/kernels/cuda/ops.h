@@ -38,6 +38,18 @@ inline int64_t max_moe_tiles(int64_t n_pairs, int64_t n_experts, int64_t tile_si
     return std::min(n_pairs, n_pairs / tile_size + std::min(n_experts, n_pairs)); // a tile holds a pair at least
 }
 
+// Where each token's positions live in a paged KV cache (device side: ops/common.cuh's KvRows): token t's block
+// table starts at tables[table_offset[t]]; position p is row table[p / block_tokens]·block_rows + p % block_tokens
+// of the cache's rows ([n_kv_heads, head_dim] bf16 each). Device pointers; a batch's tokens may belong to
+// different sequences.
+struct KvRows {
+    const int32_t* tables = nullptr;       // [Σ blocks] i32
+    const int32_t* table_offset = nullptr; // [n] i32
+    int32_t block_tokens = 1;
+    int32_t block_rows = 1;
+};
+static_assert(sizeof(KvRows) == 24, "KvRows must match the device struct");
+
 class OpKernels {
   public:
     static Result<std::unique_ptr<OpKernels>> create(KernelRegistry& registry);
@@ -128,6 +140,40 @@ class OpKernels {
                            float* partial_acc,
                            int32_t* tickets,
                            float* out) const;
+    // The paged cache's variants (bf16 caches, issue 13): rope_kv_write and attention_sinks with each token's
+    // positions placed by `rows`; attention on the tiled split kernel (head_dim 64 or 128, at most 16 query heads per
+    // kv head) for any mix of decode and prefill tokens.
+    Status rope_kv_write_paged(CUstream stream,
+                               float* qkv,
+                               const int32_t* positions,
+                               int n,
+                               int n_heads,
+                               int n_kv_heads,
+                               int head_dim,
+                               const float* inv_freq,
+                               float concentration,
+                               uint16_t* k_cache,
+                               uint16_t* v_cache,
+                               const KvRows& rows) const;
+    Status attention_sinks_paged(CUstream stream,
+                                 const float* q,
+                                 int q_stride,
+                                 const int32_t* positions,
+                                 int n,
+                                 int n_heads,
+                                 int n_kv_heads,
+                                 int head_dim,
+                                 const uint16_t* k_cache,
+                                 const uint16_t* v_cache,
+                                 const uint16_t* sinks,
+                                 int window,
+                                 float scale,
+                                 int n_splits,
+                                 float* partial_stats,
+                                 float* partial_acc,
+                                 int32_t* tickets,
+                                 float* out,
+                                 const KvRows& rows) const;
     // Top-k routing and expert tiles; see ops/f32_topk_route.cu. logits: [n, n_experts] f32.
     Status topk_route(CUstream stream,
                       const float* logits,
@@ -225,7 +271,9 @@ class OpKernels {
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
     CUfunction attention_split_tiled_[2] = {}; // bf16 caches, head_dim 64, 128
-    CUfunction attention_prefill_[2] = {};     // tensor cores, bf16 caches: head_dim 64, 128
+    CUfunction attention_split_paged_[2] = {}; // paged bf16 caches, head_dim 64, 128
+    CUfunction rope_paged_ = nullptr;
+    CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
     CUfunction route_ = nullptr;
     CUfunction route_decode_ = nullptr;
     CUfunction mlp1_[3] = {}; // tiles of 1, 4, 8 pairs on CUDA cores

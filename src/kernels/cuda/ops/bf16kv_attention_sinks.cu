@@ -207,7 +207,8 @@ __device__ __forceinline__ void attention_split_tiled(const float* q, // [n, q_s
                                                       float* partial_stats, // [n, n_heads, n_splits, 2]
                                                       float* partial_acc,   // [n, n_heads, n_splits, D]
                                                       int* tickets,         // [n, n_kv_heads], 0 before and after
-                                                      float* out) {         // [n, n_heads, D]
+                                                      float* out,           // [n, n_heads, D]
+                                                      KvRows rows) {        // where token t's positions are
     constexpr int kWords = D / 2;                                           // bf16 pairs per row
     constexpr int kStride = kWords + 1; // one word of padding: lane j reading row j's word w hits bank (j + w) % 32
     constexpr int kChunks = D / 8;      // 16-byte chunks per row
@@ -256,7 +257,7 @@ __device__ __forceinline__ void attention_split_tiled(const float* q, // [n, q_s
             k_next[i] = make_uint4(0, 0, 0, 0);
             v_next[i] = make_uint4(0, 0, 0, 0);
             if (c < kKeyTile * kChunks && j < end) {
-                const i64 offset = static_cast<i64>(j) * kv_width + (c % kChunks) * 8;
+                const i64 offset = rows.row(t, j) * kv_width + (c % kChunks) * 8;
                 k_next[i] = *reinterpret_cast<const uint4*>(k_base + offset);
                 v_next[i] = *reinterpret_cast<const uint4*>(v_base + offset);
             }
@@ -363,7 +364,19 @@ TLLM_ATTENTION_SPLIT(attention_sinks_split_f32kv, float)
                           const u16* k_cache, const u16* v_cache, int window, float scale, const u16* sinks,           \
                           float* partial_stats, float* partial_acc, int* tickets, float* out) {                        \
         attention_split_tiled<D>(q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks,  \
-                                 partial_stats, partial_acc, tickets, out);                                            \
+                                 partial_stats, partial_acc, tickets, out, KvRows{nullptr, nullptr, 1, 1});            \
     }
 TLLM_ATTENTION_SPLIT_TILED(attention_sinks_split_d64, 64)
 TLLM_ATTENTION_SPLIT_TILED(attention_sinks_split_d128, 128)
+
+// Over a paged cache (KvRows in common.cuh): the tokens of a batch may belong to different sequences, each
+// token with its own block table.
+#define TLLM_ATTENTION_SPLIT_PAGED(NAME, D)                                                                            \
+    TLLM_KERNEL void NAME(const float* q, int q_stride, const i32* positions, int n_heads, int n_kv_heads,             \
+                          const u16* k_cache, const u16* v_cache, int window, float scale, const u16* sinks,           \
+                          float* partial_stats, float* partial_acc, int* tickets, float* out, KvRows rows) {           \
+        attention_split_tiled<D>(q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks,  \
+                                 partial_stats, partial_acc, tickets, out, rows);                                      \
+    }
+TLLM_ATTENTION_SPLIT_PAGED(attention_sinks_split_paged_d64, 64)
+TLLM_ATTENTION_SPLIT_PAGED(attention_sinks_split_paged_d128, 128)

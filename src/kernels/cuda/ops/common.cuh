@@ -23,6 +23,23 @@ struct MoeTile {
     int pad;
 };
 
+// Where a token's positions live in a KV cache (host mirror: kernels/cuda/ops.h's KvRows). Contiguous when tables
+// is null: row = position. Paged (runtime/kv_cache_manager.h): token t's block table starts at
+// tables[table_offset[t]], and row = table[position / block_tokens] · block_rows + position % block_tokens.
+struct KvRows {
+    const int* tables;
+    const int* table_offset;
+    int block_tokens;
+    int block_rows;
+    __device__ __forceinline__ i64 row(int t, int position) const {
+        if (tables == nullptr) {
+            return position;
+        }
+        const int block = tables[table_offset[t] + position / block_tokens];
+        return static_cast<i64>(block) * block_rows + position % block_tokens;
+    }
+};
+
 __device__ __forceinline__ float bf16_to_f32(u16 bits) { return __uint_as_float(static_cast<u32>(bits) << 16); }
 
 // Round to nearest even, NaN kept quiet: the same rounding as core/dtype.h's f32_to_bf16_bits.

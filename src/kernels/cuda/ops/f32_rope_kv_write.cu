@@ -4,6 +4,7 @@
 // each token's position. rope_kv_write_f32kv is the f32 reference's variant: nothing rounded, f32
 // caches. Pairs are half-split (i, i + head_dim/2); the angle is one f32 product
 // and cos/sin are scaled by the concentration, as on the CPU.
+// rope_kv_write_paged writes to a paged cache (KvRows in common.cuh).
 // Grid: (token, ceil(heads · head_dim/2 / 256)); block: 256 threads.
 #include "common.cuh"
 
@@ -19,8 +20,9 @@ __device__ __forceinline__ void rope_kv(float* qkv,
                                         int head_dim,
                                         const float* inv_freq, // [head_dim/2]
                                         float concentration,
-                                        KV* k_cache, // [capacity, n_kv_heads, head_dim]
-                                        KV* v_cache) {
+                                        KV* k_cache, // rows of [n_kv_heads, head_dim], placed by `rows`
+                                        KV* v_cache,
+                                        KvRows rows) {
     grid_dependency_wait();
     allow_dependents();
     const int t = blockIdx.x;
@@ -38,7 +40,7 @@ __device__ __forceinline__ void rope_kv(float* qkv,
     float* v = qkv + static_cast<i64>(t) * width + h * head_dim;
     const i64 position = positions[t];
     if (h >= n_heads + n_kv_heads) {
-        KV* dst = v_cache + position * kv_width + (h - n_heads - n_kv_heads) * head_dim;
+        KV* dst = v_cache + rows.row(t, static_cast<int>(position)) * kv_width + (h - n_heads - n_kv_heads) * head_dim;
         kv_store(dst + i, v[i]);
         kv_store(dst + i + half, v[i + half]);
         return;
@@ -54,7 +56,7 @@ __device__ __forceinline__ void rope_kv(float* qkv,
         v[i] = kv_round(k_cache, y1);
         v[i + half] = kv_round(k_cache, y2);
     } else {
-        KV* dst = k_cache + position * kv_width + (h - n_heads) * head_dim;
+        KV* dst = k_cache + rows.row(t, static_cast<int>(position)) * kv_width + (h - n_heads) * head_dim;
         kv_store(dst + i, y1);
         kv_store(dst + i + half, y2);
     }
@@ -65,7 +67,22 @@ __device__ __forceinline__ void rope_kv(float* qkv,
 #define TLLM_ROPE_KV_WRITE(NAME, KV)                                                                                   \
     TLLM_KERNEL void NAME(float* qkv, const i32* positions, int n_heads, int n_kv_heads, int head_dim,                 \
                           const float* inv_freq, float concentration, KV* k_cache, KV* v_cache) {                      \
-        rope_kv<KV>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache);         \
+        rope_kv<KV>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache,          \
+                    KvRows{nullptr, nullptr, 1, 1});                                                                   \
     }
 TLLM_ROPE_KV_WRITE(rope_kv_write, u16)
 TLLM_ROPE_KV_WRITE(rope_kv_write_f32kv, float)
+
+// The paged cache's variant (bf16): k and v rows go where `rows` places each token's position.
+TLLM_KERNEL void rope_kv_write_paged(float* qkv,
+                                     const i32* positions,
+                                     int n_heads,
+                                     int n_kv_heads,
+                                     int head_dim,
+                                     const float* inv_freq,
+                                     float concentration,
+                                     u16* k_cache,
+                                     u16* v_cache,
+                                     KvRows rows) {
+    rope_kv<u16>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache, rows);
+}
