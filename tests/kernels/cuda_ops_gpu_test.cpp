@@ -50,13 +50,13 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     Rng rng(11);
     // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles; for the
     // tensor-core kernel (steps of 2+ tokens with bf16 inputs, k a multiple of 32, 128 rows or more) token counts
-    // around its 64-token tile, row counts that are not a multiple of its 128 rows, a single k block, an odd
-    // number of k blocks.
+    // around its 64-token tile, row counts that are not a multiple of its 256 rows, a single k block of 32, an
+    // odd number of k blocks.
     for (MatmulShape s :
          {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300}, MatmulShape{1, 1032, 33},
           MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64},
           MatmulShape{2, 32, 130}, MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{7, 96, 256},
-          MatmulShape{200, 2880, 5120}}) {
+          MatmulShape{200, 2880, 5120}, MatmulShape{66, 32, 300}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
@@ -332,6 +332,7 @@ TEST(MmaPeakGpu, EveryThreadDoesAllItsProducts) {
 
 struct MoeCase {
     int n, experts, top_k, hidden, inter, tile;
+    int mlp1_scale_low = 120, mlp1_scale_high = 124; // E8M0 exponents of mlp1's blocks
 };
 
 TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
@@ -340,12 +341,14 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     Rng rng(16);
     // Tile size 64 is the tensor-core path (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a tile
     // (200 tokens over 8 experts), many experts with none (3 tokens over 32), every expert taking every token
-    // (top 4 of 4), weight rows that are not a multiple of the block's 128 (192, 160, 32 rows), the 20b shape.
+    // (top 4 of 4), weight rows that are not a multiple of the block's 256 (192, 160, 32, 384 rows), k of one
+    // MXFP4 block or an odd number of them (32, 96, 160), scales above 2^1 (which the tensor-core kernel
+    // applies in two steps), the 20b shape.
     for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{1, 8, 4, 64, 96, 1}, MoeCase{1, 16, 2, 4096, 1056, 1},
                       MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
                       MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8},
                       MoeCase{200, 8, 4, 96, 160, 64}, MoeCase{3, 32, 4, 64, 96, 64}, MoeCase{70, 4, 4, 32, 64, 64},
-                      MoeCase{40, 32, 4, 2880, 2880, 64}}) {
+                      MoeCase{40, 32, 4, 2880, 2880, 64}, MoeCase{40, 8, 4, 64, 192, 64, 124, 132}}) {
         // A negative tile size asks for the f32 reference's unrounded activations.
         const Rounding rounding = s.tile > 0 ? Rounding::kBf16 : Rounding::kNone;
         s.tile = std::abs(s.tile);
@@ -354,7 +357,8 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.hidden, -2.0f, 2.0f);
         const int rows1 = 2 * s.inter;
         const std::vector<uint8_t> b1 = random_bytes(rng, int64_t{s.experts} * rows1 * s.hidden / 2);
-        const std::vector<uint8_t> e1 = random_bytes(rng, int64_t{s.experts} * rows1 * s.hidden / 32, 120, 124);
+        const std::vector<uint8_t> e1 =
+            random_bytes(rng, int64_t{s.experts} * rows1 * s.hidden / 32, s.mlp1_scale_low, s.mlp1_scale_high);
         const std::vector<uint16_t> bias1 = random_bf16(rng, int64_t{s.experts} * rows1, -0.25f, 0.25f);
         const std::vector<uint8_t> b2 = random_bytes(rng, int64_t{s.experts} * s.hidden * s.inter / 2);
         const std::vector<uint8_t> e2 = random_bytes(rng, int64_t{s.experts} * s.hidden * s.inter / 32, 120, 124);

@@ -18,8 +18,11 @@ constexpr int kPrefillAttentionTokens = 8;
 constexpr int kPrefillAttentionTile = 64;
 // Dynamic shared memory of the prefill attention kernel: two buffers of K and V tiles of 64 keys, rows padded by 8.
 unsigned prefill_attention_shared_bytes(int head_dim) { return 2 * 2 * 64 * (head_dim + 8) * 2; }
-// Query heads per kv head that the tiled split kernel takes (its kMaxGroup).
+// Query heads per kv head that the tensor-core split kernel takes (the 16 rows of an MMA tile).
 constexpr unsigned kMaxTiledAttentionGroup = 16;
+// Dynamic shared memory of the tensor-core split kernel (ops/bf16kv_attention_sinks_split_mma.cu): 3 stages
+// (2 for head_dim 128) of K and V tiles of 64 keys, rows padded by 8.
+unsigned split_mma_shared_bytes(int head_dim) { return (head_dim <= 64 ? 3 : 2) * 2 * 64 * (head_dim + 8) * 2; }
 
 // Floats of an x row in shared memory: 4 of padding per 32 (see padded() in the kernels).
 int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
@@ -67,10 +70,14 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
-    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d64", attention_split_tiled_[0]));
-    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_d128", attention_split_tiled_[1]));
-    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_paged_d64", attention_split_paged_[0]));
-    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_paged_d128", attention_split_paged_[1]));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d64", attention_split_tiled_[0]));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d128", attention_split_tiled_[1]));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d64", attention_split_paged_[0]));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d128", attention_split_paged_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_paged", rope_paged_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
@@ -112,8 +119,10 @@ Status OpKernels::resolve(KernelRegistry& registry) {
             TLLM_RETURN_IF_ERROR(raise_limit(function));
         }
     }
-    for (CUfunction function : {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1],
-                                mlp2_[2], matmul_[0], attention_prefill_[0], attention_prefill_[1]}) {
+    for (CUfunction function :
+         {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1], mlp2_[2], matmul_[0],
+          attention_prefill_[0], attention_prefill_[1], matmul_mma_, mlp1_mma_, mlp2_mma_, attention_split_tiled_[0],
+          attention_split_tiled_[1], attention_split_paged_[0], attention_split_paged_[1]}) {
         TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
@@ -184,12 +193,14 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                Rounding inputs) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
-    // Tensor cores: 128 rows × 64 tokens per block of 256 threads, static shared memory. A matrix of fewer rows
-    // (the router's 32) would give one block per 64 tokens walking all of k alone; the CUDA-core tiles below
-    // spread it over many more blocks.
+    // Tensor cores (ops/bf16w_matmul_mma.cu): 256 rows × 64 tokens per block of 128 threads, 3 stages of 64
+    // f32 activation rows of 36 floats and 256 bf16 weight rows of 32. A matrix of fewer rows (the router's 32)
+    // would give one block per 64 tokens walking all of k alone; the CUDA-core tiles below spread it over many
+    // more blocks.
     if (n > 1 && m >= 128 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
-        return launch_dependent(context_, pdl_, matmul_mma_, {ceil_div(m, 128), ceil_div(n, 64)}, {256}, 0, stream, x,
-                                n, k, w, m, bias, y, static_cast<int>(epilogue));
+        constexpr unsigned kMmaShared = 3 * (64 * 36 * sizeof(float) + 256 * 32 * sizeof(uint16_t));
+        return launch_dependent(context_, pdl_, matmul_mma_, {ceil_div(m, 256), ceil_div(n, 64)}, {128}, kMmaShared,
+                                stream, x, n, k, w, m, bias, y, static_cast<int>(epilogue));
     }
     const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
     if (n == 1 && k <= 4096) {
@@ -279,9 +290,10 @@ Status OpKernels::attention_sinks(CUstream stream,
         }
         if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
             return launch_dependent(context_, pdl_, attention_split_tiled_[head_dim == 64 ? 0 : 1],
-                                    {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)},
-                                    {32 * std::max(group, 4u)}, 0, stream, q, q_stride, positions, n_heads, n_kv_heads,
-                                    k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out);
+                                    {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {128},
+                                    split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads,
+                                    n_kv_heads, k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc,
+                                    tickets, out);
         }
     }
     const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
@@ -338,9 +350,9 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
                n_splits);
     return launch_dependent(context_, pdl_, attention_split_paged_[head_dim == 64 ? 0 : 1],
-                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)},
-                            {32 * std::max(group, 4u)}, 0, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache,
-                            v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {128},
+                            split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads, n_kv_heads,
+                            k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
 }
 
 template Status OpKernels::attention_sinks<uint16_t>(CUstream,
@@ -476,9 +488,13 @@ Status launch_expert_kernel(const CudaContext& context,
                             CUstream stream,
                             const Args&... args) {
     if (tile_size == OpKernels::kMmaTileSize) {
-        // ops/bf16_mxfp4w_moe_mma.cu: 128 weight rows per block of 256 threads, static shared memory.
-        return launch_dependent(context, pdl, mma, {ceil_div(rows, 128), static_cast<unsigned>(max_tiles)}, {256}, 0,
-                                stream, args...);
+        // ops/bf16_mxfp4w_moe_mma.cu: 256 weight rows per block of 128 threads; shared memory for 3 stages of
+        // 64 pairs' f32 activations (rows of 68 floats) and 256 rows' MXFP4 bytes (32 a row), and the block's
+        // scales.
+        const int64_t shared = 3 * (64 * 68 * int64_t{sizeof(float)} + 256 * 32) + 256 * int64_t{k / 32};
+        TLLM_CHECK(shared <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, shared);
+        return launch_dependent(context, pdl, mma, {ceil_div(rows, 256), static_cast<unsigned>(max_tiles)}, {128},
+                                static_cast<unsigned>(shared), stream, args...);
     }
     const int sm_count = context.info().sm_count;
     const bool decoding = tile_size == 1 && k <= 4096;

@@ -3,15 +3,20 @@
 //   mlp1: act[p, i] = round_bf16(swiglu(x[token(p)] · W1[e]ᵀ + b1[e]))   rows 2i (gate) and 2i+1 (linear)
 //   mlp2: out[p, j] = act[p] · W2[e]ᵀ[j] + b2[e][j]                        f32
 // Tiles of up to 64 (token, slot) pairs of one expert come from f32_topk_route.cu, on the device.
-// Block (x, tile): 128 weight rows of the tile's expert for all its pairs (mma_tile.cuh).
 //
-// Per MXFP4 block of k (32 values) the block stages, in shared memory as bf16: the pairs' activations (bf16
-// values in this precision, so the conversion is exact) and the weights' doubled E2M1 codes (the integers
-// 0..12, exact in bf16). mma.sync m16n8k16 (f32 accumulation) multiplies them into a per-block product
-// that is scaled by the block's half scale 2^(e−128) and added to the accumulator: the CPU reference also
-// sums each block before scaling it, so only the order of the f32 sums differs. Global loads of the next
-// block are in flight while the tensor cores work on this one (two shared buffers, one barrier per block).
-// Grid: (ceil(rows / kRows), max tiles); tiles past *n_tiles exit at once, which keeps graphs valid.
+// Block (x, tile): 256 weight rows of the tile's expert for all its pairs (mma_tile.cuh). k runs
+// in stages of 64 (two MXFP4 blocks) copied into shared memory with cp.async, kStages − 1 stages in flight
+// while the tensor cores work on the oldest: the pairs' f32 activation rows and the weights' raw MXFP4
+// bytes (a quarter of the bytes of bf16). The block's E8M0 scales are copied once, at the start.
+//
+// MXFP4 is expanded in registers, on the way into the MMA: a code s·e1e0m placed at bf16 bits 15 and 8..6 is
+// the bf16 value·2^-126 (e = 0 lands on bf16's subnormals: 0 and 0.5·2^-126), and one bf16 multiply by
+// 2^(scale − 1) makes it value·2^(scale − 127), exactly (a power of two). Activations are bf16 values in this
+// precision, so their conversion is exact too; the products are exact in f32 and only the order of the f32
+// sums differs from the CPU.
+// With mma_tile.cuh's permutation of k, lane q's weights in a block are one 32-bit load (8 codes) per row.
+// Grid: (ceil(rows / 256), max tiles); tiles past *n_tiles exit at once, which keeps graphs valid.
+// Block: 128 threads. Dynamic shared memory: moe_mma_shared_bytes in ops.cpp.
 #include "mma_tile.cuh"
 
 using namespace tllm_dev;
@@ -19,19 +24,40 @@ using namespace tllm_dev;
 namespace {
 
 constexpr int kPairs = kTileTokens; // pairs per tile: OpKernels::kMmaTileSize
-constexpr int kRows = kTileRows;
-constexpr int kStride = kTileStride;
-// Doubled E2M1 codes as bf16 bits: 0, 1, 2, 3, 4, 6, 8, 12 and their negatives.
-__constant__ u16 kDoubledBf16[16] = {0x0000, 0x3f80, 0x4000, 0x4040, 0x4080, 0x40c0, 0x4100, 0x4140,
-                                     0x8000, 0xbf80, 0xc000, 0xc040, 0xc080, 0xc0c0, 0xc100, 0xc140};
+constexpr int kBlockRows = kTileRows;
+constexpr int kThreads = kTileThreads;
+constexpr int kStages = 3;
+constexpr int kStageK = 64;
+// f32 per staged activation row: 4 words of padding put the two rows of a quarter warp's 16-byte loads on
+// distinct banks.
+constexpr int kAStride = kStageK + 4;
+constexpr int kAStageFloats = kPairs * kAStride;
+constexpr int kRowStageBytes = kStageK / 2; // MXFP4 bytes of one weight row in one stage
+constexpr int kBStageBytes = kBlockRows * kRowStageBytes;
 
-// What one thread loads for one k block before it stages it: 8 activations of one pair and 16 weight codes
-// (8 bytes) with the scale byte of one row.
-struct Staged {
-    float4 x0, x1;
-    uint2 q;
-    u32 e;
-};
+// Where the 16 bytes of weight row `row`'s MXFP4 block `half` (0 or 1) of a stage lie: rows 4..7 of every 8
+// swap their two halves, so that the 8 rows × 4 words a warp reads at once fall on 32 distinct banks.
+__device__ __forceinline__ int staged_weight_offset(int row, int half) {
+    return row * kRowStageBytes + 16 * (half ^ ((row >> 2) & 1));
+}
+
+// Byte i of `codes` (two E2M1 codes: the low nibble first in k) as two bf16 of value·2^-126, the first in
+// the low half. `shifted` is codes << 4, whose byte i holds the low nibble in its high bits.
+template <int I> __device__ __forceinline__ u32 e2m1_pair_scaled_down(u32 codes, u32 shifted) {
+    constexpr u32 kSelect = (I << 12) | (I << 8) | ((4 + I) << 4) | (4 + I);
+    const u32 p = __byte_perm(codes, shifted, kSelect); // nibbles at bits 12..15 and 28..31
+    return (p & 0x80008000u) | ((p & 0x70007000u) >> 6);
+}
+
+// a·b on bf16 pairs, exact when b is a power of two and nothing overflows (fma with −0: sm_80 has no mul).
+__device__ __forceinline__ u32 bf16x2_mul(u32 a, u32 b) {
+    u32 d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(0x80008000u));
+    return d;
+}
+
+// 2^p as two bf16, for -126 <= p <= 127.
+__device__ __forceinline__ u32 bf16x2_power_of_two(int p) { return static_cast<u32>(p + 127) * 0x00800080u; }
 
 template <bool SWIGLU>
 __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] rows indexed by x_row(p)
@@ -47,11 +73,12 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
                                         float alpha,
                                         float limit,
                                         float* __restrict__ out) {
-    __shared__ __align__(16) u16 a_tile[2][kPairs * kStride];
-    __shared__ __align__(16) u16 b_tile[2][kRows * kStride];
-    __shared__ float b_scale[2][kRows];
-    __shared__ u32 codes[16];
-    __shared__ int pair_of[kPairs];
+    extern __shared__ __align__(16) u8 shared[];
+    float* a_stages = reinterpret_cast<float*>(shared);              // [kStages][kPairs][kAStride]
+    u8* b_stages = shared + kStages * kAStageFloats * sizeof(float); // [kStages][kBlockRows][32]
+    u8* row_scales = b_stages + kStages * kBStageBytes;              // [kBlockRows][k/32]
+    __shared__ int pair_of[kPairs];                                  // -1: no pair
+    __shared__ int x_row_of[kPairs];
 
     grid_dependency_wait();
     allow_dependents();
@@ -60,144 +87,163 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
     }
     const MoeTile tile = tiles[blockIdx.y];
     const int count = min(tile.count, kPairs);
-    const int row0 = blockIdx.x * kRows;
-    if (threadIdx.x < 16) {
-        codes[threadIdx.x] = kDoubledBf16[threadIdx.x];
+    const int row0 = blockIdx.x * kBlockRows;
+    const int valid_rows = min(kBlockRows, rows - row0);
+    const int n_blocks = k >> 5;
+    const int n_stages = (n_blocks + 1) >> 1;
+    const i64 row_bytes = static_cast<i64>(n_blocks) * 16;
+    const i64 first_row = static_cast<i64>(tile.expert) * rows + row0;
+    const u8* tile_blocks = blocks + first_row * row_bytes;
+    const u8* tile_scales = scales + first_row * n_blocks;
+    const int tid = threadIdx.x;
+
+    if (tid < kPairs) {
+        const int pair = tid < count ? sorted_pairs[tile.first + tid] : -1;
+        pair_of[tid] = pair;
+        // mlp1 reads the token's normalized row, mlp2 the pair's activation row.
+        x_row_of[tid] = pair < 0 ? -1 : (SWIGLU ? pair / top_k : pair);
     }
-    if (threadIdx.x < kPairs) {
-        pair_of[threadIdx.x] = threadIdx.x < count ? sorted_pairs[tile.first + threadIdx.x] : -1;
+    {
+        const int bytes = valid_rows * n_blocks;
+        if (((reinterpret_cast<unsigned long long>(tile_scales) | static_cast<unsigned long long>(bytes)) & 15) == 0) {
+            for (int i = tid * 16; i < bytes; i += kThreads * 16) {
+                copy_async_16(row_scales + i, tile_scales + i, 16); // completes with the first stage's group
+            }
+        } else {
+            for (int i = tid; i < bytes; i += kThreads) {
+                row_scales[i] = tile_scales[i];
+            }
+        }
+        // Rows past the matrix have zero codes; a finite scale keeps their products zero.
+        for (int i = bytes + tid; i < kBlockRows * n_blocks; i += kThreads) {
+            row_scales[i] = 127;
+        }
     }
     __syncthreads();
 
-    // Loading roles: 4 threads per pair row (8 values each), 2 threads per weight row (8 bytes each).
-    const int a_row = threadIdx.x >> 2;
-    const int a_col = (threadIdx.x & 3) * 8;
-    const int b_row = threadIdx.x >> 1;
-    const int b_half = threadIdx.x & 1;
-    const int n_blocks = k >> 5;
-    const i64 row_bytes = static_cast<i64>(n_blocks) * 16;
-    const int a_pair = pair_of[a_row];
-    // mlp1 reads the token's normalized row, mlp2 the pair's activation row.
-    const float* a_src = a_pair >= 0 ? x + static_cast<i64>(SWIGLU ? a_pair / top_k : a_pair) * k + a_col : nullptr;
-    const bool b_valid = row0 + b_row < rows;
-    const i64 b_index = static_cast<i64>(tile.expert) * rows + row0 + b_row;
-    const u8* b_src = b_valid ? blocks + b_index * row_bytes + b_half * 8 : nullptr;
-    const u8* e_src = b_valid && b_half == 0 ? scales + b_index * n_blocks : nullptr;
-
-    auto load = [&](Staged& s, int kb) {
-        const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        s.x0 = a_src != nullptr ? *reinterpret_cast<const float4*>(a_src + kb * 32) : zero;
-        s.x1 = a_src != nullptr ? *reinterpret_cast<const float4*>(a_src + kb * 32 + 4) : zero;
-        s.q = b_src != nullptr ? __ldg(reinterpret_cast<const uint2*>(b_src + static_cast<i64>(kb) * 16))
-                               : make_uint2(0, 0);
-        s.e = e_src != nullptr ? __ldg(e_src + kb) : 127u;
-    };
-    auto stage = [&](const Staged& s, int buffer) {
-        stage_activations(a_tile[buffer] + a_row * kStride + a_col, s.x0, s.x1);
-        // Byte j holds element 2j in its low nibble and 2j + 1 in its high one: one bf16 pair per byte.
-        u32 pairs[8];
-        const u32 words[2] = {s.q.x, s.q.y};
+    // Weight copies: 2 chunks of 16 bytes per row (the stage's two MXFP4 blocks), thread → chunk tid % 2 of
+    // rows tid / 2 + 64i.
+    const int b_half = tid & 1;
+    auto load_stage = [&](int stage) {
+        copy_activation_stage<kStageK>(a_stages + (stage % kStages) * kAStageFloats, kAStride, x, k, stage * kStageK,
+                                       [&](int row) { return x_row_of[row]; });
+        u8* b_dst = b_stages + (stage % kStages) * kBStageBytes;
+        const int block = 2 * stage + b_half;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const u32 byte = (words[j >> 2] >> (8 * (j & 3))) & 0xffu;
-            pairs[j] = codes[byte & 15u] | (codes[byte >> 4] << 16);
-        }
-        u16* b_dst = b_tile[buffer] + b_row * kStride + b_half * 16;
-        *reinterpret_cast<uint4*>(b_dst) = make_uint4(pairs[0], pairs[1], pairs[2], pairs[3]);
-        *reinterpret_cast<uint4*>(b_dst + 8) = make_uint4(pairs[4], pairs[5], pairs[6], pairs[7]);
-        if (b_half == 0) {
-            b_scale[buffer][b_row] = mxfp4_half_scale(s.e);
+        for (int i = 0; i < kBlockRows / 64; ++i) {
+            const int row = (tid >> 1) + 64 * i;
+            const bool valid = row < valid_rows && block < n_blocks;
+            const u8* src = tile_blocks + (valid ? row * row_bytes + block * 16 : 0);
+            copy_async_16(b_dst + staged_weight_offset(row, b_half), src, valid ? 16 : 0);
         }
     };
 
-    const WarpTile t = warp_tile();
-    float acc[2][4][4];
+    const TileLane l = tile_lane();
+    float acc[4][8][4];
     zero(acc);
 
-    // Each k block's product is scaled per weight row once the block's 32 terms are summed.
-    pipelined_k_blocks<Staged>(n_blocks, load, stage, [&](int buffer) {
-        float part[2][4][4];
-        zero(part);
-        warp_mma_k32(a_tile[buffer], b_tile[buffer], t, part);
+    // One MXFP4 block (k = 32) of a staged stage: weights expanded once per row, activations per k half.
+    auto compute_block = [&](const float* a_stage, const u8* b_stage, int half, int block) {
+        u32 codes[8];
+        u32 scale_up[8]; // 2^(min(e, 128) − 1); rows with e > 128 need a second factor
+        bool large = false;
 #pragma unroll
-        for (int ni = 0; ni < 4; ++ni) {
-            const float s0 = b_scale[buffer][t.row0 + ni * 8 + t.quad * 2];
-            const float s1 = b_scale[buffer][t.row0 + ni * 8 + t.quad * 2 + 1];
+        for (int ni = 0; ni < 8; ++ni) {
+            const int row = l.warp_row0 + ni * 8 + l.group;
+            codes[ni] = *reinterpret_cast<const u32*>(b_stage + staged_weight_offset(row, half) + 4 * l.quad);
+            const int e = row_scales[row * n_blocks + block];
+            large |= e > 128;
+            scale_up[ni] = bf16x2_power_of_two(min(e, 128) - 1);
+        }
 #pragma unroll
-            for (int mi = 0; mi < 2; ++mi) {
-                acc[mi][ni][0] += part[mi][ni][0] * s0;
-                acc[mi][ni][1] += part[mi][ni][1] * s1;
-                acc[mi][ni][2] += part[mi][ni][2] * s0;
-                acc[mi][ni][3] += part[mi][ni][3] * s1;
+        for (int kh = 0; kh < 2; ++kh) {
+            u32 a[4][4];
+            load_activation_fragments(a, a_stage, kAStride, half * 32, kh, l);
+#pragma unroll
+            for (int ni = 0; ni < 8; ++ni) {
+                const u32 shifted = codes[ni] << 4;
+                u32 b0 = kh == 0 ? e2m1_pair_scaled_down<0>(codes[ni], shifted)
+                                 : e2m1_pair_scaled_down<2>(codes[ni], shifted);
+                u32 b1 = kh == 0 ? e2m1_pair_scaled_down<1>(codes[ni], shifted)
+                                 : e2m1_pair_scaled_down<3>(codes[ni], shifted);
+                b0 = bf16x2_mul(b0, scale_up[ni]);
+                b1 = bf16x2_mul(b1, scale_up[ni]);
+                if (large) {
+                    const int e = row_scales[(l.warp_row0 + ni * 8 + l.group) * n_blocks + block];
+                    const u32 rest = bf16x2_power_of_two(max(e, 128) - 128);
+                    b0 = bf16x2_mul(b0, rest);
+                    b1 = bf16x2_mul(b1, rest);
+                }
+#pragma unroll
+                for (int mi = 0; mi < 4; ++mi) {
+                    mma_bf16(acc[mi][ni], a[mi], b0, b1);
+                }
             }
+        }
+    };
+
+    pipelined_stages<kStages>(n_stages, load_stage, [&](int stage) {
+        const float* a_stage = a_stages + (stage % kStages) * kAStageFloats;
+        const u8* b_stage = b_stages + (stage % kStages) * kBStageBytes;
+        compute_block(a_stage, b_stage, 0, 2 * stage);
+        if (2 * stage + 1 < n_blocks) {
+            compute_block(a_stage, b_stage, 1, 2 * stage + 1);
         }
     });
 
-    // Each thread holds rows (row, row + 1) of a pair: mlp1's gate and linear of one output, or two outputs.
+    // Each call holds rows (row, row + 1) of a pair: mlp1's gate and linear of one output, or two outputs.
     const u16* expert_bias = bias + static_cast<i64>(tile.expert) * rows;
     const int out_width = SWIGLU ? rows / 2 : rows;
-#pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
-        const int row = row0 + t.row0 + ni * 8 + t.quad * 2;
-        if (row >= rows) {
-            continue;
+    for_each_result(acc, l, [&](int slot, int tile_row, float v0, float v1) {
+        const int row = row0 + tile_row;
+        const int pair = pair_of[slot];
+        if (row >= rows || pair < 0) {
+            return;
         }
         const bool two = row + 1 < rows; // always true for mlp1 (rows is even)
-        const float bias0 = bf16_to_f32(expert_bias[row]);
-        const float bias1 = two ? bf16_to_f32(expert_bias[row + 1]) : 0.0f;
-#pragma unroll
-        for (int mi = 0; mi < 2; ++mi) {
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int pair = pair_of[t.token0 + mi * 16 + t.group + 8 * h];
-                if (pair < 0) {
-                    continue;
-                }
-                const float v0 = acc[mi][ni][2 * h] + bias0;
-                const float v1 = acc[mi][ni][2 * h + 1] + bias1;
-                float* dst = out + static_cast<i64>(pair) * out_width;
-                if (SWIGLU) {
-                    dst[row / 2] = round_bf16(swiglu_clamped(v0, v1, alpha, limit));
-                } else {
-                    dst[row] = v0;
-                    if (two) {
-                        dst[row + 1] = v1;
-                    }
-                }
+        v0 += bf16_to_f32(expert_bias[row]);
+        v1 += two ? bf16_to_f32(expert_bias[row + 1]) : 0.0f;
+        float* dst = out + static_cast<i64>(pair) * out_width;
+        if (SWIGLU) {
+            dst[row / 2] = round_bf16(swiglu_clamped(v0, v1, alpha, limit));
+        } else {
+            dst[row] = v0;
+            if (two) {
+                dst[row + 1] = v1;
             }
         }
-    }
+    });
 }
 
 } // namespace
 
-TLLM_KERNEL void __launch_bounds__(kTileThreads) bf16_mxfp4w_moe_mlp1_swiglu_mma(const float* x,
-                                                                                 int k,
-                                                                                 const u8* blocks,
-                                                                                 const u8* scales,
-                                                                                 const u16* bias,
-                                                                                 int rows,
-                                                                                 const int* sorted_pairs,
-                                                                                 const MoeTile* tiles,
-                                                                                 const int* n_tiles,
-                                                                                 int top_k,
-                                                                                 float alpha,
-                                                                                 float limit,
-                                                                                 int /*round: always bf16 here*/,
-                                                                                 float* act) {
+TLLM_KERNEL void __launch_bounds__(kThreads, 2) bf16_mxfp4w_moe_mlp1_swiglu_mma(const float* x,
+                                                                                int k,
+                                                                                const u8* blocks,
+                                                                                const u8* scales,
+                                                                                const u16* bias,
+                                                                                int rows,
+                                                                                const int* sorted_pairs,
+                                                                                const MoeTile* tiles,
+                                                                                const int* n_tiles,
+                                                                                int top_k,
+                                                                                float alpha,
+                                                                                float limit,
+                                                                                int /*round: always bf16 here*/,
+                                                                                float* act) {
     moe_mma<true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);
 }
 
-TLLM_KERNEL void __launch_bounds__(kTileThreads) bf16_mxfp4w_moe_mlp2_mma(const float* act,
-                                                                          int k,
-                                                                          const u8* blocks,
-                                                                          const u8* scales,
-                                                                          const u16* bias,
-                                                                          int rows,
-                                                                          const int* sorted_pairs,
-                                                                          const MoeTile* tiles,
-                                                                          const int* n_tiles,
-                                                                          int top_k,
-                                                                          float* out) {
+TLLM_KERNEL void __launch_bounds__(kThreads, 2) bf16_mxfp4w_moe_mlp2_mma(const float* act,
+                                                                         int k,
+                                                                         const u8* blocks,
+                                                                         const u8* scales,
+                                                                         const u16* bias,
+                                                                         int rows,
+                                                                         const int* sorted_pairs,
+                                                                         const MoeTile* tiles,
+                                                                         const int* n_tiles,
+                                                                         int top_k,
+                                                                         float* out) {
     moe_mma<false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out);
 }

@@ -10,7 +10,7 @@
 // into bf16 hi + lo parts, so P keeps about 16 bits instead of bf16's 8, close to the f32 CPU
 // reference. The sink joins the softmax denominator at the end; the output is rounded to bf16.
 // Grid: (ceil(n / 64), n_heads); block: 128 threads; dynamic shared memory: prefill_shared_bytes(D).
-#include "common.cuh"
+#include "async_copy.cuh"
 
 using namespace tllm_dev;
 
@@ -20,32 +20,6 @@ constexpr int kTokens = 64; // query tokens per block
 constexpr int kKeys = 64;   // keys per tile
 constexpr int kWarpTokens = 16;
 constexpr float kLog2e = 1.4426950408889634f;
-
-__device__ __forceinline__ u32 shared_address(const void* p) {
-    u32 address;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
-    return address;
-}
-
-// 16 bytes from global to shared memory without registers; `bytes` 0 fills zeros and reads nothing.
-__device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared)), "l"(global),
-                 "r"(bytes)
-                 : "memory");
-}
-
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-
-template <int Pending> __device__ __forceinline__ void copy_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
-}
-
-// Four 8×8 bf16 matrices, transposed: lanes 8i..8i+7 give the row addresses of matrix i.
-__device__ __forceinline__ void load_matrix_x4_trans(u32 (&r)[4], const u16* row) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(shared_address(row)));
-}
 
 template <int D>
 __device__ __forceinline__ void attention_prefill(const float* __restrict__ q, // [n, q_stride], rotated

@@ -1,12 +1,14 @@
 // y[n, m] = x[n, k] · W[m, k]ᵀ + bias[m] on tensor cores, for steps of many tokens in bf16 precision (CPU
 // reference: kernels/cpu bf16w_matmul; bf16w_matmul.cu keeps decode and the f32 reference). x is f32 holding
-// bf16 values in this precision, so staging it as bf16 is exact; products are exact in f32 and only the
+// bf16 values in this precision, so its conversion to bf16 is exact; products are exact in f32 and only the
 // order of the f32 sums differs from the CPU. Epilogues as bf16w_matmul.cu's: store, store rounded to bf16,
 // or the residual update y = round_bf16(y + x·Wᵀ + bias).
 //
-// Block (x, y): 128 weight rows × 64 tokens (mma_tile.cuh), k in blocks of 32 with the next block's global
-// loads in flight while the tensor cores work (two shared buffers, one barrier per block).
-// Grid: (ceil(m / 128), ceil(n / 64)); block: 256 threads; k a multiple of 32.
+// Block (x, y): 256 weight rows × 64 tokens (mma_tile.cuh). k runs in stages of 32 copied into shared memory
+// with cp.async, kStages − 1 stages in flight while the tensor cores work on the oldest. With mma_tile.cuh's
+// permutation of k, lane q's weights in a stage are one 16-byte load per row, already bf16 pairs.
+// Grid: (ceil(m / 256), ceil(n / 64)); block: 128 threads; k a multiple of 32.
+// Dynamic shared memory: kStages × (64 × 36 floats + 256 × 64 bytes) = 76,800 bytes (ops.cpp).
 #include "mma_tile.cuh"
 
 using namespace tllm_dev;
@@ -15,96 +17,101 @@ namespace {
 
 enum Epilogue { kStore = 0, kStoreBf16 = 1, kResidualBf16 = 2 };
 
-// What one thread loads for one k block: 8 activations of one token and 16 weights of one row.
-struct Staged {
-    float4 x0, x1;
-    uint4 w0, w1;
-};
+constexpr int kStages = 3;
+constexpr int kStageK = 32;
+constexpr int kAStride = kStageK + 4; // f32 per staged activation row (mma_tile.cuh's bank rule)
+constexpr int kAStageFloats = kTileTokens * kAStride;
+// bf16 weight rows of 64 bytes: a quarter warp's 16-byte loads read two adjacent rows, all 32 banks once.
+constexpr int kBStageElements = kTileRows * kStageK;
 
-__device__ __forceinline__ void matmul_mma(const float* __restrict__ x,
+__device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k]
                                            int n,
                                            int k,
-                                           const u16* __restrict__ w,
+                                           const u16* __restrict__ w, // [m, k] bf16
                                            int m,
-                                           const u16* __restrict__ bias,
-                                           float* __restrict__ y,
+                                           const u16* __restrict__ bias, // [m] bf16 or null
+                                           float* __restrict__ y,        // [n, m]
                                            int epilogue) {
-    __shared__ __align__(16) u16 a_tile[2][kTileTokens * kTileStride];
-    __shared__ __align__(16) u16 b_tile[2][kTileRows * kTileStride];
+    extern __shared__ __align__(16) u8 shared[];
+    float* a_stages = reinterpret_cast<float*>(shared);                                       // [kStages][64][kAStride]
+    u16* b_stages = reinterpret_cast<u16*>(shared + kStages * kAStageFloats * sizeof(float)); // [kStages][256][32]
 
     grid_dependency_wait();
     allow_dependents();
     const int token0 = blockIdx.y * kTileTokens;
     const int row0 = blockIdx.x * kTileRows;
-    // Loading roles: 4 threads per token row (8 values each); 2 threads per weight row (16 values each).
-    const int a_row = threadIdx.x >> 2;
-    const int a_col = (threadIdx.x & 3) * 8;
-    const int b_row = threadIdx.x >> 1;
-    const int b_col = (threadIdx.x & 1) * 16;
-    const float* a_src = token0 + a_row < n ? x + static_cast<i64>(token0 + a_row) * k + a_col : nullptr;
-    const u16* b_src = row0 + b_row < m ? w + static_cast<i64>(row0 + b_row) * k + b_col : nullptr;
-    const int n_blocks = k >> 5;
+    const int n_stages = k / kStageK;
+    const int tokens = min(kTileTokens, n - token0);
+    const int valid_rows = min(kTileRows, m - row0);
+    const u16* tile_w = w + static_cast<i64>(row0) * k;
+    const float* tile_x = x + static_cast<i64>(token0) * k;
 
-    auto load = [&](Staged& s, int kb) {
-        const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        s.x0 = a_src != nullptr ? *reinterpret_cast<const float4*>(a_src + kb * 32) : zero4;
-        s.x1 = a_src != nullptr ? *reinterpret_cast<const float4*>(a_src + kb * 32 + 4) : zero4;
-        s.w0 = b_src != nullptr ? __ldg(reinterpret_cast<const uint4*>(b_src + kb * 32)) : make_uint4(0, 0, 0, 0);
-        s.w1 = b_src != nullptr ? __ldg(reinterpret_cast<const uint4*>(b_src + kb * 32 + 8)) : make_uint4(0, 0, 0, 0);
-    };
-    auto stage = [&](const Staged& s, int buffer) {
-        stage_activations(a_tile[buffer] + a_row * kTileStride + a_col, s.x0, s.x1);
-        u16* b_dst = b_tile[buffer] + b_row * kTileStride + b_col;
-        *reinterpret_cast<uint4*>(b_dst) = s.w0;
-        *reinterpret_cast<uint4*>(b_dst + 8) = s.w1;
-    };
-
-    const WarpTile t = warp_tile();
-    float acc[2][4][4];
-    zero(acc);
-    pipelined_k_blocks<Staged>(n_blocks, load, stage,
-                               [&](int buffer) { warp_mma_k32(a_tile[buffer], b_tile[buffer], t, acc); });
-
+    // Weight copies: 4 chunks of 16 bytes per row, thread → chunk tid % 4 of rows tid / 4 + 32i.
+    const int b_chunk = threadIdx.x & 3;
+    auto load_stage = [&](int stage) {
+        copy_activation_stage<kStageK>(a_stages + (stage % kStages) * kAStageFloats, kAStride, tile_x, k,
+                                       stage * kStageK, [&](int row) { return row < tokens ? row : -1; });
+        u16* b_dst = b_stages + (stage % kStages) * kBStageElements;
 #pragma unroll
-    for (int ni = 0; ni < 4; ++ni) {
-        const int row = row0 + t.row0 + ni * 8 + t.quad * 2;
-        if (row >= m) {
-            continue;
+        for (int i = 0; i < kTileRows / 32; ++i) {
+            const int row = (threadIdx.x >> 2) + 32 * i;
+            const bool valid = row < valid_rows;
+            const u16* src = tile_w + (valid ? static_cast<i64>(row) * k + stage * kStageK + b_chunk * 8 : 0);
+            copy_async_16(b_dst + row * kStageK + b_chunk * 8, src, valid ? 16 : 0);
         }
-        const bool two = row + 1 < m;
-        const float bias0 = bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f;
-        const float bias1 = bias != nullptr && two ? bf16_to_f32(bias[row + 1]) : 0.0f;
+    };
+
+    const TileLane l = tile_lane();
+    float acc[4][8][4];
+    zero(acc);
+
+    pipelined_stages<kStages>(n_stages, load_stage, [&](int stage) {
+        const float* a_stage = a_stages + (stage % kStages) * kAStageFloats;
+        const u16* b_stage = b_stages + (stage % kStages) * kBStageElements;
+        u32 a[2][4][4]; // [k half]
+        load_activation_fragments(a[0], a_stage, kAStride, 0, 0, l);
+        load_activation_fragments(a[1], a_stage, kAStride, 0, 1, l);
 #pragma unroll
-        for (int mi = 0; mi < 2; ++mi) {
+        for (int ni = 0; ni < 8; ++ni) {
+            // Lane q's k = 8q .. 8q + 7 of row 8ni + g: the B fragments of both k halves.
+            const uint4 b =
+                *reinterpret_cast<const uint4*>(b_stage + (l.warp_row0 + ni * 8 + l.group) * kStageK + l.quad * 8);
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int token = token0 + t.token0 + mi * 16 + t.group + 8 * h;
-                if (token >= n) {
-                    continue;
-                }
-                float* dst = y + static_cast<i64>(token) * m + row;
-                const float v[2] = {acc[mi][ni][2 * h] + bias0, acc[mi][ni][2 * h + 1] + bias1};
-#pragma unroll
-                for (int j = 0; j < 2; ++j) {
-                    if (j == 1 && !two) {
-                        break;
-                    }
-                    if (epilogue == kStore) {
-                        dst[j] = v[j];
-                    } else if (epilogue == kStoreBf16) {
-                        dst[j] = round_bf16(v[j]);
-                    } else {
-                        dst[j] = round_bf16(dst[j] + v[j]);
-                    }
-                }
+            for (int mi = 0; mi < 4; ++mi) {
+                mma_bf16(acc[mi][ni], a[0][mi], b.x, b.y);
+                mma_bf16(acc[mi][ni], a[1][mi], b.z, b.w);
             }
         }
-    }
+    });
+
+    for_each_result(acc, l, [&](int token, int tile_row, float v0, float v1) {
+        const int row = row0 + tile_row;
+        if (token >= tokens || row >= m) {
+            return;
+        }
+        const bool two = row + 1 < m;
+        float* dst = y + static_cast<i64>(token0 + token) * m + row;
+        const float v[2] = {v0 + (bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f),
+                            v1 + (bias != nullptr && two ? bf16_to_f32(bias[row + 1]) : 0.0f)};
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            if (j == 1 && !two) {
+                break;
+            }
+            if (epilogue == kStore) {
+                dst[j] = v[j];
+            } else if (epilogue == kStoreBf16) {
+                dst[j] = round_bf16(v[j]);
+            } else {
+                dst[j] = round_bf16(dst[j] + v[j]);
+            }
+        }
+    });
 }
 
 } // namespace
 
-TLLM_KERNEL void __launch_bounds__(kTileThreads)
+TLLM_KERNEL void __launch_bounds__(kTileThreads, 2)
     bf16w_matmul_mma(const float* x, int n, int k, const u16* w, int m, const u16* bias, float* y, int epilogue) {
     matmul_mma(x, n, k, w, m, bias, y, epilogue);
 }

@@ -1,121 +1,100 @@
 // The tensor-core tile shared by the matrix kernels of steps of many tokens (bf16w_matmul_mma.cu,
-// bf16_mxfp4w_moe_mma.cu): a block of 8 warps computes kTileTokens activation rows × kTileRows weight rows,
-// one k block of 32 at a time, from two bf16 tiles staged in shared memory by the kernel:
-//   a: [kTileTokens][kTileStride] activation rows, b: [kTileRows][kTileStride] weight rows (k contiguous).
-// Warp w owns rows 32·(w & 1) .. of a and 32·(w >> 1) .. of b: 2 × 4 mma.sync m16n8k16 tiles, whose f32
-// fragments are acc[mi][ni][0..3] = (a row g, b rows 2q, 2q + 1) and (a row g + 8, same b rows) for
-// g = lane / 4, q = lane % 4 within tile (mi, ni).
+// bf16_mxfp4w_moe_mma.cu): a block of 4 warps computes 64 activation rows (tokens, or an expert's pairs) ×
+// 256 weight rows; warp w owns weight rows 64w .. 64w + 63 for all 64 activation rows, as 4 × 8 mma.sync
+// m16n8k16 tiles with f32 accumulators acc[mi][ni][0..3] = (activation row 16mi + g, weight rows 8ni + 2q,
+// 8ni + 2q + 1) and (activation row 16mi + g + 8, same weight rows), g = lane / 4, q = lane % 4. Every
+// fragment a warp loads feeds 4 or 8 MMAs, which keeps shared-memory reads below the tensor cores' rate.
+//
+// Both operands sit in shared memory with k contiguous, activations as f32 (bf16 values in this precision,
+// so their conversion is exact). Inside every block of 32 k the kernels permute k the same way for both
+// operands, which the dot product does not see: lane q holds k = 8q .. 8q + 7, so that its activations are
+// two 16-byte loads per row (mma k16 half kh takes k = 8q + 4kh .. 8q + 4kh + 3).
 #pragma once
 
-#include "common.cuh"
+#include "async_copy.cuh"
 
 namespace tllm_dev {
 
 constexpr int kTileTokens = 64;
-constexpr int kTileRows = 128;
-constexpr int kTileThreads = 256;
-// bf16 per staged row: 32 values and 4 words of padding, so that a warp's fragment loads (8 rows × 4 words)
-// fall on 32 distinct banks.
-constexpr int kTileStride = 40;
+constexpr int kTileRows = 256;
+constexpr int kWarpRows = 64;
+constexpr int kTileThreads = 128;
 
-struct WarpTile {
-    int token0; // first activation row of the warp in the block's tile
-    int row0;   // first weight row of the warp in the block's tile
-    int group;  // lane / 4: fragment row
-    int quad;   // lane % 4: fragment column pair
+struct TileLane {
+    int group;     // lane / 4: fragment row of the activations, weight row of the B fragments
+    int quad;      // lane % 4
+    int warp_row0; // the warp's first weight row in the tile
 };
 
-__device__ __forceinline__ WarpTile warp_tile() {
+__device__ __forceinline__ TileLane tile_lane() {
     const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    return {(warp & 1) * 32, (warp >> 1) * 32, lane >> 2, lane & 3};
+    return {lane >> 2, lane & 3, static_cast<int>(threadIdx.x >> 5) * kWarpRows};
 }
 
-__device__ __forceinline__ void zero(float (&acc)[2][4][4]) {
+__device__ __forceinline__ void zero(float (&acc)[4][8][4]) {
 #pragma unroll
-    for (int mi = 0; mi < 2; ++mi) {
+    for (int mi = 0; mi < 4; ++mi) {
 #pragma unroll
-        for (int ni = 0; ni < 4; ++ni) {
+        for (int ni = 0; ni < 8; ++ni) {
             acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.0f;
         }
     }
 }
 
-// acc += a · bᵀ over one staged k block of 32.
-__device__ __forceinline__ void warp_mma_k32(const u16* a, const u16* b, const WarpTile& t, float (&acc)[2][4][4]) {
-    const u16* a_base = a + (t.token0 + t.group) * kTileStride + t.quad * 2;
-    const u16* b_base = b + (t.row0 + t.group) * kTileStride + t.quad * 2;
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-        u32 frag[2][4];
-#pragma unroll
-        for (int mi = 0; mi < 2; ++mi) {
-            const u16* p = a_base + mi * 16 * kTileStride + half * 16;
-            frag[mi][0] = *reinterpret_cast<const u32*>(p);
-            frag[mi][1] = *reinterpret_cast<const u32*>(p + 8 * kTileStride);
-            frag[mi][2] = *reinterpret_cast<const u32*>(p + 8);
-            frag[mi][3] = *reinterpret_cast<const u32*>(p + 8 * kTileStride + 8);
-        }
-#pragma unroll
-        for (int ni = 0; ni < 4; ++ni) {
-            const u16* p = b_base + ni * 8 * kTileStride + half * 16;
-            const u32 b0 = *reinterpret_cast<const u32*>(p);
-            const u32 b1 = *reinterpret_cast<const u32*>(p + 8);
-#pragma unroll
-            for (int mi = 0; mi < 2; ++mi) {
-                mma_bf16(acc[mi][ni], frag[mi], b0, b1);
-            }
-        }
-    }
-}
-
-// The k loop of the tile kernels over two shared buffers: block kb's products (compute(buffer), buffer kb & 1)
-// run while the global loads of blocks kb + 1 and kb + 2 are in flight in registers (load(staged, block));
-// then block kb + 1 is staged into the other buffer (stage(staged, buffer)). One barrier per block keeps the
-// buffers apart. Two blocks in flight rather than one: a block's loads come from L2 or memory, hundreds of
-// cycles, while a block's MMAs take fewer. The loop is unrolled by two so that the register stages keep names.
-template <typename Staged, typename Load, typename Stage, typename Compute>
-__device__ __forceinline__ void pipelined_k_blocks(int n_blocks, Load load, Stage stage, Compute compute) {
-    Staged even; // blocks 0, 2, 4, ...
-    Staged odd;  // blocks 1, 3, 5, ...
-    load(even, 0);
-    if (n_blocks > 1) {
-        load(odd, 1);
-    }
-    stage(even, 0);
-    __syncthreads();
-    for (int kb = 0; kb < n_blocks; kb += 2) {
-        if (kb + 2 < n_blocks) {
-            load(even, kb + 2);
-        }
-        compute(0);
-        if (kb + 1 < n_blocks) {
-            stage(odd, 1);
-        }
-        __syncthreads();
-        if (kb + 1 >= n_blocks) {
-            break;
-        }
-        if (kb + 3 < n_blocks) {
-            load(odd, kb + 3);
-        }
-        compute(1);
-        if (kb + 2 < n_blocks) {
-            stage(even, 0);
-        }
-        __syncthreads();
-    }
-}
-
-// Eight f32 activations into a staged row. They hold bf16 values in this precision, so the high halves of their
-// bits are exactly their bf16 bits: one byte permute packs two.
+// Two f32 that hold bf16 values as one bf16 pair: the high halves of their bits are exactly their bf16 bits.
 __device__ __forceinline__ u32 pack_exact_bf16(float lo, float hi) {
     return __byte_perm(__float_as_uint(lo), __float_as_uint(hi), 0x7632);
 }
 
-__device__ __forceinline__ void stage_activations(u16* dst, float4 x0, float4 x1) {
-    *reinterpret_cast<uint4*>(dst) = make_uint4(pack_exact_bf16(x0.x, x0.y), pack_exact_bf16(x0.z, x0.w),
-                                                pack_exact_bf16(x1.x, x1.y), pack_exact_bf16(x1.z, x1.w));
+// The A fragments of the 4 activation row tiles for mma k16 half kh of the block of 32 k at `k_offset` in the
+// staged rows (row stride `stride` floats, a multiple of 4 that is 4 more than a multiple of 32).
+__device__ __forceinline__ void
+load_activation_fragments(u32 (&a)[4][4], const float* stage, int stride, int k_offset, int kh, const TileLane& l) {
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi) {
+        const float* p = stage + (mi * 16 + l.group) * stride + k_offset + l.quad * 8 + kh * 4;
+        const float4 lo = *reinterpret_cast<const float4*>(p);
+        const float4 hi = *reinterpret_cast<const float4*>(p + 8 * stride);
+        a[mi][0] = pack_exact_bf16(lo.x, lo.y);
+        a[mi][1] = pack_exact_bf16(hi.x, hi.y);
+        a[mi][2] = pack_exact_bf16(lo.z, lo.w);
+        a[mi][3] = pack_exact_bf16(hi.z, hi.w);
+    }
+}
+
+// Starts the copies of k = k0 .. k0 + K − 1 of the 64 activation rows into a stage (row stride `stride`),
+// row r from x_row(r) of x (negative: zeros); k past the matrix reads as zeros. 128 threads, 16 bytes each.
+template <int K, typename XRow>
+__device__ __forceinline__ void
+copy_activation_stage(float* stage, int stride, const float* x, int k, int k0, XRow x_row) {
+    constexpr int kChunks = K / 4; // 16-byte chunks per row
+    const int chunk = threadIdx.x % kChunks;
+    const bool in_k = k0 + chunk * 4 < k;
+#pragma unroll
+    for (int i = 0; i < kTileTokens * kChunks / kTileThreads; ++i) {
+        const int row = threadIdx.x / kChunks + (kTileThreads / kChunks) * i;
+        const int source = x_row(row);
+        const bool valid = source >= 0 && in_k;
+        const float* src = x + (valid ? static_cast<i64>(source) * k + k0 + chunk * 4 : 0);
+        copy_async_16(stage + row * stride + chunk * 4, src, valid ? 16 : 0);
+    }
+}
+
+// Calls out(activation_row, weight_row, v0, v1) for each pair of adjacent weight rows of the warp's results
+// (weight_row is even, relative to the tile).
+template <typename Out>
+__device__ __forceinline__ void for_each_result(const float (&acc)[4][8][4], const TileLane& l, Out out) {
+#pragma unroll
+    for (int ni = 0; ni < 8; ++ni) {
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                out(mi * 16 + l.group + 8 * h, l.warp_row0 + ni * 8 + l.quad * 2, acc[mi][ni][2 * h],
+                    acc[mi][ni][2 * h + 1]);
+            }
+        }
+    }
 }
 
 } // namespace tllm_dev

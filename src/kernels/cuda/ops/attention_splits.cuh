@@ -1,0 +1,103 @@
+// The split-K ("flash decoding") bookkeeping shared by the decode attention kernels (bf16kv_attention_sinks.cu,
+// bf16kv_attention_sinks_split_mma.cu): each block of a (token, kv head) writes its split's partial softmax
+// state per query head, and the last block to finish merges the splits with the sink.
+#pragma once
+
+#include "common.cuh"
+
+namespace tllm_dev {
+
+constexpr int kMaxDimsPerLane = 4; // head_dim ≤ 128
+
+// One split's softmax state of one head: acc[i] is dim lane + 32·i, or with Pairs dims 2w and 2w + 1 of word
+// w = lane + 32·(i / 2) (the tiled kernel's bf16 pairs).
+template <int DimsPerLane, bool Pairs = false>
+__device__ __forceinline__ void write_partial(int t,
+                                              int head,
+                                              int split,
+                                              int n_heads,
+                                              int n_splits,
+                                              int head_dim,
+                                              int lane,
+                                              float running_max,
+                                              float running_sum,
+                                              const float (&acc)[DimsPerLane],
+                                              float* partial_stats,
+                                              float* partial_acc) {
+    const i64 slot = (static_cast<i64>(t) * n_heads + head) * n_splits + split;
+    if (lane == 0) {
+        partial_stats[slot * 2] = running_max;
+        partial_stats[slot * 2 + 1] = running_sum;
+    }
+#pragma unroll
+    for (int i = 0; i < DimsPerLane; ++i) {
+        const int d = Pairs ? 2 * (lane + 32 * (i / 2)) + (i & 1) : lane + 32 * i;
+        if (d < head_dim) {
+            partial_acc[slot * head_dim + d] = acc[i];
+        }
+    }
+}
+
+// Whether this block is the last of the splits of its (token, kv head) to finish: that block merges them, so the
+// merge costs no launch. Every thread of the block must call it.
+__device__ __forceinline__ bool last_split_block(int* tickets, int t, int n_kv_heads, int kv_head, int n_splits) {
+    __shared__ bool last_block;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int* ticket = tickets + static_cast<i64>(t) * n_kv_heads + kv_head;
+        last_block = atomicAdd(ticket, 1) == n_splits - 1;
+        if (last_block) {
+            *ticket = 0;
+        }
+    }
+    __syncthreads();
+    if (last_block) {
+        __threadfence();
+    }
+    return last_block;
+}
+
+// The splits of one head merged with its sink, by one warp. Partials of other blocks are read from L2 (__ldcg)
+// after the fence of last_split_block. Empty splits (max −inf, sum 0) add nothing.
+template <typename KV>
+__device__ __forceinline__ void merge_splits(int t,
+                                             int head,
+                                             int n_heads,
+                                             int n_splits,
+                                             int head_dim,
+                                             int lane,
+                                             const u16* sinks,
+                                             const float* partial_stats,
+                                             const float* partial_acc,
+                                             const KV* k_cache,
+                                             float* out) {
+    const i64 first_slot = (static_cast<i64>(t) * n_heads + head) * n_splits;
+    const float sink = bf16_to_f32(sinks[head]);
+    float max_score = sink; // the sink takes part in the max, so no term can overflow
+    for (int s = 0; s < n_splits; ++s) {
+        max_score = fmaxf(max_score, __ldcg(partial_stats + (first_slot + s) * 2));
+    }
+    float denom = expf(sink - max_score);
+    float merged[kMaxDimsPerLane] = {};
+    for (int s = 0; s < n_splits; ++s) {
+        const float factor = expf(__ldcg(partial_stats + (first_slot + s) * 2) - max_score);
+        denom += __ldcg(partial_stats + (first_slot + s) * 2 + 1) * factor;
+#pragma unroll
+        for (int i = 0; i < kMaxDimsPerLane; ++i) {
+            const int d = lane + 32 * i;
+            if (d < head_dim) {
+                merged[i] += __ldcg(partial_acc + (first_slot + s) * head_dim + d) * factor;
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < kMaxDimsPerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d < head_dim) {
+            out[(static_cast<i64>(t) * n_heads + head) * head_dim + d] = kv_round(k_cache, merged[i] / denom);
+        }
+    }
+}
+
+} // namespace tllm_dev
