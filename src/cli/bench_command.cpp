@@ -72,12 +72,10 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
 
 Status run_bench(const BenchFlags& flags) {
     if (!flags.concurrency.empty() || flags.arrival_rate > 0) {
-        if (!flags.backend.empty() && flags.backend != "cpu") {
-            return make_error(ErrorCode::kUnsupported,
-                              "bench --concurrency/--arrival-rate: the batched engine runs on the cpu backend so far");
-        }
         ConcurrencyBenchFlags batched;
         batched.model = flags.model;
+        batched.synthetic = flags.synthetic;
+        batched.backend = flags.backend;
         batched.concurrency = flags.concurrency;
         batched.arrival_rate = flags.arrival_rate;
         batched.requests = flags.requests;

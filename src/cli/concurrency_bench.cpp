@@ -1,6 +1,7 @@
 #include "cli/concurrency_bench.h"
 
 #include "cli/build_info.h"
+#include "cli/model_commands.h"
 #include "cli/process_stats.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -95,14 +96,31 @@ Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> pla
 } // namespace
 
 Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
-    if (flags.model.empty()) {
+    if (flags.model.empty() == flags.synthetic.empty()) {
         return make_error(ErrorCode::kInvalidArgument,
-                          "bench --concurrency/--arrival-rate needs --model DIR: the batched engine runs on the cpu "
-                          "backend so far, which reads weights from a checkpoint");
+                          "bench --concurrency/--arrival-rate needs exactly one of --model DIR and --synthetic "
+                          "20b|120b (synthetic weights: cuda backend)");
     }
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
-    const GptOssConfig& c = weights->config();
-    ThreadPool pool(flags.threads);
+    int max_streams = flags.arrival_rate > 0 ? flags.requests : 1;
+    for (int streams : flags.concurrency) {
+        max_streams = std::max(max_streams, streams);
+    }
+    TLLM_ASSIGN_OR_RETURN(EngineOptions engine_options_value,
+                          engine_options(flags.backend, flags.threads, flags.precision));
+    // One step takes a prefill chunk of 2048 tokens, or one decode token of every running stream.
+    engine_options_value.max_step_tokens = std::max(2048, max_streams);
+    std::unique_ptr<Engine> engine;
+    if (!flags.synthetic.empty()) {
+        TLLM_ASSIGN_OR_RETURN(GptOssConfig config, config_preset(flags.synthetic));
+        TLLM_ASSIGN_OR_RETURN(engine, Engine::create_synthetic(config, engine_options_value, flags.seed, 0));
+    } else {
+        TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(flags.model));
+        TLLM_ASSIGN_OR_RETURN(
+            engine, Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), engine_options_value));
+    }
+    const GptOssConfig& c = engine->config();
+    const std::string card = engine->cuda_context() != nullptr ? engine->cuda_context()->info().name : "cpu";
+    const std::string model_name = flags.synthetic.empty() ? flags.model : "synthetic-" + flags.synthetic;
     Rng rng(flags.seed ^ 0x636f6e63ull);
     auto random_prompt = [&](int n) {
         std::vector<int32_t> tokens(static_cast<size_t>(n));
@@ -147,12 +165,12 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
         options.kv_blocks = static_cast<int32_t>(std::min<int64_t>(blocks, 1 << 20));
         options.block_tokens = flags.block_tokens;
         options.max_running = std::max<int>(1, static_cast<int>(plan.size()));
-        options.step_tokens = std::max<int64_t>(2048, options.max_running);
-        options.precision = flags.precision == "f32" ? Precision::kF32 : Precision::kBf16;
-        BatchEngine engine(*weights, pool, options);
-        TLLM_ASSIGN_OR_RETURN(nlohmann::json row, run_setting(engine, std::move(plan), options.kv_blocks));
-        row["card"] = "cpu";
-        row["model"] = flags.model;
+        options.step_tokens = engine_options_value.max_step_tokens;
+        TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
+        TLLM_ASSIGN_OR_RETURN(nlohmann::json row, run_setting(*batch, std::move(plan), options.kv_blocks));
+        row["card"] = card;
+        row["backend"] = backend_name(engine->options().backend);
+        row["model"] = model_name;
         row["streams"] = streams;
         row["arrival_rate"] = flags.arrival_rate;
         row["prompt_tokens"] = flags.prompt_tokens;
@@ -163,8 +181,8 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
         rows.push_back(std::move(row));
     }
     if (!flags.json_only) {
-        std::printf("\ncpu backend, %s, %d-token prompts, %d generated per stream\n", flags.model.c_str(),
-                    flags.prompt_tokens, flags.gen_tokens);
+        std::printf("\n%s, %s backend, %s, %d-token prompts, %d generated per stream\n", card.c_str(),
+                    backend_name(engine->options().backend), model_name.c_str(), flags.prompt_tokens, flags.gen_tokens);
         std::printf("| streams | output tok/s | total tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | KV "
                     "blocks peak |\n|---|---|---|---|---|---|---|---|\n");
         for (const nlohmann::json& r : rows) {

@@ -1,7 +1,8 @@
 // `tritonllm bench --concurrency 1,8,64 | --arrival-rate R`: many streams through the batched engine (as
 // llama.cpp's batched-bench starts them together, or arriving as a Poisson process with a spread of prompt and
 // output lengths): aggregate output and total tok/s, time to first token and inter-token latency (p50, p99),
-// KV blocks in use, one JSON line per setting. The batched engine runs on the cpu backend so far.
+// KV blocks in use, one JSON line per setting; on the cpu backend (a checkpoint) or the cuda backend (a checkpoint
+// or synthetic weights made on the GPU).
 #pragma once
 
 #include "core/result.h"
@@ -13,6 +14,8 @@ namespace tllm {
 
 struct ConcurrencyBenchFlags {
     std::string model;
+    std::string synthetic;        // 20b or 120b, instead of model (cuda backend)
+    std::string backend;          // cpu or cuda ("": cuda when a GPU is present)
     std::vector<int> concurrency; // streams started together, one run per value
     double arrival_rate = 0;      // requests per second (Poisson) instead; `requests` of them
     int requests = 64;

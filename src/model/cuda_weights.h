@@ -1,7 +1,7 @@
 // gpt-oss weights on the GPU, in their checkpoint formats: bf16 matrices and MXFP4 experts are copied
 // byte for byte (the experts are never expanded), except that q, k and v are stored as one fused
 // [q_width + 2·kv_width, hidden] matrix so that one kernel computes all three. Also the per-sequence
-// KV cache on the GPU.
+// KV cache on the GPU, and the paged KV memory that many sequences share (issue 13).
 #pragma once
 
 #include "core/check.h"
@@ -9,6 +9,7 @@
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/ops.h"
 #include "model/config.h"
+#include "model/paged_kv_store.h"
 #include "model/weights.h"
 
 #include <cstdint>
@@ -100,6 +101,26 @@ class CudaKvCache {
     int64_t layer_elements_ = 0;
     cuda::DeviceBuffer keys_;   // [n_layers, max_context, kv_width] dtype_
     cuda::DeviceBuffer values_; // [n_layers, max_context, kv_width] dtype_
+};
+
+// The paged KV memory on the GPU, laid out as PagedKvStore's (model/paged_kv_store.h), in bf16: the books are
+// runtime/kv_cache_manager.h's, the rows of a step are found through cuda::KvRows.
+class CudaPagedKvStore {
+  public:
+    static Result<std::unique_ptr<CudaPagedKvStore>>
+    create(const cuda::CudaContext& context, const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens);
+    static uint64_t device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens);
+
+    const PagedKvLayout& layout() const { return layout_; }
+    // `layer`'s view: position slot s of block b is row b·layout().block_rows() + s, [n_kv_heads, head_dim] bf16.
+    uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layout_.layer_offset(layer); }
+    uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layout_.layer_offset(layer); }
+
+  private:
+    explicit CudaPagedKvStore(PagedKvLayout layout) : layout_(std::move(layout)) {}
+    PagedKvLayout layout_;
+    cuda::DeviceBuffer keys_;   // [n_blocks, layers_per_block, block_tokens, kv_width] bf16
+    cuda::DeviceBuffer values_; // same
 };
 
 } // namespace tllm

@@ -100,6 +100,23 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
 }
 
 Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits) {
+    StepKv kv;
+    kv.cache = &cache;
+    TLLM_RETURN_IF_ERROR(enqueue_layers(kv, n, n_splits));
+    const int rows = all_logits ? n : 1;
+    const int64_t hidden = weights_.config().hidden_size;
+    return enqueue_unembedding(normed_.as<float>() + static_cast<int64_t>(n - rows) * hidden, rows,
+                               cache.dtype() == DType::kBF16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone);
+}
+
+Status CudaForward::enqueue_unembedding(const float* input, int rows, cuda::Rounding rounding) {
+    const GptOssConfig& c = weights_.config();
+    return kernels_.bf16w_matmul(stream_.get(), input, rows, static_cast<int>(c.hidden_size),
+                                 weights_.unembedding().as<uint16_t>(), static_cast<int>(c.vocab_size), nullptr,
+                                 logits_.as<float>(), cuda::MatmulEpilogue::kStore, rounding);
+}
+
+Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits) {
     const GptOssConfig& c = weights_.config();
     const cuda::OpKernels& k = kernels_;
     const CUstream stream = stream_.get();
@@ -114,22 +131,36 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
     float* residual = residual_.as<float>();
     float* normed = normed_.as<float>();
     float* qkv = qkv_.as<float>();
-    const bool bf16 = cache.dtype() == DType::kBF16;
+    const bool bf16 = kv.dtype() == DType::kBF16;
     const cuda::Rounding rounding = bf16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
     const int tile_size = k.moe_tile_size(n, std::max(hidden, inter), rounding);
     const int max_tiles = static_cast<int>(cuda::max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
     // RoPE with the KV write, then attention, over the cache in its own dtype.
-    auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv) -> Status {
-        using KV = decltype(kv);
-        KV* keys = cache.keys<KV>(layer);
-        KV* values = cache.values<KV>(layer);
+    auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv_type) -> Status {
+        using KV = decltype(kv_type);
+        const int window = c.layer_sliding[static_cast<size_t>(layer)] ? static_cast<int>(c.sliding_window) : 0;
+        // A window sees a few 64-key stages of the split kernel: more splits would only launch blocks that exit.
+        const int splits = window > 0 ? std::min(n_splits, (window + 63) / 64 + 1) : n_splits;
+        if (kv.paged != nullptr) {
+            const cuda::KvRows& rows = kv.rows[PagedKvLayout::layer_group(c, layer)];
+            TLLM_RETURN_IF_ERROR(k.rope_kv_write_paged(stream, qkv, positions, n, static_cast<int>(c.n_heads),
+                                                       static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
+                                                       inv_freq_.as<float>(), concentration_, kv.paged->keys(layer),
+                                                       kv.paged->values(layer), rows));
+            return k.attention_sinks_paged(
+                stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
+                static_cast<int>(c.head_dim), kv.paged->keys(layer), kv.paged->values(layer), w.sinks.as<uint16_t>(),
+                window, c.attention_scale(), splits, partial_stats_.as<float>(), partial_acc_.as<float>(),
+                attention_tickets_.as<int32_t>(), attn_.as<float>(), rows);
+        }
+        KV* keys = kv.cache->keys<KV>(layer);
+        KV* values = kv.cache->values<KV>(layer);
         TLLM_RETURN_IF_ERROR(k.rope_kv_write(stream, qkv, positions, n, static_cast<int>(c.n_heads),
                                              static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
                                              inv_freq_.as<float>(), concentration_, keys, values));
-        const int window = c.layer_sliding[static_cast<size_t>(layer)] ? static_cast<int>(c.sliding_window) : 0;
         return k.attention_sinks(
             stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
-            static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(), window, c.attention_scale(), n_splits,
+            static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(), window, c.attention_scale(), splits,
             partial_stats_.as<float>(), partial_acc_.as<float>(), attention_tickets_.as<int32_t>(), attn_.as<float>());
     };
 
@@ -178,11 +209,7 @@ Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int
         TLLM_RETURN_IF_ERROR(k.moe_combine_rmsnorm(stream, residual, expert_out_.as<float>(), pair_weight_.as<float>(),
                                                    n, top_k, hidden, next_norm, eps, normed, rounding));
     }
-    const int rows = all_logits ? n : 1;
-    const float* logit_input = normed + static_cast<int64_t>(n - rows) * hidden;
-    return k.bf16w_matmul(stream, logit_input, rows, hidden, weights_.unembedding().as<uint16_t>(),
-                          static_cast<int>(c.vocab_size), nullptr, logits_.as<float>(), cuda::MatmulEpilogue::kStore,
-                          rounding);
+    return {};
 }
 
 Status
@@ -226,6 +253,93 @@ CudaForward::run(CudaKvCache& cache, std::span<const int32_t> tokens, bool all_l
         done += n;
     }
     return {};
+}
+
+Status
+CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits) {
+    const GptOssConfig& c = weights_.config();
+    const PagedKvLayout& layout = store.layout();
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> positions;
+    std::vector<int32_t> offsets[2];
+    std::vector<int32_t> tables[2];
+    std::vector<int32_t> logit_rows; // step rows whose logits are wanted
+    for (const PagedChunk& chunk : chunks) {
+        TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
+                   chunk.start);
+        const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
+        for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
+            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * layout.block_tokens >= end,
+                       "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
+        }
+        for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+            const int32_t token = chunk.tokens[i];
+            if (token < 0 || token >= c.vocab_size) {
+                return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
+                                  c.vocab_size);
+            }
+            tokens.push_back(token);
+            positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
+            for (int group = 0; group < 2; ++group) {
+                offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
+            }
+        }
+        for (int group = 0; group < 2; ++group) {
+            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
+        }
+        if (chunk.logits) {
+            logit_rows.push_back(static_cast<int32_t>(tokens.size()) - 1);
+        }
+    }
+    const int n = static_cast<int>(tokens.size());
+    if (n == 0 || n > max_step_tokens_) {
+        return make_error(ErrorCode::kInvalidArgument, "a paged step of {} tokens (1 to {} per step)", n,
+                          max_step_tokens_);
+    }
+    StepKv kv;
+    kv.paged = &store;
+    for (int group = 0; group < 2; ++group) {
+        const size_t table_bytes = std::max<size_t>(tables[group].size(), 1) * 4;
+        if (tables_[group].bytes() < table_bytes) {
+            TLLM_ASSIGN_OR_RETURN(tables_[group], cuda::DeviceBuffer::allocate(context_, 2 * table_bytes));
+        }
+        if (table_offsets_[group].bytes() == 0) {
+            TLLM_ASSIGN_OR_RETURN(table_offsets_[group],
+                                  cuda::DeviceBuffer::allocate(context_, static_cast<size_t>(max_step_tokens_) * 4));
+        }
+        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
+        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(), layout.block_tokens,
+                          static_cast<int32_t>(layout.block_rows())};
+    }
+    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
+    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
+    const int splits = prefill_splits(n, static_cast<int>(c.n_kv_heads), context_.info().sm_count);
+    TLLM_RETURN_IF_ERROR(enqueue_layers(kv, n, splits));
+    logits.clear();
+    if (logit_rows.empty()) {
+        return stream_.synchronize();
+    }
+    // The wanted rows of the final norm's output, one after another (the residual stream is free once the layers
+    // are done), then one unembedding over them.
+    const size_t row_bytes = static_cast<size_t>(c.hidden_size) * 4;
+    const CUdeviceptr gathered = residual_.ptr();
+    for (size_t r = 0; r < logit_rows.size();) {
+        size_t run = 1; // rows that follow one another copy at once
+        while (r + run < logit_rows.size() && logit_rows[r + run] == logit_rows[r] + static_cast<int32_t>(run)) {
+            ++run;
+        }
+        TLLM_CU_RETURN(context_.driver(),
+                       cuMemcpyDtoDAsync(gathered + r * row_bytes,
+                                         normed_.ptr() + static_cast<size_t>(logit_rows[r]) * row_bytes,
+                                         run * row_bytes, stream_.get()));
+        r += run;
+    }
+    TLLM_RETURN_IF_ERROR(
+        enqueue_unembedding(residual_.as<float>(), static_cast<int>(logit_rows.size()), cuda::Rounding::kBf16));
+    TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    logits.resize(logit_rows.size() * static_cast<size_t>(c.vocab_size));
+    return logits_.download(logits.data(), logits.size() * 4);
 }
 
 int CudaForward::decode_splits(const CudaKvCache& cache) const {

@@ -46,15 +46,32 @@ class CudaForward {
                   uint64_t counter,
                   std::vector<int32_t>& out);
 
+    // One step over many sequences in a paged store (bf16 precision): every chunk's tokens run through the layers
+    // together, attention per token over its own block tables. logits gets [chunks wanting logits, vocab] f32 in
+    // chunk order. kInvalidArgument for token ids outside the vocabulary or more tokens than one step takes.
+    Status run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits);
+
+    int64_t max_step_tokens() const { return max_step_tokens_; }
     const cuda::Stream& stream() const { return stream_; }
 
   private:
     CudaForward(const cuda::CudaContext& context, const cuda::OpKernels& kernels, const CudaWeights& weights)
         : context_(context), kernels_(kernels), weights_(weights) {}
     Status allocate(int64_t max_step_tokens);
+    // Where a step's K and V rows go: a sequence's contiguous cache, or a paged store with rows per layer group.
+    struct StepKv {
+        CudaKvCache* cache = nullptr;
+        const CudaPagedKvStore* paged = nullptr;
+        cuda::KvRows rows[2];
+        DType dtype() const { return cache != nullptr ? cache->dtype() : DType::kBF16; }
+    };
     // Enqueues one step over n tokens already in tokens_/positions_; logits for the last row (or all
     // rows) land in logits_.
     Status enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits);
+    // The layers of a step: the final norm's output lands in normed_.
+    Status enqueue_layers(const StepKv& kv, int n, int n_splits);
+    // Logits of `rows` rows of the final norm's output starting at `input`, into logits_.
+    Status enqueue_unembedding(const float* input, int rows, cuda::Rounding rounding);
     int decode_splits(const CudaKvCache& cache) const;
     Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params);
 
@@ -86,6 +103,8 @@ class CudaForward {
     cuda::DeviceBuffer expert_out_;        // [n·top_k, hidden] f32
     cuda::DeviceBuffer logits_;            // [n, vocab] f32
     cuda::DeviceBuffer inv_freq_;          // [head_dim/2] f32
+    cuda::DeviceBuffer table_offsets_[2];  // paged steps, per layer group: [n] i32, where token t's table starts
+    cuda::DeviceBuffer tables_[2];         // paged steps, per layer group: the chunks' block tables, one after another
     float concentration_ = 1.0f;
 
     // Decode graph state: valid for one cache and one set of sampling parameters.

@@ -42,10 +42,28 @@ void fill_logprobs(TokenEvent& event, std::span<const float> logits, int32_t top
 
 } // namespace
 
-BatchEngine::BatchEngine(const ModelWeights& weights, ThreadPool& pool, const BatchEngineOptions& options)
-    : config_(weights.config()), options_(options), forward_(weights, pool, cpu::SimdPath::kAuto, options.precision),
-      store_(weights.config(), options.kv_blocks, options.block_tokens, kv_cache_dtype(options.precision)),
-      kv_(options.kv_blocks, options.block_tokens, {0, static_cast<int32_t>(weights.config().sliding_window)}),
+Result<std::unique_ptr<BatchEngine>> BatchEngine::create(Engine& engine, const BatchEngineOptions& options) {
+    if (options.kv_blocks <= 0 || options.block_tokens <= 0 || options.step_tokens <= 0 || options.max_running <= 0) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "batch engine: {} KV blocks of {} tokens, {} tokens a step, {} "
+                          "running",
+                          options.kv_blocks, options.block_tokens, options.step_tokens, options.max_running);
+    }
+    if (engine.options().backend == Backend::kCuda && (options.step_tokens > engine.options().max_step_tokens ||
+                                                       options.max_running > engine.options().max_step_tokens)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "batch engine: steps of {} tokens and {} running sequences, but the engine takes {} tokens "
+                          "a step",
+                          options.step_tokens, options.max_running, engine.options().max_step_tokens);
+    }
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<PagedKvMemory> memory,
+                          engine.new_paged_kv(options.kv_blocks, options.block_tokens));
+    return std::unique_ptr<BatchEngine>(new BatchEngine(engine, options, std::move(memory)));
+}
+
+BatchEngine::BatchEngine(Engine& engine, const BatchEngineOptions& options, std::unique_ptr<PagedKvMemory> memory)
+    : engine_(engine), config_(engine.config()), options_(options), memory_(std::move(memory)),
+      kv_(options.kv_blocks, options.block_tokens, {0, static_cast<int32_t>(engine.config().sliding_window)}),
       scheduler_(kv_, options.step_tokens, options.max_running) {}
 
 Status BatchEngine::submit(BatchRequest request) {
@@ -92,15 +110,17 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
     if (plan.chunks.empty()) {
         return {};
     }
-    std::vector<ForwardRequest> requests(plan.chunks.size());
-    std::vector<std::vector<float>> logits(plan.chunks.size()); // [1, vocab] each
+    std::vector<PagedChunk> chunks(plan.chunks.size());
     for (size_t i = 0; i < plan.chunks.size(); ++i) {
         const ScheduledChunk& chunk = plan.chunks[i];
-        requests[i].paged = PagedKv{&store_, {chunk.kv->tables[0], chunk.kv->tables[1]}, chunk.start};
-        requests[i].tokens = chunk.tokens;
-        requests[i].logits = &logits[i];
+        chunks[i].tokens = chunk.tokens;
+        chunks[i].start = chunk.start;
+        chunks[i].tables[0] = chunk.kv->tables[0];
+        chunks[i].tables[1] = chunk.kv->tables[1];
+        chunks[i].logits = chunk.samples;
     }
-    TLLM_RETURN_IF_ERROR(forward_.run(requests));
+    std::vector<std::vector<float>> logits; // [vocab] per sampling chunk
+    TLLM_RETURN_IF_ERROR(engine_.step_paged(*memory_, chunks, logits));
     std::vector<int32_t> sampled(plan.chunks.size(), -1);
     for (size_t i = 0; i < plan.chunks.size(); ++i) {
         const ScheduledChunk& chunk = plan.chunks[i];

@@ -1,14 +1,12 @@
-// Many requests in one step on the CPU backend (issue 13, item 2): the scheduler's plan run as one batched
-// forward pass over the paged KV cache, then each sequence sampled with its own parameters. The counter of a
-// request's i-th generated token is i, so a request preempted and recomputed draws the same tokens, and a
-// request gets what Engine::decode gives it alone. The GPU path (paged CUDA kernels, CUDA graphs per batch
-// size) comes next; this is its reference.
+// Many requests in one step (issue 13, item 2): the scheduler's plan run as one batched forward pass over the
+// paged KV cache (Engine::step_paged, on the engine's backend), then each sequence sampled with its own
+// parameters. The counter of a request's i-th generated token is i, so a request preempted and recomputed draws
+// the same tokens, and a request gets what Engine::decode gives it alone. Sampling runs on the host for now;
+// GPU sampling per sequence and CUDA graphs per batch size come next.
 #pragma once
 
 #include "core/result.h"
-#include "core/thread_pool.h"
-#include "model/forward_cpu.h"
-#include "model/paged_kv_store.h"
+#include "runtime/engine.h"
 #include "runtime/kv_cache_manager.h"
 #include "runtime/sampler.h"
 #include "runtime/scheduler.h"
@@ -33,8 +31,7 @@ struct BatchEngineOptions {
     int32_t kv_blocks = 1024;
     int32_t block_tokens = 16;
     int64_t step_tokens = 256; // tokens one step computes at most
-    int max_running = 64;
-    Precision precision = Precision::kBf16;
+    int max_running = 64;      // on the cuda backend at most the engine's max_step_tokens
 };
 
 struct TokenLogprob {
@@ -52,7 +49,9 @@ struct TokenEvent {
 class BatchEngine {
   public:
     static constexpr int32_t kMaxTopLogprobs = 20; // OpenAI's limit
-    BatchEngine(const ModelWeights& weights, ThreadPool& pool, const BatchEngineOptions& options);
+    // The KV memory is taken from `engine` (kOutOfMemory where the card lacks room for it); step_tokens must fit
+    // the engine's max_step_tokens.
+    static Result<std::unique_ptr<BatchEngine>> create(Engine& engine, const BatchEngineOptions& options);
 
     // kInvalidArgument for requests a client got wrong (empty prompt, token outside the vocabulary, no tokens to
     // generate, bad sampling parameters, an id in use), kContextOverflow past the model's context.
@@ -66,10 +65,12 @@ class BatchEngine {
     const KvCacheManager& kv() const { return kv_; }
 
   private:
+    BatchEngine(Engine& engine, const BatchEngineOptions& options, std::unique_ptr<PagedKvMemory> memory);
+
+    Engine& engine_;
     const GptOssConfig& config_;
     BatchEngineOptions options_;
-    CpuForward forward_;
-    PagedKvStore store_;
+    std::unique_ptr<PagedKvMemory> memory_;
     KvCacheManager kv_;
     Scheduler scheduler_;
     struct RequestState {

@@ -182,6 +182,63 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
     return {};
 }
 
+Result<std::unique_ptr<PagedKvMemory>> Engine::new_paged_kv(int32_t n_blocks, int32_t block_tokens) const {
+    if (n_blocks <= 0 || block_tokens <= 0) {
+        return make_error(ErrorCode::kInvalidArgument, "paged KV of {} blocks of {} tokens", n_blocks, block_tokens);
+    }
+    auto kv = std::make_unique<PagedKvMemory>();
+    if (cuda_context_) {
+        if (options_.precision != Precision::kBf16) {
+            return make_error(ErrorCode::kUnsupported, "the paged KV cache on the GPU is bf16 only, not {}",
+                              precision_name(options_.precision));
+        }
+        if ((config_.head_dim != 64 && config_.head_dim != 128) || config_.n_heads / config_.n_kv_heads > 16) {
+            return make_error(ErrorCode::kUnsupported,
+                              "the paged KV cache on the GPU takes head_dim 64 or 128 and up to 16 query heads per kv "
+                              "head, not {} and {}",
+                              config_.head_dim, config_.n_heads / config_.n_kv_heads);
+        }
+        TLLM_ASSIGN_OR_RETURN(kv->cuda_, CudaPagedKvStore::create(*cuda_context_, config_, n_blocks, block_tokens));
+    } else {
+        kv->cpu_ = std::make_unique<PagedKvStore>(config_, n_blocks, block_tokens, kv_cache_dtype(options_.precision));
+    }
+    return kv;
+}
+
+Status
+Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::vector<std::vector<float>>& logits) {
+    logits.assign(chunks.size(), {});
+    if (cuda_forward_) {
+        TLLM_CHECK(kv.cuda_ != nullptr, "paged KV of another backend");
+        std::vector<float> rows;
+        TLLM_RETURN_IF_ERROR(cuda_forward_->run_paged(*kv.cuda_, chunks, rows));
+        const size_t vocab = static_cast<size_t>(config_.vocab_size);
+        size_t row = 0;
+        for (size_t i = 0; i < chunks.size(); ++i) {
+            if (chunks[i].logits) {
+                logits[i].assign(rows.begin() + static_cast<std::ptrdiff_t>(row * vocab),
+                                 rows.begin() + static_cast<std::ptrdiff_t>((row + 1) * vocab));
+                ++row;
+            }
+        }
+        return {};
+    }
+    TLLM_CHECK(kv.cpu_ != nullptr, "paged KV of another backend");
+    std::vector<ForwardRequest> requests(chunks.size());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        requests[i].paged = PagedKv{kv.cpu_.get(), {chunks[i].tables[0], chunks[i].tables[1]}, chunks[i].start};
+        requests[i].tokens = chunks[i].tokens;
+        requests[i].logits = &logits[i];
+    }
+    TLLM_RETURN_IF_ERROR(cpu_forward_->run(requests));
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        if (!chunks[i].logits) {
+            logits[i].clear();
+        }
+    }
+    return {};
+}
+
 Status Engine::decode(Sequence& sequence,
                       int32_t token,
                       int64_t steps,

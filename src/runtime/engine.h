@@ -53,6 +53,18 @@ class Sequence {
     std::unique_ptr<CudaKvCache> cuda_cache_;
 };
 
+// KV memory that many sequences share in blocks (runtime/batch_engine.h), on the engine's backend. The books
+// (which blocks a sequence holds) are runtime/kv_cache_manager.h's.
+class PagedKvMemory {
+  public:
+    const PagedKvLayout& layout() const { return cpu_ ? cpu_->layout() : cuda_->layout(); }
+
+  private:
+    friend class Engine;
+    std::unique_ptr<PagedKvStore> cpu_;
+    std::unique_ptr<CudaPagedKvStore> cuda_;
+};
+
 struct StepInput {
     Sequence* sequence = nullptr;
     std::span<const int32_t> tokens; // appended to the sequence
@@ -75,6 +87,14 @@ class Engine {
     // [n_tokens_i or 1, vocab] f32. A sequence may appear at most once per step. On error no
     // sequence changes.
     Status step(std::span<const StepInput> inputs, std::vector<std::vector<float>>& logits);
+
+    // Paged KV memory of n_blocks blocks of block_tokens positions (kOutOfMemory where the card lacks room).
+    Result<std::unique_ptr<PagedKvMemory>> new_paged_kv(int32_t n_blocks, int32_t block_tokens) const;
+    // One step over the chunks of many sequences in `kv`: logits[i] is chunk i's last token's [vocab] f32 when
+    // it wants logits, else empty. The chunks' tokens must fit one step (max_step_tokens) and their tables
+    // cover their positions (checked); kInvalidArgument for token ids outside the vocabulary. The cuda backend
+    // runs it in bf16 only (kUnsupported for the f32 reference).
+    Status step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::vector<std::vector<float>>& logits);
 
     // Feeds `token` (the sequence's next input) and samples `steps` tokens one after another, each
     // fed back as the next input except the last: on return the sequence holds `token` and the first

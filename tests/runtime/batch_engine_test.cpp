@@ -94,14 +94,15 @@ class BatchEngineTest : public ::testing::TestWithParam<Precision> {
     GptOssConfig config_;
     std::shared_ptr<const ModelWeights> weights_;
     std::unique_ptr<Engine> engine_;
-    ThreadPool pool_{2};
 };
 
 TEST_P(BatchEngineTest, EveryRequestGetsTheTokensItGetsAlone) {
-    for (const BatchEngineOptions options : {BatchEngineOptions{256, 4, 16, 8, GetParam()},
+    for (const BatchEngineOptions options : {BatchEngineOptions{256, 4, 16, 8},
                                              // few blocks: preemptions and recomputes from the prefix cache
-                                             BatchEngineOptions{24, 4, 16, 8, GetParam()}}) {
-        BatchEngine batch(*weights_, pool_, options);
+                                             BatchEngineOptions{24, 4, 16, 8}}) {
+        auto created = BatchEngine::create(*engine_, options);
+        ASSERT_TRUE(created.ok());
+        BatchEngine& batch = **created;
         const std::map<uint64_t, std::vector<int32_t>> got = run(batch);
         ASSERT_EQ(got.size(), 8u);
         for (const BatchRequest& r : requests()) {
@@ -116,7 +117,9 @@ TEST_P(BatchEngineTest, EveryRequestGetsTheTokensItGetsAlone) {
 }
 
 TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
-    BatchEngine batch(*weights_, pool_, BatchEngineOptions{64, 4, 16, 4, GetParam()});
+    auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 4});
+    ASSERT_TRUE(created.ok());
+    BatchEngine& batch = **created;
     auto refused = [&](BatchRequest r, const std::string& words) {
         const Status status = batch.submit(std::move(r));
         ASSERT_FALSE(status.ok());
@@ -135,7 +138,9 @@ TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
 }
 
 TEST_P(BatchEngineTest, LogprobsAreTheModelsLogSoftmaxAtEachToken) {
-    BatchEngine batch(*weights_, pool_, BatchEngineOptions{64, 4, 16, 4, GetParam()});
+    auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 4});
+    ASSERT_TRUE(created.ok());
+    BatchEngine& batch = **created;
     BatchRequest r{1, some_tokens(config_.vocab_size, 9, 5), 5, {}, {}, 3};
     ASSERT_TRUE(batch.submit(r).ok());
     BatchRequest quiet{2, some_tokens(config_.vocab_size, 4, 6), 5, {}, {}, -1}; // asks for none

@@ -1,0 +1,155 @@
+// The batched engine on the GPU (issue 13): a paged step over several sequences (blocks shared between them,
+// prefill chunks and decode tokens in one step, sliding-window layers with their own tables) against the CPU
+// engine's contiguous caches, and BatchEngine serving many requests on the GPU against each request decoded
+// alone. Runs on the GPU machine (ctest -L gpu).
+#include "../model/golden_cases.h"
+#include "kernels/cuda/device.h"
+#include "runtime/batch_engine.h"
+#include "runtime_test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace tllm {
+namespace {
+
+using test_util::some_tokens;
+
+class BatchEngineGpuTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        Result<int> devices = cuda::cuda_device_count();
+        if (!devices.ok() || *devices == 0) {
+            GTEST_SKIP() << "no CUDA device";
+        }
+        config_ = testing::golden_config("small"); // head_dim 64, 4 query heads per kv head, a window of 16
+        testing::write_synthetic(config_, CheckpointLayout::kOriginal, 23, dir_ / "model");
+        auto weights = ModelWeights::load(dir_ / "model");
+        ASSERT_TRUE(weights.ok()) << weights.error().to_string();
+        weights_ = std::shared_ptr<const ModelWeights>(std::move(weights).value());
+        EngineOptions gpu;
+        gpu.backend = Backend::kCuda;
+        gpu.max_step_tokens = 64;
+        auto engine = Engine::create(weights_, gpu);
+        ASSERT_TRUE(engine.ok()) << engine.error().to_string();
+        gpu_ = std::move(engine).value();
+        cpu_ = std::move(Engine::create(weights_, EngineOptions{})).value();
+    }
+
+    // The CPU engine's logits after `tokens`, from a fresh contiguous cache.
+    std::vector<float> cpu_logits(std::span<const int32_t> tokens) {
+        auto sequence = cpu_->new_sequence().value();
+        std::vector<std::vector<float>> logits;
+        const StepInput input{sequence.get(), tokens, false};
+        EXPECT_TRUE(cpu_->step(std::span<const StepInput>(&input, 1), logits).ok());
+        return logits[0];
+    }
+
+    testing::TempDir dir_;
+    GptOssConfig config_;
+    std::shared_ptr<const ModelWeights> weights_;
+    std::unique_ptr<Engine> gpu_;
+    std::unique_ptr<Engine> cpu_;
+};
+
+TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
+    constexpr int32_t kBlockTokens = 4;
+    auto memory = gpu_->new_paged_kv(64, kBlockTokens);
+    ASSERT_TRUE(memory.ok()) << memory.error().to_string();
+    const std::vector<int32_t> a = some_tokens(config_.vocab_size, 30, 1); // 30 positions: past the window
+    std::vector<int32_t> b(a.begin(), a.begin() + 8);                      // shares a's first two blocks
+    const std::vector<int32_t> b_own = some_tokens(config_.vocab_size, 9, 2);
+    b.insert(b.end(), b_own.begin(), b_own.end());
+    const std::vector<int32_t> c = some_tokens(config_.vocab_size, 1, 3);
+    // Block tables per layer group (full attention, sliding window); b's first two are a's in both.
+    const std::vector<int32_t> a_tables[2] = {{0, 1, 2, 3, 4, 5, 6, 7}, {20, 21, 22, 23, 24, 25, 26, 27}};
+    const std::vector<int32_t> b_tables[2] = {{0, 1, 8, 9, 10}, {20, 21, 28, 29, 30}};
+    const std::vector<int32_t> c_tables[2] = {{11}, {31}};
+    auto chunk = [](std::span<const int32_t> tokens, int64_t start, const std::vector<int32_t>(&tables)[2]) {
+        return PagedChunk{tokens, start, {tables[0], tables[1]}, true};
+    };
+    auto expect_matches = [&](const std::vector<float>& got, std::span<const int32_t> history, const char* what) {
+        ASSERT_EQ(got.size(), static_cast<size_t>(config_.vocab_size)) << what;
+        const double error = relative_l2(got, cpu_logits(history));
+        EXPECT_LE(error, kBf16Tolerance) << what;
+        std::printf("%s: relative l2 %.2e against the cpu\n", what, error);
+    };
+    std::vector<std::vector<float>> logits;
+    // Step 1: a's prompt but its last token, and c's one token; a asks for no logits.
+    std::vector<PagedChunk> step1 = {chunk(std::span(a).first(29), 0, a_tables), chunk(c, 0, c_tables)};
+    step1[0].logits = false;
+    ASSERT_TRUE(gpu_->step_paged(**memory, step1, logits).ok());
+    EXPECT_TRUE(logits[0].empty());
+    expect_matches(logits[1], c, "c after its prompt");
+    // Step 2: b's own tokens over a's shared blocks, a's last token (decode), c decoding one more.
+    const int32_t c_next = 7;
+    std::vector<int32_t> c_history = c;
+    c_history.push_back(c_next);
+    const std::vector<PagedChunk> step2 = {chunk(std::span(b).subspan(8), 8, b_tables),
+                                           chunk(std::span(a).subspan(29), 29, a_tables),
+                                           chunk(std::span(&c_next, 1), 1, c_tables)};
+    ASSERT_TRUE(gpu_->step_paged(**memory, step2, logits).ok());
+    expect_matches(logits[0], b, "b over a's blocks");
+    expect_matches(logits[1], a, "a decoding past the window");
+    expect_matches(logits[2], c_history, "c decoding");
+    // Bad input is refused, nothing run: a token outside the vocabulary, a step larger than the engine takes.
+    const int32_t bad = static_cast<int32_t>(config_.vocab_size);
+    EXPECT_FALSE(gpu_->step_paged(**memory, std::vector{chunk(std::span(&bad, 1), 2, c_tables)}, logits).ok());
+    const std::vector<int32_t> long_prompt = some_tokens(config_.vocab_size, 65, 4);
+    const std::vector<int32_t> long_tables[2] = {std::vector<int32_t>(17, 40), std::vector<int32_t>(17, 41)};
+    EXPECT_FALSE(gpu_->step_paged(**memory, std::vector{chunk(long_prompt, 0, long_tables)}, logits).ok());
+}
+
+TEST_F(BatchEngineGpuTest, ServedRequestsFollowTheirGreedyDecodeAlone) {
+    auto batch = BatchEngine::create(*gpu_, BatchEngineOptions{48, 4, 32, 8});
+    ASSERT_TRUE(batch.ok()) << batch.error().to_string();
+    const std::vector<int32_t> system = some_tokens(config_.vocab_size, 13, 1);
+    std::vector<BatchRequest> requests;
+    for (uint64_t id = 1; id <= 8; ++id) {
+        BatchRequest r;
+        r.id = id;
+        r.prompt = system;
+        const std::vector<int32_t> own = some_tokens(config_.vocab_size, 1 + (id * 5) % 17, static_cast<uint32_t>(id));
+        r.prompt.insert(r.prompt.end(), own.begin(), own.end());
+        r.max_new_tokens = static_cast<int32_t>(4 + (id * 3) % 13);
+        requests.push_back(r);
+        ASSERT_TRUE((*batch)->submit(r).ok());
+    }
+    std::map<uint64_t, std::vector<int32_t>> streamed;
+    std::map<uint64_t, std::vector<int32_t>> finished;
+    for (int step = 0; step < 1000 && !(*batch)->idle(); ++step) {
+        std::vector<TokenEvent> tokens;
+        std::vector<FinishedRequest> done;
+        ASSERT_TRUE((*batch)->step(tokens, done).ok());
+        for (const TokenEvent& e : tokens) {
+            streamed[e.id].push_back(e.token);
+        }
+        for (FinishedRequest& f : done) {
+            finished[f.id] = f.generated;
+        }
+    }
+    ASSERT_TRUE((*batch)->idle());
+    EXPECT_EQ(streamed, finished);
+    EXPECT_EQ((*batch)->kv().pool().available(), 48);
+    EXPECT_GT((*batch)->kv().prefix_stats().reused_tokens, 0);
+    // Each request against the CPU engine's greedy choice after the same tokens: equal, or the CPU's top two
+    // logits nearly tie there (after which the sequences differ and the comparison ends).
+    for (const BatchRequest& r : requests) {
+        const std::vector<int32_t>& got = finished.at(r.id);
+        ASSERT_EQ(got.size(), static_cast<size_t>(r.max_new_tokens)) << "request " << r.id;
+        std::vector<int32_t> history = r.prompt;
+        for (size_t i = 0; i < got.size(); ++i) {
+            const std::vector<float> row = cpu_logits(history);
+            std::vector<float> sorted(row);
+            std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+            const int32_t best = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            if (got[i] != best) {
+                EXPECT_LT(sorted[0] - sorted[1], kNearTie) << "request " << r.id << " token " << i;
+                break;
+            }
+            history.push_back(got[i]);
+        }
+    }
+}
+
+} // namespace
+} // namespace tllm
