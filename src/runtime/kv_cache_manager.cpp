@@ -115,6 +115,12 @@ int64_t KvCacheManager::admit(SequenceKv& sequence, std::span<const int32_t> pro
     return sequence.length;
 }
 
+void KvCacheManager::withdraw(SequenceKv& sequence, std::span<const int32_t> prompt) {
+    prefix_stats_.prompt_tokens -= static_cast<int64_t>(prompt.size());
+    prefix_stats_.reused_tokens -= sequence.length;
+    free(sequence);
+}
+
 int32_t KvCacheManager::blocks_needed(const SequenceKv& sequence, int64_t n) const {
     const int64_t blocks_after = (sequence.length + n + block_tokens() - 1) / block_tokens();
     int64_t needed = 0;

@@ -39,6 +39,9 @@ class KvCacheManager {
     // prompt token to compute (its logits are needed) and whose sliding groups still hold the blocks their window
     // needs. Returns the positions reused; sequence.length is set to it.
     int64_t admit(SequenceKv& sequence, std::span<const int32_t> prompt);
+    // Undoes an admit() whose sequence could not start (no blocks for its first chunk): frees it and takes its
+    // prompt back out of the prefix statistics, so that a request waiting through many steps counts once.
+    void withdraw(SequenceKv& sequence, std::span<const int32_t> prompt);
     // Blocks to add so that positions [length, length + n) have slots.
     int32_t blocks_needed(const SequenceKv& sequence, int64_t n) const;
     // Adds them, all or nothing: false (and nothing taken) when the pool has too few.

@@ -104,7 +104,7 @@ StepPlan Scheduler::plan(double now) {
         const int64_t pending = static_cast<int64_t>(s.tokens.size()) - s.kv.length;
         const int64_t n = reserve_up_to(s, std::min(pending, budget));
         if (n == 0) { // no blocks: it waits, holding none
-            kv_.free(s.kv);
+            kv_.withdraw(s.kv, s.tokens);
             break;
         }
         waiting_.pop_front();

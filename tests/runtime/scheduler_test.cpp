@@ -176,5 +176,29 @@ TEST(Scheduler, RunningSequencesDecodeAtEveryStepWhileAPromptPrefillsInChunks) {
     }
 }
 
+TEST(Scheduler, ARequestWaitingForBlocksCountsInThePrefixStatisticsOnceAdmitted) {
+    // Three blocks of 4 positions, a full-attention group and a window of 4: request 1 holds one block in each
+    // group, and request 2 needs two at once, so every step tries to admit it and gives up.
+    KvCacheManager kv(3, 4, {0, 4});
+    Scheduler scheduler(kv, 16, 4);
+    scheduler.submit({1, {5, 6}, 2, {}}, 0);
+    StepPlan plan = scheduler.plan(0);
+    scheduler.complete(plan, std::vector<int32_t>(plan.chunks.size(), 9), 0);
+    scheduler.submit({2, {7, 8, 9}, 1, {}}, 0);
+    for (int step = 1; step <= 3 && !scheduler.idle(); ++step) {
+        plan = scheduler.plan(step);
+        for (const ScheduledChunk& chunk : plan.chunks) {
+            if (chunk.id == 2) {
+                EXPECT_EQ(kv.prefix_stats().prompt_tokens, 5); // both prompts, once each
+            }
+        }
+        if (plan.chunks.size() == 1 && plan.chunks[0].id == 1) {
+            EXPECT_EQ(kv.prefix_stats().prompt_tokens, 2) << "step " << step; // request 2 still waits
+        }
+        scheduler.complete(plan, std::vector<int32_t>(plan.chunks.size(), 9), step);
+    }
+    EXPECT_EQ(kv.prefix_stats().prompt_tokens, 5);
+}
+
 } // namespace
 } // namespace tllm
