@@ -92,80 +92,6 @@ make_toolbox(const ChatFlags& flags, const Environment& environment, const Token
     return tools::Toolbox::create(options, &tokenizer);
 }
 
-// Written under a temporary name and renamed when complete, so a directory under the final name is
-// always whole; one from another version of the demo config is replaced.
-Result<std::string> ensure_demo_model(const std::string& cache_dir) {
-    if (cache_dir.empty()) {
-        return make_error(ErrorCode::kNotFound,
-                          "--demo needs a cache directory for its model: set TRITONLLM_CACHE_DIR or HOME");
-    }
-    TLLM_ASSIGN_OR_RETURN(GptOssConfig config, parse_config_json(kDemoConfig, "demo config"));
-    const fs::path directory = fs::path(cache_dir) / "demo-model";
-    std::error_code error;
-    if (fs::exists(directory / "config.json", error)) {
-        Result<GptOssConfig> existing = load_config_file((directory / "config.json").string());
-        if (existing.ok() && existing->to_json(ConfigForm::kOriginal) == config.to_json(ConfigForm::kOriginal)) {
-            return directory.string();
-        }
-        TLLM_LOG_INFO("replacing the demo model in {}: it was written for another configuration", directory.string());
-        fs::remove_all(directory, error);
-    }
-    const fs::path partial = fs::path(cache_dir) / fmt::format("demo-model.partial-{}", ::getpid());
-    fs::remove_all(partial, error);
-    fs::create_directories(cache_dir, error);
-    TLLM_LOG_INFO("writing the demo model (random weights) to {}", directory.string());
-    SynthOptions options;
-    options.seed = kDemoSeed;
-    TLLM_RETURN_IF_ERROR(write_synthetic_checkpoint(config, options, partial.string()));
-    fs::rename(partial, directory, error);
-    if (error) {
-        fs::remove_all(partial, error);
-        if (!fs::exists(directory / "config.json", error)) {
-            return make_error(ErrorCode::kIoError, "cannot move the demo model into {}", directory.string());
-        }
-        // Another chat finished writing it first.
-    }
-    return directory.string();
-}
-
-// The longest context whose KV cache fits in the memory that is free now, capped at kMaxDefaultContext.
-int64_t default_context(const Engine& engine) {
-    const GptOssConfig& config = engine.config();
-    const uint64_t bytes_per_token = 2 * static_cast<uint64_t>(config.n_layers) *
-                                     static_cast<uint64_t>(config.kv_width()) *
-                                     dtype_size(kv_cache_dtype(engine.options().precision));
-    uint64_t available = 0;
-    if (engine.cuda_context() != nullptr) {
-        Result<std::pair<size_t, size_t>> memory = engine.cuda_context()->memory_info();
-        // Leave a tenth, and at least 512 MiB, for the decode graphs, the driver and other programs.
-        const uint64_t free = memory.ok() ? memory->first : 0;
-        const uint64_t headroom = std::max<uint64_t>(free / 10, uint64_t{512} << 20);
-        available = free > headroom ? free - headroom : 0;
-    } else {
-        // The CPU cache grows as the chat does; plan on at most half of the memory free now.
-        const long pages = ::sysconf(_SC_AVPHYS_PAGES);
-        const long page_size = ::sysconf(_SC_PAGESIZE);
-        available = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2
-                                               : static_cast<uint64_t>(kMaxDefaultContext) * bytes_per_token;
-    }
-    const int64_t fits = static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
-    int64_t context = std::min({fits, kMaxDefaultContext, config.max_context()});
-    constexpr int64_t kRounding = 1024;
-    if (context > kRounding) {
-        context -= context % kRounding;
-    }
-    return context;
-}
-
-std::string today() {
-    const std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    char text[16];
-    std::strftime(text, sizeof(text), "%Y-%m-%d", &local);
-    return text;
-}
-
 // Notices and statistics go to stderr, dimmed on a terminal, so that stdout carries only the replies.
 void notice(std::string_view text) {
     const TextStyle style = text_style(::isatty(STDERR_FILENO) != 0);
@@ -368,12 +294,7 @@ Status chat_loop(ChatSession& session, tools::Toolbox* toolbox, const Tokenizer&
 
 Status run_chat(const ChatFlags& flags) {
     const Environment environment = Environment::from_process();
-    std::string model_dir;
-    if (flags.demo) {
-        TLLM_ASSIGN_OR_RETURN(model_dir, ensure_demo_model(environment.cache_dir));
-    } else {
-        TLLM_ASSIGN_OR_RETURN(model_dir, resolve_model(flags.model, flags.source));
-    }
+    TLLM_ASSIGN_OR_RETURN(const std::string model_dir, model_directory(flags.demo, flags.model, flags.source));
     TLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::for_model_dir(model_dir));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<tools::Toolbox> toolbox, make_toolbox(flags, environment, tokenizer));
     TLLM_ASSIGN_OR_RETURN(EngineOptions engine_options_value, engine_options(flags.backend, flags.threads, "bf16"));
@@ -421,6 +342,89 @@ Status run_chat(const ChatFlags& flags) {
 }
 
 } // namespace
+
+// Written under a temporary name and renamed when complete, so a directory under the final name is
+// always whole; one from another version of the demo config is replaced.
+namespace {
+Result<std::string> ensure_demo_model(const std::string& cache_dir) {
+    if (cache_dir.empty()) {
+        return make_error(ErrorCode::kNotFound,
+                          "--demo needs a cache directory for its model: set TRITONLLM_CACHE_DIR or HOME");
+    }
+    TLLM_ASSIGN_OR_RETURN(GptOssConfig config, parse_config_json(kDemoConfig, "demo config"));
+    const fs::path directory = fs::path(cache_dir) / "demo-model";
+    std::error_code error;
+    if (fs::exists(directory / "config.json", error)) {
+        Result<GptOssConfig> existing = load_config_file((directory / "config.json").string());
+        if (existing.ok() && existing->to_json(ConfigForm::kOriginal) == config.to_json(ConfigForm::kOriginal)) {
+            return directory.string();
+        }
+        TLLM_LOG_INFO("replacing the demo model in {}: it was written for another configuration", directory.string());
+        fs::remove_all(directory, error);
+    }
+    const fs::path partial = fs::path(cache_dir) / fmt::format("demo-model.partial-{}", ::getpid());
+    fs::remove_all(partial, error);
+    fs::create_directories(cache_dir, error);
+    TLLM_LOG_INFO("writing the demo model (random weights) to {}", directory.string());
+    SynthOptions options;
+    options.seed = kDemoSeed;
+    TLLM_RETURN_IF_ERROR(write_synthetic_checkpoint(config, options, partial.string()));
+    fs::rename(partial, directory, error);
+    if (error) {
+        fs::remove_all(partial, error);
+        if (!fs::exists(directory / "config.json", error)) {
+            return make_error(ErrorCode::kIoError, "cannot move the demo model into {}", directory.string());
+        }
+        // Another chat finished writing it first.
+    }
+    return directory.string();
+}
+} // namespace
+
+std::string today() {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char text[16];
+    std::strftime(text, sizeof(text), "%Y-%m-%d", &local);
+    return text;
+}
+
+Result<std::string> model_directory(bool demo, const std::string& model, const std::string& source) {
+    if (demo) {
+        return ensure_demo_model(Environment::from_process().cache_dir);
+    }
+    return resolve_model(model, source);
+}
+
+// The longest context whose KV cache fits in the memory that is free now, capped at kMaxDefaultContext.
+int64_t default_context(const Engine& engine) {
+    const GptOssConfig& config = engine.config();
+    const uint64_t bytes_per_token = 2 * static_cast<uint64_t>(config.n_layers) *
+                                     static_cast<uint64_t>(config.kv_width()) *
+                                     dtype_size(kv_cache_dtype(engine.options().precision));
+    uint64_t available = 0;
+    if (engine.cuda_context() != nullptr) {
+        Result<std::pair<size_t, size_t>> memory = engine.cuda_context()->memory_info();
+        // Leave a tenth, and at least 512 MiB, for the decode graphs, the driver and other programs.
+        const uint64_t free = memory.ok() ? memory->first : 0;
+        const uint64_t headroom = std::max<uint64_t>(free / 10, uint64_t{512} << 20);
+        available = free > headroom ? free - headroom : 0;
+    } else {
+        // The CPU cache grows as the chat does; plan on at most half of the memory free now.
+        const long pages = ::sysconf(_SC_AVPHYS_PAGES);
+        const long page_size = ::sysconf(_SC_PAGESIZE);
+        available = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2
+                                               : static_cast<uint64_t>(kMaxDefaultContext) * bytes_per_token;
+    }
+    const int64_t fits = static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
+    int64_t context = std::min({fits, kMaxDefaultContext, config.max_context()});
+    constexpr int64_t kRounding = 1024;
+    if (context > kRounding) {
+        context -= context % kRounding;
+    }
+    return context;
+}
 
 Result<std::string> resolve_model(const std::string& model, const std::string& source) {
     std::error_code error;

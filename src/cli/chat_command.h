@@ -22,4 +22,15 @@ std::vector<std::string> route_to_chat(const CLI::App& app, std::vector<std::str
 // huggingface); until the download module is wired in here, they give an error saying how to get them.
 Result<std::string> resolve_model(const std::string& model, const std::string& source);
 
+// The model directory a command runs on: the demo model (the real vocabulary around a tiny random network, written
+// under the cache directory on first use) when `demo`, else resolve_model(model, source).
+Result<std::string> model_directory(bool demo, const std::string& model, const std::string& source);
+
+// Today's date in local time, "YYYY-MM-DD", for the system message.
+std::string today();
+
+// The longest context whose KV cache fits in the memory that is free now, capped at 131,072 tokens.
+class Engine;
+int64_t default_context(const Engine& engine);
+
 } // namespace tllm

@@ -5,6 +5,7 @@
 #include "cli/download_command.h"
 #include "cli/kernel_commands.h"
 #include "cli/model_commands.h"
+#include "cli/serve_command.h"
 #include "cli/tokenizer_commands.h"
 #include "cli/tool_command.h"
 #include "core/log.h"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     tllm::register_tokenizer_commands(app);
     tllm::register_download_command(app);
     tllm::register_chat_command(app);
+    tllm::register_serve_command(app);
     tllm::register_tool_command(app);
     // `tritonllm [MODEL] [options]` is the chat, as in TritonLLM.
     std::vector<std::string> args = tllm::route_to_chat(app, std::vector<std::string>(argv + 1, argv + argc));

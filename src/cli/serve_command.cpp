@@ -1,0 +1,123 @@
+#include "cli/serve_command.h"
+
+#include "cli/chat_command.h"
+#include "cli/model_commands.h"
+#include "cli/report.h"
+#include "core/log.h"
+#include "server/http_server.h"
+
+#include <csignal>
+#include <memory>
+#include <pthread.h>
+#include <thread>
+
+namespace tllm {
+namespace {
+
+struct ServeFlags {
+    std::string model = "20b";
+    bool demo = false;
+    std::string host = "127.0.0.1";
+    int port = 8000;
+    std::string api_key;
+    int max_concurrency = 16;
+    int64_t max_output_tokens = 4096;
+    int64_t context = 0;
+    std::string backend;
+    std::string source = "modelscope";
+    int threads = 0;
+};
+
+Status run_serve(const ServeFlags& flags) {
+    // SIGINT and SIGTERM go to one waiting thread, never to the handler threads.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    TLLM_ASSIGN_OR_RETURN(const std::string model_dir, model_directory(flags.demo, flags.model, flags.source));
+    TLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::for_model_dir(model_dir));
+    TLLM_ASSIGN_OR_RETURN(EngineOptions options, engine_options(flags.backend, flags.threads, "bf16"));
+    // One step takes a prefill chunk of 2048 tokens, or one decode token of every running request.
+    constexpr int kStepTokens = 2048;
+    options.max_step_tokens = std::max(kStepTokens, flags.max_concurrency);
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(model_dir));
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
+                          Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options));
+    // The KV memory: what fits now (the chat's rule), shared by all requests in blocks; one request may use it all.
+    const int64_t kv_tokens = flags.context > 0 ? flags.context : default_context(*engine);
+    BatchEngineOptions batch;
+    batch.block_tokens = 16;
+    batch.kv_blocks = static_cast<int32_t>(std::min<int64_t>(2 * (kv_tokens / batch.block_tokens + 1), 1 << 24));
+    batch.step_tokens = kStepTokens;
+    batch.max_running = flags.max_concurrency;
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<server::EngineLoop> loop, server::EngineLoop::create(*engine, batch));
+
+    server::ServerOptions server_options;
+    server_options.host = flags.host;
+    server_options.port = flags.port;
+    server_options.api_key = flags.api_key;
+    server_options.model_name = flags.demo ? "gpt-oss-demo" : flags.model;
+    server_options.limits.max_output_tokens = flags.max_output_tokens;
+    server_options.limits.context = std::min<int64_t>(kv_tokens, engine->config().max_context());
+    server_options.limits.conversation_date = today();
+    server_options.threads = std::max(4, flags.max_concurrency + 4); // room for health checks beside the streams
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<server::HttpServer> http,
+                          server::HttpServer::create(*loop, tokenizer, server_options));
+    TLLM_LOG_INFO("serving {} on http://{}:{} ({} backend, context {} tokens, {} requests at once{})", model_dir,
+                  flags.host, http->port(), backend_name(engine->options().backend), server_options.limits.context,
+                  flags.max_concurrency, flags.api_key.empty() ? "" : ", API key required");
+    std::thread waiter([&] {
+        int signal = 0;
+        sigwait(&signals, &signal);
+        TLLM_LOG_INFO("signal {}: stopping", signal);
+        http->stop();
+    });
+    const Status served = http->serve();
+    if (!served.ok()) {
+        ::kill(::getpid(), SIGTERM); // wakes the waiter
+    }
+    waiter.join();
+    return served;
+}
+
+} // namespace
+
+void register_serve_command(CLI::App& app) {
+    auto flags = std::make_shared<ServeFlags>();
+    CLI::App* serve = app.add_subcommand("serve", "Serve a model over OpenAI's Chat Completions API (HTTP)");
+    serve->fallthrough();
+    CLI::Option* model =
+        serve
+            ->add_option("model", flags->model, "A model directory, or 20b / 120b (downloaded with tritonllm download)")
+            ->capture_default_str();
+    serve->add_flag("--demo", flags->demo, "Serve a small model of random weights (random text; no download needed)")
+        ->excludes(model);
+    serve->add_option("--host", flags->host, "Address to listen on")->capture_default_str();
+    serve->add_option("--port", flags->port, "Port to listen on (0: any free one)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    serve->add_option("--api-key", flags->api_key, "Require this key (Authorization: Bearer KEY) on /v1/ routes");
+    serve->add_option("--max-concurrency", flags->max_concurrency, "Requests generating at once")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    serve
+        ->add_option("--max-output-tokens", flags->max_output_tokens,
+                     "Tokens a reply may have, and the default for requests that name none")
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+        ->capture_default_str();
+    serve
+        ->add_option("-c,--context", flags->context,
+                     "KV cache in tokens, shared by all requests (0: what fits in memory, at most 131072)")
+        ->check(CLI::NonNegativeNumber);
+    serve->add_option("--backend", flags->backend, "Compute backend: cpu or cuda (default: cuda when a GPU is present)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
+    serve->add_option("--source", flags->source, "Where 20b / 120b are downloaded from")
+        ->check(CLI::IsMember({"modelscope", "huggingface"}))
+        ->capture_default_str();
+    serve->add_option("--threads", flags->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
+    serve->callback([flags] { throw CLI::RuntimeError(report(run_serve(*flags))); });
+}
+
+} // namespace tllm

@@ -1,0 +1,325 @@
+#include "server/chat_completions.h"
+
+#include "chat/openai_request.h"
+#include "chat/render.h"
+#include "core/log.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace tllm::server {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Error bad(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
+
+// An optional number field within [low, high]; `fallback` when absent or null.
+Result<double> number_field(const Json& body, const char* key, double low, double high, double fallback) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        return fallback;
+    }
+    if (!it->is_number()) {
+        return bad(fmt::format("{} must be a number", key));
+    }
+    const double value = it->get<double>();
+    if (!(value >= low && value <= high)) {
+        return bad(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
+    }
+    return value;
+}
+
+// An optional integer field within [low, high]; nullopt when absent or null.
+Result<std::optional<int64_t>> integer_field(const Json& body, const char* key, int64_t low, int64_t high) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<int64_t>();
+    }
+    if (!it->is_number_integer()) {
+        return bad(fmt::format("{} must be an integer", key));
+    }
+    const int64_t value = it->get<int64_t>();
+    if (value < low || value > high) {
+        return bad(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
+    }
+    return std::optional<int64_t>(value);
+}
+
+// Where `text` may be cut without splitting a UTF-8 character: the largest boundary at or below `at`.
+size_t utf8_boundary(const std::string& text, size_t at) {
+    at = std::min(at, text.size());
+    while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
+        --at;
+    }
+    return at;
+}
+
+} // namespace
+
+const char* chat_finish_name(ChatFinish finish) {
+    switch (finish) {
+    case ChatFinish::kStop:
+        return "stop";
+    case ChatFinish::kLength:
+        return "length";
+    case ChatFinish::kToolCalls:
+        return "tool_calls";
+    }
+    return "stop";
+}
+
+Result<ChatCompletionJob>
+parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLimits& limits, uint64_t default_seed) {
+    if (!body.is_object()) {
+        return bad("the request body must be a JSON object");
+    }
+    ChatCompletionJob job;
+    job.model = body.value("model", Json("gpt-oss")).is_string() ? body.value("model", std::string("gpt-oss")) : "";
+    if (job.model.empty()) {
+        return bad("model must be a non-empty string");
+    }
+    TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> n, integer_field(body, "n", 1, 128));
+    if (n.value_or(1) != 1) {
+        return Error(ErrorCode::kUnsupported, "n: one choice per request is served");
+    }
+    if (body.contains("logprobs") && !body["logprobs"].is_null() && body["logprobs"] != false) {
+        return Error(ErrorCode::kUnsupported, "logprobs: not served yet");
+    }
+    ChatRequestOptions render_options;
+    render_options.conversation_start_date = limits.conversation_date;
+    TLLM_ASSIGN_OR_RETURN(std::vector<Message> messages, harmony_messages_from_chat_request(body, render_options));
+    TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
+                          HarmonyRenderer(tokenizer).render_for_completion(messages, Role::kAssistant));
+    const int64_t room = limits.context - static_cast<int64_t>(prompt.size());
+    if (room <= 0) {
+        return Error(ErrorCode::kContextOverflow,
+                     fmt::format("the prompt is {} tokens, the context {}", prompt.size(), limits.context));
+    }
+    std::optional<int64_t> max_tokens;
+    for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+        TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> value, integer_field(body, key, 1, limits.max_output_tokens));
+        if (value) {
+            max_tokens = value;
+            break;
+        }
+    }
+    if (max_tokens && *max_tokens > room) {
+        return Error(ErrorCode::kContextOverflow,
+                     fmt::format("{} prompt tokens and {} to generate exceed the context of {}", prompt.size(),
+                                 *max_tokens, limits.context));
+    }
+    job.request.max_new_tokens = static_cast<int32_t>(max_tokens.value_or(std::min(room, limits.max_output_tokens)));
+    TLLM_ASSIGN_OR_RETURN(double temperature, number_field(body, "temperature", 0.0, 2.0, 1.0));
+    TLLM_ASSIGN_OR_RETURN(double top_p, number_field(body, "top_p", 0.0, 1.0, 1.0));
+    if (top_p <= 0.0) {
+        return bad("top_p must be above 0");
+    }
+    job.request.sampling.temperature = static_cast<float>(temperature);
+    job.request.sampling.top_p = static_cast<float>(top_p);
+    auto seed = body.find("seed");
+    if (seed != body.end() && !seed->is_null()) {
+        if (!seed->is_number_integer()) {
+            return bad("seed must be an integer");
+        }
+        job.request.sampling.seed = static_cast<uint64_t>(seed->get<int64_t>());
+    } else {
+        job.request.sampling.seed = default_seed;
+    }
+    if (auto stream = body.find("stream"); stream != body.end() && !stream->is_null()) {
+        if (!stream->is_boolean()) {
+            return bad("stream must be true or false");
+        }
+        job.stream = stream->get<bool>();
+    }
+    if (auto options = body.find("stream_options"); options != body.end() && !options->is_null()) {
+        if (!options->is_object()) {
+            return bad("stream_options must be an object");
+        }
+        job.include_usage = options->value("include_usage", false);
+    }
+    if (auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
+        const Json list = stop->is_string() ? Json::array({*stop}) : *stop;
+        if (!list.is_array() || list.size() > 4) {
+            return bad("stop must be a string or an array of at most 4 strings");
+        }
+        for (const Json& text : list) {
+            if (!text.is_string() || text.get<std::string>().empty()) {
+                return bad("stop must hold non-empty strings");
+            }
+            job.stop_text.push_back(text.get<std::string>());
+        }
+    }
+    job.request.prompt.assign(prompt.begin(), prompt.end());
+    job.request.stop_tokens.assign(std::begin(kHarmonyAssistantStopTokens), std::end(kHarmonyAssistantStopTokens));
+    return job;
+}
+
+ChatCompletionAssembler::ChatCompletionAssembler(
+    const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, std::vector<std::string> stop_text)
+    : parser_(tokenizer, Role::kAssistant), id_(std::move(id)), model_(std::move(model)), created_(created),
+      stop_text_(std::move(stop_text)) {}
+
+Json ChatCompletionAssembler::chunk(Json delta) const {
+    Json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    return Json{{"id", id_},
+                {"object", "chat.completion.chunk"},
+                {"created", created_},
+                {"model", model_},
+                {"choices", Json::array({std::move(choice)})}};
+}
+
+bool ChatCompletionAssembler::on_token(const TokenEvent& token, std::vector<Json>& chunks) {
+    ++completion_tokens_;
+    last_token_ = token.token;
+    if (!role_sent_) {
+        chunks.push_back(chunk({{"role", "assistant"}, {"content", ""}}));
+        role_sent_ = true;
+    }
+    if (stopped_) {
+        return true;
+    }
+    std::vector<ParserEvent> events;
+    parser_.push(token.token, events);
+    for (const ParserEvent& event : events) {
+        handle(event, chunks);
+    }
+    return stopped_;
+}
+
+void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>& chunks) {
+    switch (event.type) {
+    case ParserEventType::kMessageStart: {
+        channel_ = event.message.channel;
+        recipient_ = event.message.recipient;
+        if (recipient_ && recipient_->starts_with("functions.")) {
+            const size_t index = tool_calls_.size();
+            Json call = {{"id", fmt::format("call_{}_{}", id_.substr(std::min<size_t>(id_.size(), 9)), index)},
+                         {"type", "function"},
+                         {"function", {{"name", recipient_->substr(10)}, {"arguments", ""}}}};
+            tool_calls_.push_back(call);
+            call["index"] = index;
+            chunks.push_back(chunk({{"tool_calls", Json::array({call})}}));
+        }
+        return;
+    }
+    case ParserEventType::kTextDelta: {
+        if (recipient_ && recipient_->starts_with("functions.")) {
+            const size_t index = tool_calls_.size() - 1;
+            tool_calls_[index]["function"]["arguments"] =
+                tool_calls_[index]["function"]["arguments"].get<std::string>() + event.text;
+            chunks.push_back(
+                chunk({{"tool_calls", Json::array({{{"index", index}, {"function", {{"arguments", event.text}}}}})}}));
+            return;
+        }
+        if (channel_ == "analysis" || recipient_) {
+            reasoning_ += event.text;
+            chunks.push_back(chunk({{"reasoning_content", event.text}}));
+            return;
+        }
+        // The final channel (and commentary preambles) are the reply. With stop strings, text that might begin
+        // one is held back until it cannot, and the reply ends before the first one found.
+        const size_t before = content_.size();
+        content_ += event.text;
+        size_t hold = 0;
+        for (const std::string& stop : stop_text_) {
+            const size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
+            const size_t at = content_.find(stop, from);
+            if (at != std::string::npos) {
+                content_.resize(at);
+                stopped_ = true;
+            }
+            hold = std::max(hold, stop.size() - 1);
+        }
+        send_content(stopped_ ? content_.size() : content_.size() - std::min(hold, content_.size()), chunks);
+        return;
+    }
+    case ParserEventType::kMessageEnd:
+        channel_.reset();
+        recipient_.reset();
+        return;
+    case ParserEventType::kToolCall:
+        return;
+    case ParserEventType::kWarning:
+        TLLM_LOG_WARN("chat completion {}: {}", id_, event.text);
+        return;
+    }
+}
+
+void ChatCompletionAssembler::send_content(size_t end, std::vector<Json>& chunks) {
+    end = utf8_boundary(content_, end);
+    if (end > content_sent_) {
+        chunks.push_back(chunk({{"content", content_.substr(content_sent_, end - content_sent_)}}));
+        content_sent_ = end;
+    }
+}
+
+ChatFinish ChatCompletionAssembler::finish_reason(bool length) const {
+    if (stopped_) {
+        return ChatFinish::kStop;
+    }
+    if (last_token_ == kTokenCall || !tool_calls_.empty()) {
+        return ChatFinish::kToolCalls;
+    }
+    return length ? ChatFinish::kLength : ChatFinish::kStop;
+}
+
+void ChatCompletionAssembler::finish(std::vector<Json>& chunks) {
+    if (finished_) {
+        return;
+    }
+    finished_ = true;
+    if (!stopped_) {
+        std::vector<ParserEvent> events;
+        parser_.finish(events);
+        for (const ParserEvent& event : events) {
+            handle(event, chunks);
+        }
+    }
+    send_content(content_.size(), chunks);
+}
+
+Json ChatCompletionAssembler::finish_chunk(bool length, std::vector<Json>& chunks) {
+    finish(chunks);
+    Json last = chunk(Json::object());
+    last["choices"][0]["finish_reason"] = chat_finish_name(finish_reason(length));
+    return last;
+}
+
+Json ChatCompletionAssembler::usage(int64_t prompt_tokens) const {
+    return {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens_},
+            {"total_tokens", prompt_tokens + completion_tokens_}};
+}
+
+Json ChatCompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
+    Json out = chunk(Json::object());
+    out["choices"] = Json::array();
+    out["usage"] = usage(prompt_tokens);
+    return out;
+}
+
+Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
+    std::vector<Json> unused;
+    finish(unused);
+    Json message = {{"role", "assistant"},
+                    {"content", content_.empty() && !tool_calls_.empty() ? Json() : Json(content_)}};
+    if (!reasoning_.empty()) {
+        message["reasoning_content"] = reasoning_;
+    }
+    if (!tool_calls_.empty()) {
+        message["tool_calls"] = tool_calls_;
+    }
+    Json choice = {{"index", 0},
+                   {"message", std::move(message)},
+                   {"logprobs", nullptr},
+                   {"finish_reason", chat_finish_name(finish_reason(length))}};
+    return Json{{"id", id_},
+                {"object", "chat.completion"},
+                {"created", created_},
+                {"model", model_},
+                {"choices", Json::array({std::move(choice)})},
+                {"usage", usage(prompt_tokens)}};
+}
+
+} // namespace tllm::server

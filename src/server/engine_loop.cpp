@@ -1,0 +1,165 @@
+#include "server/engine_loop.h"
+
+#include "core/log.h"
+
+namespace tllm::server {
+
+bool RequestStream::next(RequestEvent& event, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) {
+        return false;
+    }
+    event = std::move(events_.front());
+    events_.pop_front();
+    return true;
+}
+
+void RequestStream::push(RequestEvent event) {
+    {
+        std::lock_guard lock(mutex_);
+        events_.push_back(std::move(event));
+    }
+    ready_.notify_all();
+}
+
+Result<std::unique_ptr<EngineLoop>> EngineLoop::create(Engine& engine, const BatchEngineOptions& options) {
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(engine, options));
+    std::unique_ptr<EngineLoop> loop(new EngineLoop(engine, std::move(batch)));
+    loop->thread_ = std::thread([raw = loop.get()] { raw->run(); });
+    return loop;
+}
+
+EngineLoop::EngineLoop(Engine& engine, std::unique_ptr<BatchEngine> batch)
+    : engine_(engine), batch_(std::move(batch)) {}
+
+EngineLoop::~EngineLoop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    work_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+std::shared_ptr<RequestStream> EngineLoop::submit(BatchRequest request) {
+    std::shared_ptr<RequestStream> stream;
+    {
+        std::lock_guard lock(mutex_);
+        request.id = next_id_++;
+        stream = std::make_shared<RequestStream>(request.id);
+        incoming_.emplace_back(std::move(request), stream);
+        ++stats_.requests;
+    }
+    work_.notify_all();
+    return stream;
+}
+
+void EngineLoop::cancel(uint64_t id) {
+    {
+        std::lock_guard lock(mutex_);
+        cancelled_.push_back(id);
+    }
+    work_.notify_all();
+}
+
+EngineLoopStats EngineLoop::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+void EngineLoop::update_stats(int64_t new_tokens) {
+    std::lock_guard lock(mutex_);
+    stats_.generated_tokens += new_tokens;
+    stats_.prompt_tokens = batch_->kv().prefix_stats().prompt_tokens;
+    stats_.cached_prompt_tokens = batch_->kv().prefix_stats().reused_tokens;
+    stats_.running = batch_->scheduler().running();
+    stats_.waiting = batch_->scheduler().waiting();
+}
+
+void EngineLoop::run() {
+    auto fail = [](const std::shared_ptr<RequestStream>& stream, Error error) {
+        RequestEvent event;
+        event.kind = RequestEvent::Kind::kError;
+        event.error = std::move(error);
+        stream->push(std::move(event));
+    };
+    while (true) {
+        std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming;
+        std::vector<uint64_t> cancelled;
+        {
+            std::unique_lock lock(mutex_);
+            work_.wait(lock, [&] { return stopping_ || !incoming_.empty() || !cancelled_.empty() || !batch_->idle(); });
+            if (stopping_) {
+                break;
+            }
+            incoming.swap(incoming_);
+            cancelled.swap(cancelled_);
+        }
+        for (auto& [request, stream] : incoming) {
+            const uint64_t id = request.id;
+            Status status = batch_->submit(std::move(request));
+            if (!status.ok()) {
+                fail(stream, status.error());
+                continue;
+            }
+            streams_.emplace(id, stream);
+        }
+        for (uint64_t id : cancelled) {
+            std::vector<FinishedRequest> finished;
+            if (batch_->cancel(id, finished)) {
+                streams_.erase(id); // its client is gone: nobody reads the stream
+            }
+        }
+        if (batch_->idle()) {
+            update_stats(0);
+            continue;
+        }
+        std::vector<TokenEvent> tokens;
+        std::vector<FinishedRequest> finished;
+        const Status status = batch_->step(tokens, finished);
+        if (!status.ok()) {
+            // The engine cannot go on with these requests (a device error): every open one ends with the error,
+            // and their KV goes back so that new requests can still be tried.
+            TLLM_LOG_ERROR("engine step failed: {}", status.error().to_string());
+            for (auto& [id, stream] : streams_) {
+                std::vector<FinishedRequest> dropped;
+                batch_->cancel(id, dropped);
+                fail(stream, status.error());
+            }
+            streams_.clear();
+            continue;
+        }
+        for (TokenEvent& token : tokens) {
+            auto it = streams_.find(token.id);
+            if (it != streams_.end()) {
+                RequestEvent event;
+                event.token = std::move(token);
+                it->second->push(std::move(event));
+            }
+        }
+        for (FinishedRequest& done : finished) {
+            auto it = streams_.find(done.id);
+            if (it == streams_.end()) {
+                continue;
+            }
+            RequestEvent event;
+            event.kind = RequestEvent::Kind::kFinished;
+            event.finished = std::move(done);
+            it->second->push(std::move(event));
+            streams_.erase(it);
+        }
+        update_stats(static_cast<int64_t>(tokens.size()));
+    }
+    const Error shutting_down(ErrorCode::kInternal, "the server is shutting down");
+    for (auto& [id, stream] : streams_) {
+        fail(stream, shutting_down);
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& [request, stream] : incoming_) {
+        fail(stream, shutting_down);
+    }
+}
+
+} // namespace tllm::server

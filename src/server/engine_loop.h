@@ -1,0 +1,91 @@
+// The batched engine (runtime/batch_engine.h) on a thread of its own, for the HTTP handlers of `tritonllm serve`:
+// requests come in from any thread and their tokens go out to one queue per request, which its handler drains at
+// its own pace. The engine thread never waits on a handler, so a slow or vanished client stalls neither the
+// engine nor the other clients; a handler whose client is gone cancels its request.
+#pragma once
+
+#include "core/result.h"
+#include "runtime/batch_engine.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tllm::server {
+
+// What a request's queue receives: its tokens one by one, then one end (finished, refused or failed).
+struct RequestEvent {
+    enum class Kind { kToken, kFinished, kError };
+    Kind kind = Kind::kToken;
+    TokenEvent token;                      // kToken
+    FinishedRequest finished;              // kFinished
+    Error error{ErrorCode::kInternal, ""}; // kError: the request was refused (bad parameters) or the engine failed
+};
+
+// One request's queue of events, filled by the engine thread.
+class RequestStream {
+  public:
+    explicit RequestStream(uint64_t id) : id_(id) {}
+    uint64_t id() const { return id_; }
+    // The next event, waiting up to `timeout`; false when none came (the caller may check its client and wait
+    // again).
+    bool next(RequestEvent& event, std::chrono::milliseconds timeout);
+    void push(RequestEvent event);
+
+  private:
+    uint64_t id_;
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<RequestEvent> events_;
+};
+
+struct EngineLoopStats {
+    int64_t requests = 0;         // submitted
+    int64_t generated_tokens = 0; // in all
+    int64_t prompt_tokens = 0;    // of requests that started
+    int64_t cached_prompt_tokens = 0;
+    int running = 0;
+    int waiting = 0;
+};
+
+class EngineLoop {
+  public:
+    // Starts the engine thread over `engine` (which must outlive the loop).
+    static Result<std::unique_ptr<EngineLoop>> create(Engine& engine, const BatchEngineOptions& options);
+    ~EngineLoop(); // stops the thread; requests still open end with an error
+    EngineLoop(const EngineLoop&) = delete;
+    EngineLoop& operator=(const EngineLoop&) = delete;
+
+    // Queues a request (its id is set here); its events arrive on the returned stream. A request the engine
+    // refuses gets one kError event.
+    std::shared_ptr<RequestStream> submit(BatchRequest request);
+    // Ends a request early (its client is gone); its blocks go back to the pool. Unknown ids are ignored.
+    void cancel(uint64_t id);
+    EngineLoopStats stats() const;
+    const GptOssConfig& config() const { return engine_.config(); }
+
+  private:
+    EngineLoop(Engine& engine, std::unique_ptr<BatchEngine> batch);
+    void run();
+    void update_stats(int64_t new_tokens); // engine thread
+
+    Engine& engine_;
+    std::unique_ptr<BatchEngine> batch_; // touched by the engine thread only
+    mutable std::mutex mutex_;
+    std::condition_variable work_;
+    bool stopping_ = false;
+    uint64_t next_id_ = 1;
+    std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming_;
+    std::vector<uint64_t> cancelled_;
+    std::map<uint64_t, std::shared_ptr<RequestStream>> streams_; // requests in the engine (engine thread only)
+    EngineLoopStats stats_;
+    std::thread thread_;
+};
+
+} // namespace tllm::server

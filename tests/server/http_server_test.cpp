@@ -1,0 +1,249 @@
+// `tritonllm serve`'s HTTP side on a tiny random model on the CPU, over loopback: whole and streamed completions
+// agree, concurrent requests get what they get alone, bad requests and keys are refused with OpenAI's error
+// object, and a client that hangs up mid-stream has its request cancelled.
+#include "../common/chat_test_config.h"
+#include "../common/tiny_chat_model.h"
+#include "server/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tllm::server {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+class HttpServerTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        EngineOptions options;
+        options.n_threads = 2;
+        options.max_step_tokens = 512;
+        model_ = new tllm::testing::TinyChatModel(tllm::testing::kChatBinaryTestConfig, 11, options);
+    }
+    static void TearDownTestSuite() { delete model_; }
+
+    void start(const std::string& api_key = "") {
+        ASSERT_NE(model_->engine(), nullptr);
+        BatchEngineOptions batch;
+        batch.kv_blocks = 512;
+        batch.block_tokens = 16;
+        batch.step_tokens = 512;
+        batch.max_running = 8;
+        auto loop = EngineLoop::create(*model_->engine(), batch);
+        ASSERT_TRUE(loop.ok()) << loop.error().to_string();
+        loop_ = std::move(loop).value();
+        ServerOptions options;
+        options.port = 0;
+        options.api_key = api_key;
+        options.limits.max_output_tokens = 1600;
+        options.limits.context = 4096;
+        options.limits.conversation_date = "2026-12-07";
+        options.max_body_bytes = 64 * 1024;
+        auto server = HttpServer::create(*loop_, model_->tokenizer(), options);
+        ASSERT_TRUE(server.ok()) << server.error().to_string();
+        server_ = std::move(server).value();
+        thread_ = std::thread([this] { EXPECT_TRUE(server_->serve().ok()); });
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+        client_->set_read_timeout(60, 0);
+        for (int i = 0; i < 100 && !client_->Get("/health"); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    void TearDown() override {
+        if (server_) {
+            server_->stop();
+        }
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+        server_.reset();
+        loop_.reset();
+    }
+
+    static Json body(int max_tokens, bool stream, uint64_t seed = 3) {
+        return Json{{"model", "gpt-oss-test"},  {"messages", {{{"role", "user"}, {"content", "Say something."}}}},
+                    {"max_tokens", max_tokens}, {"seed", seed},
+                    {"stream", stream},         {"stream_options", {{"include_usage", true}}}};
+    }
+    httplib::Result post(const Json& request, const httplib::Headers& headers = {}) {
+        return client_->Post("/v1/chat/completions", headers, request.dump(), "application/json");
+    }
+    // The data lines of a server-sent event stream.
+    static std::vector<std::string> events(const std::string& text) {
+        std::vector<std::string> out;
+        for (size_t at = 0; (at = text.find("data: ", at)) != std::string::npos;) {
+            const size_t end = text.find("\n\n", at);
+            out.push_back(text.substr(at + 6, end - at - 6));
+            at = end;
+        }
+        return out;
+    }
+
+    static tllm::testing::TinyChatModel* model_;
+    std::unique_ptr<EngineLoop> loop_;
+    std::unique_ptr<HttpServer> server_;
+    std::thread thread_;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+tllm::testing::TinyChatModel* HttpServerTest::model_ = nullptr;
+
+TEST_F(HttpServerTest, WholeAndStreamedCompletionsAgree) {
+    start();
+    auto models = client_->Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_EQ(Json::parse(models->body)["data"][0]["object"], "model");
+    auto whole = post(body(24, false));
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(whole->status, 200) << whole->body;
+    const Json response = Json::parse(whole->body);
+    EXPECT_EQ(response["object"], "chat.completion");
+    EXPECT_EQ(response["model"], "gpt-oss-test");
+    const Json& usage = response["usage"];
+    EXPECT_GT(usage["prompt_tokens"].get<int>(), 10);
+    EXPECT_GE(usage["completion_tokens"].get<int>(), 1);
+    EXPECT_LE(usage["completion_tokens"].get<int>(), 24);
+    EXPECT_EQ(usage["total_tokens"], usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
+
+    auto streamed = post(body(24, true));
+    ASSERT_TRUE(streamed);
+    ASSERT_EQ(streamed->status, 200);
+    EXPECT_EQ(streamed->get_header_value("Content-Type"), "text/event-stream");
+    const std::vector<std::string> data = events(streamed->body);
+    ASSERT_GE(data.size(), 3u);
+    EXPECT_EQ(data.back(), "[DONE]");
+    std::string content;
+    std::string reasoning;
+    std::string finish;
+    Json stream_usage;
+    for (size_t i = 0; i + 1 < data.size(); ++i) {
+        const Json chunk = Json::parse(data[i]);
+        EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+        if (chunk.contains("usage")) {
+            stream_usage = chunk["usage"];
+            continue;
+        }
+        const Json& delta = chunk["choices"][0]["delta"];
+        if (i == 0) {
+            EXPECT_EQ(delta["role"], "assistant");
+        }
+        content += delta.value("content", "");
+        reasoning += delta.value("reasoning_content", "");
+        if (!chunk["choices"][0]["finish_reason"].is_null()) {
+            finish = chunk["choices"][0]["finish_reason"];
+        }
+    }
+    const Json& message = response["choices"][0]["message"];
+    EXPECT_EQ(content, message["content"].is_null() ? "" : message["content"].get<std::string>());
+    EXPECT_EQ(reasoning, message.value("reasoning_content", ""));
+    EXPECT_EQ(finish, response["choices"][0]["finish_reason"]);
+    EXPECT_EQ(stream_usage, usage);
+}
+
+TEST_F(HttpServerTest, ConcurrentRequestsGetWhatTheyGetAlone) {
+    start();
+    std::vector<std::string> alone;
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+        auto r = post(body(16, false, seed));
+        ASSERT_TRUE(r && r->status == 200);
+        Json choice = Json::parse(r->body)["choices"][0];
+        alone.push_back(choice["message"].dump());
+    }
+    std::vector<std::string> together(4);
+    std::vector<std::thread> clients;
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+        clients.emplace_back([&, seed] {
+            httplib::Client client("127.0.0.1", server_->port());
+            client.set_read_timeout(60, 0);
+            auto r = client.Post("/v1/chat/completions", body(16, false, seed).dump(), "application/json");
+            if (r && r->status == 200) {
+                together[seed - 1] = Json::parse(r->body)["choices"][0]["message"].dump();
+            }
+        });
+    }
+    for (std::thread& t : clients) {
+        t.join();
+    }
+    EXPECT_EQ(together, alone);
+}
+
+TEST_F(HttpServerTest, BadRequestsGetOpenAIsErrorObject) {
+    start();
+    auto expect_error = [](const httplib::Result& r, int status, const std::string& words) {
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, status) << r->body;
+        const Json error = Json::parse(r->body, nullptr, false);
+        ASSERT_FALSE(error.is_discarded()) << r->body;
+        EXPECT_NE(error["error"]["message"].get<std::string>().find(words), std::string::npos) << r->body;
+    };
+    expect_error(client_->Post("/v1/chat/completions", "{not json", "application/json"), 400, "not valid JSON");
+    expect_error(post(Json{{"model", "m"}}), 400, "messages");
+    Json hot = body(8, false);
+    hot["temperature"] = 9;
+    expect_error(post(hot), 400, "temperature");
+    Json big = body(8, false);
+    big["messages"][0]["content"] = std::string(100 * 1024, 'a');
+    expect_error(post(big), 413, "too large");
+    expect_error(client_->Get("/v1/nothing"), 404, "no route");
+    // The server still serves.
+    auto r = post(body(4, false));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTest, AKeyIsNeededWhenOneIsSet) {
+    start("sekrit");
+    auto none = post(body(4, false));
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 401);
+    auto wrong = post(body(4, false), {{"Authorization", "Bearer nope"}});
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 401);
+    auto right = post(body(4, false), {{"Authorization", "Bearer sekrit"}});
+    ASSERT_TRUE(right);
+    EXPECT_EQ(right->status, 200);
+    auto health = client_->Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(HttpServerTest, AClientThatHangsUpHasItsRequestCancelled) {
+    start();
+    // Long enough that the engine is still generating when the server notices the client is gone.
+    Json request = body(1500, true);
+    // A raw connection, closed after the first bytes of the answer: nothing keeps it open for reuse.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    const std::string payload = request.dump();
+    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                             "application/json\r\nContent-Length: " +
+                             std::to_string(payload.size()) + "\r\n\r\n" + payload;
+    ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    char buffer[256];
+    const ssize_t received = ::recv(fd, buffer, sizeof(buffer), 0);
+    EXPECT_GT(received, 0);
+    ::close(fd);
+    // The engine drops the request: nothing runs or waits soon after.
+    bool idle = false;
+    for (int i = 0; i < 100 && !idle; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const EngineLoopStats stats = loop_->stats();
+        idle = stats.running == 0 && stats.waiting == 0;
+    }
+    EXPECT_TRUE(idle);
+    EXPECT_LT(loop_->stats().generated_tokens, 1500);
+}
+
+} // namespace
+} // namespace tllm::server
