@@ -4,6 +4,7 @@
 // it never crashes, every text delta is valid UTF-8, and the deltas of each message add up to its text.
 // Valid UTF-8 inputs also go through encode/decode, which must round-trip.
 #include "chat/parser.h"
+#include "harmony_tokens.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode_tables.h"
 #include "tokenizer/utf8.h"
@@ -14,20 +15,8 @@
 
 namespace {
 
-const tllm::Tokenizer& tokenizer() {
-    static const tllm::Tokenizer instance = [] {
-        auto loaded = tllm::Tokenizer::o200k_harmony();
-        if (!loaded.ok()) {
-            std::abort();
-        }
-        return std::move(loaded).value();
-    }();
-    return instance;
-}
-
-constexpr tllm::TokenId kSpecials[] = {tllm::kTokenStart,   tllm::kTokenEnd,       tllm::kTokenMessage,
-                                       tllm::kTokenChannel, tllm::kTokenConstrain, tllm::kTokenReturn,
-                                       tllm::kTokenCall,    tllm::kTokenEndOfText, 200018};
+const tllm::Tokenizer& tokenizer() { return tllm::fuzz::harmony_tokenizer(); }
+constexpr const auto& kSpecials = tllm::fuzz::kHarmonySpecials;
 // "assistant", "analysis", "final", "commentary", " to=functions.f", "json", " ", "user", "tool", "x", "\xF0\x9F" ...
 constexpr tllm::TokenId kTexts[] = {173781, 35644, 17196, 12606, 815,  316, 28, 44580, 4108, 220,
                                     1428,   17360, 3056,  87,    9552, 17,  16, 157,   1774, 30};

@@ -33,6 +33,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
 fi
 bash "$(dirname "$0")/tokenizer/fetch-vocab.sh" >/dev/null
+# OpenAI's official client (npm openai, pinned by package-lock.json) for the server tests.
+client_dir="$(dirname "$0")/../tests/server/openai_client"
+if [[ ! -f "$client_dir/node_modules/openai/package.json" ]]; then
+  (cd "$client_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
 
 # --- CUDA toolkit (kernel infrastructure) ----------------------------------------------------------
 # nvcc compiles src/kernels/cuda/ops/*.cu to CUBIN for sm_80..sm_120 at build time, so the build needs

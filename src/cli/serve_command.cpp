@@ -21,6 +21,7 @@ struct ServeFlags {
     int port = 8000;
     std::string api_key;
     int max_concurrency = 16;
+    int max_queue = 256;
     int64_t max_output_tokens = 4096;
     int64_t context = 0;
     std::string backend;
@@ -62,7 +63,9 @@ Status run_serve(const ServeFlags& flags) {
     server_options.limits.max_output_tokens = flags.max_output_tokens;
     server_options.limits.context = std::min<int64_t>(kv_tokens, engine->config().max_context());
     server_options.limits.conversation_date = today();
-    server_options.threads = std::max(4, flags.max_concurrency + 4); // room for health checks beside the streams
+    server_options.max_open = int64_t{flags.max_concurrency} + flags.max_queue;
+    // A streaming request holds a handler thread while it is open; four more keep health checks answered.
+    server_options.threads = static_cast<int>(std::min<int64_t>(server_options.max_open + 4, 2048));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<server::HttpServer> http,
                           server::HttpServer::create(*loop, tokenizer, server_options));
     TLLM_LOG_INFO("serving {} on http://{}:{} ({} backend, context {} tokens, {} requests at once{})", model_dir,

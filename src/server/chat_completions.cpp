@@ -88,7 +88,23 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
     }
     ChatRequestOptions render_options;
     render_options.conversation_start_date = limits.conversation_date;
-    TLLM_ASSIGN_OR_RETURN(std::vector<Message> messages, harmony_messages_from_chat_request(body, render_options));
+    // `reasoning: {effort, exclude}` (OpenRouter's form) beside `reasoning_effort`.
+    Json request = body;
+    if (auto reasoning = body.find("reasoning"); reasoning != body.end() && !reasoning->is_null()) {
+        if (!reasoning->is_object()) {
+            return bad("reasoning must be an object: {\"effort\": \"low\"|\"medium\"|\"high\", \"exclude\": bool}");
+        }
+        if (auto effort = reasoning->find("effort"); effort != reasoning->end() && !effort->is_null()) {
+            request["reasoning_effort"] = *effort;
+        }
+        if (auto exclude = reasoning->find("exclude"); exclude != reasoning->end() && !exclude->is_null()) {
+            if (!exclude->is_boolean()) {
+                return bad("reasoning.exclude must be true or false");
+            }
+            job.exclude_reasoning = exclude->get<bool>();
+        }
+    }
+    TLLM_ASSIGN_OR_RETURN(std::vector<Message> messages, harmony_messages_from_chat_request(request, render_options));
     TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
                           HarmonyRenderer(tokenizer).render_for_completion(messages, Role::kAssistant));
     const int64_t room = limits.context - static_cast<int64_t>(prompt.size());
@@ -155,10 +171,14 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
     return job;
 }
 
-ChatCompletionAssembler::ChatCompletionAssembler(
-    const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, std::vector<std::string> stop_text)
+ChatCompletionAssembler::ChatCompletionAssembler(const Tokenizer& tokenizer,
+                                                 std::string id,
+                                                 std::string model,
+                                                 int64_t created,
+                                                 std::vector<std::string> stop_text,
+                                                 bool exclude_reasoning)
     : parser_(tokenizer, Role::kAssistant), id_(std::move(id)), model_(std::move(model)), created_(created),
-      stop_text_(std::move(stop_text)) {}
+      stop_text_(std::move(stop_text)), exclude_reasoning_(exclude_reasoning) {}
 
 Json ChatCompletionAssembler::chunk(Json delta) const {
     Json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -213,8 +233,11 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
             return;
         }
         if (channel_ == "analysis" || recipient_) {
-            reasoning_ += event.text;
-            chunks.push_back(chunk({{"reasoning_content", event.text}}));
+            if (!exclude_reasoning_) { // both names: vLLM's reasoning_content, OpenRouter's and newer clients'
+                                       // reasoning
+                reasoning_ += event.text;
+                chunks.push_back(chunk({{"reasoning", event.text}, {"reasoning_content", event.text}}));
+            }
             return;
         }
         // The final channel (and commentary preambles) are the reply. With stop strings, text that might begin
@@ -305,6 +328,7 @@ Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
     Json message = {{"role", "assistant"},
                     {"content", content_.empty() && !tool_calls_.empty() ? Json() : Json(content_)}};
     if (!reasoning_.empty()) {
+        message["reasoning"] = reasoning_;
         message["reasoning_content"] = reasoning_;
     }
     if (!tool_calls_.empty()) {

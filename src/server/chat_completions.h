@@ -1,7 +1,7 @@
 // OpenAI Chat Completions over Harmony: a request body becomes a prompt (chat/openai_request.h renders the
 // messages as gpt-oss's chat template does) and a BatchRequest; the sampled tokens, parsed as Harmony, become the
-// response: the analysis channel as `reasoning_content` (as vLLM names it), the final channel as `content`, calls
-// to functions.NAME as `tool_calls`, streamed as chat.completion.chunk deltas or returned whole.
+// response: the analysis channel as `reasoning` and `reasoning_content` (vLLM's name), the final channel as `content`,
+// calls to functions.NAME as `tool_calls`, streamed as chat.completion.chunk deltas or returned whole.
 #pragma once
 
 #include "chat/parser.h"
@@ -28,6 +28,7 @@ struct ChatCompletionJob {
     bool stream = false;
     bool include_usage = false;         // stream_options.include_usage
     std::vector<std::string> stop_text; // `stop`: the reply ends before the first of these
+    bool exclude_reasoning = false;     // `reasoning.exclude`: the reasoning is generated but not returned
     std::string model;
 };
 
@@ -47,7 +48,8 @@ class ChatCompletionAssembler {
                             std::string id,
                             std::string model,
                             int64_t created,
-                            std::vector<std::string> stop_text);
+                            std::vector<std::string> stop_text,
+                            bool exclude_reasoning = false);
 
     // One sampled token: appends the stream chunks it causes (none while a header or a multi-byte character is
     // incomplete). True when the reply has ended (a stop string was reached): the caller ends the request.
@@ -73,6 +75,7 @@ class ChatCompletionAssembler {
     std::string model_;
     int64_t created_;
     std::vector<std::string> stop_text_;
+    bool exclude_reasoning_ = false;
     bool role_sent_ = false;
     bool stopped_ = false; // a stop string ended the reply
     bool finished_ = false;

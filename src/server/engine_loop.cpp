@@ -43,10 +43,14 @@ EngineLoop::~EngineLoop() {
     }
 }
 
-std::shared_ptr<RequestStream> EngineLoop::submit(BatchRequest request) {
+std::shared_ptr<RequestStream> EngineLoop::submit(BatchRequest request, int64_t max_open) {
     std::shared_ptr<RequestStream> stream;
     {
         std::lock_guard lock(mutex_);
+        if (open_ >= max_open) {
+            return nullptr;
+        }
+        ++open_;
         request.id = next_id_++;
         stream = std::make_shared<RequestStream>(request.id);
         incoming_.emplace_back(std::move(request), stream);
@@ -79,6 +83,10 @@ void EngineLoop::update_stats(int64_t new_tokens) {
 }
 
 void EngineLoop::run() {
+    auto ended = [this](int64_t count) {
+        std::lock_guard lock(mutex_);
+        open_ -= count;
+    };
     auto fail = [](const std::shared_ptr<RequestStream>& stream, Error error) {
         RequestEvent event;
         event.kind = RequestEvent::Kind::kError;
@@ -102,6 +110,7 @@ void EngineLoop::run() {
             Status status = batch_->submit(std::move(request));
             if (!status.ok()) {
                 fail(stream, status.error());
+                ended(1);
                 continue;
             }
             streams_.emplace(id, stream);
@@ -110,6 +119,7 @@ void EngineLoop::run() {
             std::vector<FinishedRequest> finished;
             if (batch_->cancel(id, finished)) {
                 streams_.erase(id); // its client is gone: nobody reads the stream
+                ended(1);
             }
         }
         if (batch_->idle()) {
@@ -128,6 +138,7 @@ void EngineLoop::run() {
                 batch_->cancel(id, dropped);
                 fail(stream, status.error());
             }
+            ended(static_cast<int64_t>(streams_.size()));
             streams_.clear();
             continue;
         }
@@ -149,6 +160,7 @@ void EngineLoop::run() {
             event.finished = std::move(done);
             it->second->push(std::move(event));
             streams_.erase(it);
+            ended(1);
         }
         update_stats(static_cast<int64_t>(tokens.size()));
     }

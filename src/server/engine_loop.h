@@ -8,6 +8,7 @@
 #include "runtime/batch_engine.h"
 
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -63,8 +64,8 @@ class EngineLoop {
     EngineLoop& operator=(const EngineLoop&) = delete;
 
     // Queues a request (its id is set here); its events arrive on the returned stream. A request the engine
-    // refuses gets one kError event.
-    std::shared_ptr<RequestStream> submit(BatchRequest request);
+    // refuses gets one kError event. Null when `max_open` requests are open already (generating or waiting).
+    std::shared_ptr<RequestStream> submit(BatchRequest request, int64_t max_open = INT64_MAX);
     // Ends a request early (its client is gone); its blocks go back to the pool. Unknown ids are ignored.
     void cancel(uint64_t id);
     EngineLoopStats stats() const;
@@ -81,6 +82,7 @@ class EngineLoop {
     std::condition_variable work_;
     bool stopping_ = false;
     uint64_t next_id_ = 1;
+    int64_t open_ = 0; // submitted and not yet ended
     std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming_;
     std::vector<uint64_t> cancelled_;
     std::map<uint64_t, std::shared_ptr<RequestStream>> streams_; // requests in the engine (engine thread only)

@@ -10,7 +10,8 @@ namespace tllm::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
-constexpr auto kPoll = std::chrono::milliseconds(100); // how often a waiting handler checks on its client
+constexpr auto kPoll = std::chrono::milliseconds(100);      // how often a waiting handler checks for events
+constexpr auto kKeepAlive = std::chrono::milliseconds(500); // silence after which a stream checks on its client
 
 int http_status(ErrorCode code) {
     switch (code) {
@@ -26,7 +27,10 @@ int http_status(ErrorCode code) {
 }
 
 Json error_body(const std::string& message, int status) {
-    const char* type = status == 401 ? "authentication_error" : status < 500 ? "invalid_request_error" : "server_error";
+    const char* type = status == 401   ? "authentication_error"
+                       : status == 429 ? "rate_limit_error"
+                       : status < 500  ? "invalid_request_error"
+                                       : "server_error";
     return Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}};
 }
 
@@ -49,6 +53,7 @@ struct StreamState {
     int64_t prompt_tokens = 0;
     bool include_usage = false;
     bool ended = false; // the engine is done with the request
+    std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
 };
 
 } // namespace
@@ -130,10 +135,17 @@ void HttpServer::routes() {
         const bool streamed = job->stream;
         const bool include_usage = job->include_usage;
         std::vector<std::string> stop_text = job->stop_text;
+        const bool exclude_reasoning = job->exclude_reasoning;
         const std::string model = body.contains("model") ? job->model : options_.model_name;
-        std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request));
-        auto assembler = std::make_unique<ChatCompletionAssembler>(
-            tokenizer_, fmt::format("chatcmpl-{:016x}", stream->id() ^ seed), model, unix_seconds(), stop_text);
+        std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
+        if (stream == nullptr) {
+            res.set_header("Retry-After", "1");
+            send_error(res, 429, fmt::format("the server has {} requests open; try again", options_.max_open));
+            return;
+        }
+        auto assembler =
+            std::make_unique<ChatCompletionAssembler>(tokenizer_, fmt::format("chatcmpl-{:016x}", stream->id() ^ seed),
+                                                      model, unix_seconds(), stop_text, exclude_reasoning);
         if (!streamed) {
             std::vector<Json> unused;
             while (true) {
@@ -187,8 +199,17 @@ void HttpServer::routes() {
                 };
                 RequestEvent e;
                 if (!state->stream->next(e, kPoll)) {
-                    return sink.is_writable(); // false: the client is gone, and the releaser cancels
+                    // Nothing to send (the request waits for a place, or its output is inside a Harmony header):
+                    // a comment line now and then, which clients ignore, finds out whether the client is still
+                    // there. A failed write ends the stream, and the releaser cancels the request.
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - state->last_write < kKeepAlive) {
+                        return true;
+                    }
+                    state->last_write = now;
+                    return sink.write(": keep-alive\n\n", 14);
                 }
+                state->last_write = std::chrono::steady_clock::now();
                 if (e.kind == RequestEvent::Kind::kError) {
                     state->ended = true;
                     const std::string out =

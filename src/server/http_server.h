@@ -25,7 +25,8 @@ struct ServerOptions {
     std::string model_name = "gpt-oss";
     ChatLimits limits;
     size_t max_body_bytes = 8u << 20;
-    int threads = 16; // handler threads: requests served at once
+    int threads = 16;        // handler threads: requests served at once
+    int64_t max_open = 1024; // requests generating or waiting; more get 429 with Retry-After
 };
 
 class HttpServer {

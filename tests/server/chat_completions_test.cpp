@@ -24,10 +24,13 @@ struct Assembled {
 
 // Feeds the tokens of `output` (the text after "<|start|>assistant") through two assemblers: one streams, one
 // builds the whole response.
-Assembled assemble(const std::string& output, std::vector<std::string> stop = {}, bool length = false) {
+Assembled assemble(const std::string& output,
+                   std::vector<std::string> stop = {},
+                   bool length = false,
+                   bool exclude_reasoning = false) {
     const std::vector<TokenId> tokens = tokenizer().encode_with_special(output).value();
-    ChatCompletionAssembler streamed(tokenizer(), "chatcmpl-test", "gpt-oss", 1, stop);
-    ChatCompletionAssembler whole(tokenizer(), "chatcmpl-test", "gpt-oss", 1, stop);
+    ChatCompletionAssembler streamed(tokenizer(), "chatcmpl-test", "gpt-oss", 1, stop, exclude_reasoning);
+    ChatCompletionAssembler whole(tokenizer(), "chatcmpl-test", "gpt-oss", 1, stop, exclude_reasoning);
     Assembled out;
     std::vector<Json> chunks;
     for (TokenId token : tokens) {
@@ -44,6 +47,7 @@ Assembled assemble(const std::string& output, std::vector<std::string> stop = {}
         const Json& delta = chunk["choices"][0]["delta"];
         out.content += delta.value("content", "");
         out.reasoning += delta.value("reasoning_content", "");
+        EXPECT_EQ(delta.value("reasoning", ""), delta.value("reasoning_content", "")); // both names, same text
     }
     out.response = whole.response(length, 7);
     return out;
@@ -61,6 +65,15 @@ TEST(ChatCompletions, ReasoningAndReplyGoToTheirFields) {
     EXPECT_EQ(a.last_chunk["choices"][0]["finish_reason"], "stop");
     EXPECT_EQ(a.response["usage"]["prompt_tokens"], 7);
     EXPECT_EQ(a.response["object"], "chat.completion");
+    EXPECT_EQ(message["reasoning"], "Think first.");
+    // reasoning.exclude: generated, not returned.
+    const Assembled hidden =
+        assemble("<|channel|>analysis<|message|>Think first.<|end|><|start|>assistant<|channel|>final"
+                 "<|message|>Hello, world.<|return|>",
+                 {}, false, true);
+    EXPECT_EQ(hidden.reasoning, "");
+    EXPECT_FALSE(hidden.response["choices"][0]["message"].contains("reasoning"));
+    EXPECT_EQ(hidden.content, "Hello, world.");
 }
 
 TEST(ChatCompletions, FunctionCallsBecomeToolCalls) {
@@ -105,6 +118,13 @@ TEST(ChatCompletions, RequestsAreCheckedFieldByField) {
     const std::string prompt = tokenizer().decode(job->request.prompt).value();
     EXPECT_NE(prompt.find("2026-12-07"), std::string::npos);
     EXPECT_TRUE(prompt.ends_with("<|start|>assistant")) << prompt;
+    // reasoning: {effort} sets the system message's reasoning level, as reasoning_effort does.
+    Json low = ok;
+    low["reasoning"] = {{"effort", "low"}, {"exclude", true}};
+    auto low_job = parse_chat_completion(low, tokenizer(), limits, 5);
+    ASSERT_TRUE(low_job.ok()) << low_job.error().to_string();
+    EXPECT_NE(tokenizer().decode(low_job->request.prompt).value().find("Reasoning: low"), std::string::npos);
+    EXPECT_TRUE(low_job->exclude_reasoning);
     auto refused = [&](Json body, const std::string& words) {
         auto result = parse_chat_completion(body, tokenizer(), limits, 5);
         ASSERT_FALSE(result.ok()) << body.dump();
@@ -127,6 +147,9 @@ TEST(ChatCompletions, RequestsAreCheckedFieldByField) {
     refused(with("stop", Json::array({"a", "b", "c", "d", "e"})), "stop");
     refused(with("stop", ""), "stop");
     refused(with("seed", 1.5), "seed");
+    refused(with("reasoning", "low"), "reasoning");
+    refused(with("reasoning", {{"effort", "max"}}), "reasoning_effort");
+    refused(with("reasoning", {{"exclude", 1}}), "exclude");
     limits.context = 8;
     refused(ok, "context");
 }

@@ -2,6 +2,7 @@
 // agree, concurrent requests get what they get alone, bad requests and keys are refused with OpenAI's error
 // object, and a client that hangs up mid-stream has its request cancelled.
 #include "../common/chat_test_config.h"
+#include "../common/shell.h"
 #include "../common/tiny_chat_model.h"
 #include "server/http_server.h"
 
@@ -28,7 +29,7 @@ class HttpServerTest : public ::testing::Test {
     }
     static void TearDownTestSuite() { delete model_; }
 
-    void start(const std::string& api_key = "") {
+    void start(const std::string& api_key = "", int64_t max_open = 1024) {
         ASSERT_NE(model_->engine(), nullptr);
         BatchEngineOptions batch;
         batch.kv_blocks = 512;
@@ -41,6 +42,7 @@ class HttpServerTest : public ::testing::Test {
         ServerOptions options;
         options.port = 0;
         options.api_key = api_key;
+        options.max_open = max_open;
         options.limits.max_output_tokens = 1600;
         options.limits.context = 4096;
         options.limits.conversation_date = "2026-12-07";
@@ -83,6 +85,51 @@ class HttpServerTest : public ::testing::Test {
             at = end;
         }
         return out;
+    }
+
+    // Sends `request` on a raw connection and reads the first bytes of the answer; returns the socket (-1 on
+    // failure). Nothing keeps it open for reuse: closing it hangs up.
+    int open_stream(const Json& request) const {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+            return -1;
+        }
+        const std::string payload = request.dump();
+        const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                                 "application/json\r\nContent-Length: " +
+                                 std::to_string(payload.size()) + "\r\n\r\n" + payload;
+        char buffer[256];
+        if (::send(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) ||
+            ::recv(fd, buffer, sizeof(buffer), 0) <= 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    // Whether the engine runs a request that has generated tokens, within a few seconds.
+    bool generating() const {
+        for (int i = 0; i < 200; ++i) {
+            const EngineLoopStats stats = loop_->stats();
+            if (stats.running > 0 && stats.generated_tokens > 0) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+    bool engine_idle(int tries = 300) const {
+        for (int i = 0; i < tries; ++i) {
+            const EngineLoopStats stats = loop_->stats();
+            if (stats.running == 0 && stats.waiting == 0) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
     }
 
     static tllm::testing::TinyChatModel* model_;
@@ -217,32 +264,43 @@ TEST_F(HttpServerTest, AClientThatHangsUpHasItsRequestCancelled) {
     start();
     // Long enough that the engine is still generating when the server notices the client is gone.
     Json request = body(1500, true);
-    // A raw connection, closed after the first bytes of the answer: nothing keeps it open for reuse.
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = open_stream(request);
     ASSERT_GE(fd, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(server_->port()));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    const std::string payload = request.dump();
-    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                             "application/json\r\nContent-Length: " +
-                             std::to_string(payload.size()) + "\r\n\r\n" + payload;
-    ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
-    char buffer[256];
-    const ssize_t received = ::recv(fd, buffer, sizeof(buffer), 0);
-    EXPECT_GT(received, 0);
-    ::close(fd);
+    ASSERT_TRUE(generating());
+    ::close(fd); // hang up mid-stream
     // The engine drops the request: nothing runs or waits soon after.
-    bool idle = false;
-    for (int i = 0; i < 100 && !idle; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        const EngineLoopStats stats = loop_->stats();
-        idle = stats.running == 0 && stats.waiting == 0;
-    }
-    EXPECT_TRUE(idle);
+    EXPECT_TRUE(engine_idle());
     EXPECT_LT(loop_->stats().generated_tokens, 1500);
+}
+
+TEST_F(HttpServerTest, AFullServerAnswers429WithRetryAfter) {
+    start("", 1);
+    const int fd = open_stream(body(1500, true)); // holds the one place
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(generating());
+    auto refused = post(body(4, false));
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 429);
+    EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+    EXPECT_EQ(Json::parse(refused->body)["error"]["type"], "rate_limit_error");
+    ::close(fd);
+    ASSERT_TRUE(engine_idle());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the handler notices at its next write
+    auto served = post(body(4, false));
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->status, 200) << served->body;
+}
+
+// OpenAI's official client (npm openai, installed by scripts/install-deps.sh) against `tritonllm serve --demo`:
+// tests/server/openai_client/client.mjs says what it checks.
+TEST(OpenAIClient, DrivesTheServer) {
+    const std::string dir = std::string(TLLM_SOURCE_DIR) + "/tests/server/openai_client";
+    const tllm::testing::CommandResult result =
+        tllm::testing::run_shell("node '" + dir + "/client.mjs' '" + TLLM_BINARY + "' 2>&1");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    for (const char* check : {"models.list: ok", "stream: ok", "errors: ok", "abort: ok", "api key: ok"}) {
+        EXPECT_NE(result.output.find(check), std::string::npos) << check << "\n" << result.output;
+    }
 }
 
 } // namespace
