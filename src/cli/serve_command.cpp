@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "server/http_server.h"
 
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <pthread.h>
@@ -23,6 +24,7 @@ struct ServeFlags {
     std::string api_key;
     int max_concurrency = 16;
     int max_queue = 256;
+    int shutdown_timeout = 30;
     int64_t max_output_tokens = 4096;
     int64_t context = 0;
     std::string backend;
@@ -72,10 +74,25 @@ Status run_serve(const ServeFlags& flags) {
     TLLM_LOG_INFO("serving {} on http://{}:{} ({} backend, context {} tokens, {} requests at once{})", model_dir,
                   flags.host, http->port(), backend_name(engine->options().backend), server_options.limits.context,
                   flags.max_concurrency, flags.api_key.empty() ? "" : ", API key required");
+    // On SIGINT or SIGTERM: new requests get 503 while the ones in flight finish, for up to --shutdown-timeout
+    // seconds; those still open then end with an error, and the server stops.
     std::thread waiter([&] {
         int signal = 0;
         sigwait(&signals, &signal);
-        TLLM_LOG_INFO("signal {}: stopping", signal);
+        TLLM_LOG_INFO("signal {}: finishing {} open requests, then stopping", signal, http->active());
+        http->drain();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(flags.shutdown_timeout);
+        auto wait_until = [&](std::chrono::steady_clock::time_point until) {
+            while (http->active() > 0 && std::chrono::steady_clock::now() < until) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        };
+        wait_until(deadline);
+        if (http->active() > 0) {
+            TLLM_LOG_WARN("{} requests still open after {} s: ending them", http->active(), flags.shutdown_timeout);
+            loop->fail_all(Error(ErrorCode::kInternal, "the server is shutting down"));
+            wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+        }
         http->stop();
     });
     const Status served = http->serve();

@@ -68,6 +68,14 @@ void EngineLoop::cancel(uint64_t id) {
     work_.notify_all();
 }
 
+void EngineLoop::fail_all(Error error) {
+    {
+        std::lock_guard lock(mutex_);
+        fail_all_ = std::move(error);
+    }
+    work_.notify_all();
+}
+
 EngineLoopStats EngineLoop::stats() const {
     std::lock_guard lock(mutex_);
     return stats_;
@@ -96,14 +104,33 @@ void EngineLoop::run() {
     while (true) {
         std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming;
         std::vector<uint64_t> cancelled;
+        std::optional<Error> failing;
         {
             std::unique_lock lock(mutex_);
-            work_.wait(lock, [&] { return stopping_ || !incoming_.empty() || !cancelled_.empty() || !batch_->idle(); });
+            work_.wait(lock, [&] {
+                return stopping_ || fail_all_ || !incoming_.empty() || !cancelled_.empty() || !batch_->idle();
+            });
             if (stopping_) {
                 break;
             }
             incoming.swap(incoming_);
             cancelled.swap(cancelled_);
+            failing = std::move(fail_all_);
+            fail_all_.reset();
+        }
+        if (failing) {
+            for (auto& [request, stream] : incoming) {
+                fail(stream, *failing);
+            }
+            ended(static_cast<int64_t>(incoming.size()));
+            incoming.clear();
+            for (auto& [id, stream] : streams_) {
+                std::vector<FinishedRequest> dropped;
+                batch_->cancel(id, dropped);
+                fail(stream, *failing);
+            }
+            ended(static_cast<int64_t>(streams_.size()));
+            streams_.clear();
         }
         for (auto& [request, stream] : incoming) {
             const uint64_t id = request.id;

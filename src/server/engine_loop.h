@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -69,6 +70,8 @@ class EngineLoop {
     // Ends a request early (its client is gone); its blocks go back to the pool. Unknown ids are ignored.
     void cancel(uint64_t id);
     EngineLoopStats stats() const;
+    // Ends every open request with `error` (a shutdown past its deadline).
+    void fail_all(Error error);
     const GptOssConfig& config() const { return engine_.config(); }
 
   private:
@@ -85,6 +88,7 @@ class EngineLoop {
     int64_t open_ = 0; // submitted and not yet ended
     std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming_;
     std::vector<uint64_t> cancelled_;
+    std::optional<Error> fail_all_;                              // set by fail_all(), carried out by the engine thread
     std::map<uint64_t, std::shared_ptr<RequestStream>> streams_; // requests in the engine (engine thread only)
     EngineLoopStats stats_;
     std::thread thread_;

@@ -91,6 +91,11 @@ void HttpServer::routes() {
     http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     http_->set_payload_max_length(options_.max_body_bytes);
     http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (draining_ && req.method == "POST") {
+            res.set_header("Connection", "close");
+            send_error(res, 503, "the server is shutting down");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (options_.api_key.empty() || !req.path.starts_with("/v1/")) {
             return httplib::Server::HandlerResponse::Unhandled;
         }
@@ -137,6 +142,13 @@ void HttpServer::routes() {
         std::vector<std::string> stop_text = job->stop_text;
         const bool exclude_reasoning = job->exclude_reasoning;
         const std::string model = body.contains("model") ? job->model : options_.model_name;
+        // Counted from here until the response is complete (a stream's releaser), for drain().
+        struct Active {
+            std::atomic<int>& count;
+            explicit Active(std::atomic<int>& c) : count(c) { ++count; }
+            ~Active() { --count; }
+        };
+        auto active = std::make_shared<Active>(active_);
         std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
         if (stream == nullptr) {
             res.set_header("Retry-After", "1");
@@ -232,7 +244,7 @@ void HttpServer::routes() {
                 }
                 return stop ? finish(false) : true;
             },
-            [this, state](bool) {
+            [this, state, active](bool) {
                 if (!state->ended) { // the client went away, or a stop string ended the reply
                     engine_.cancel(state->stream->id());
                 }

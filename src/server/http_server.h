@@ -41,6 +41,9 @@ class HttpServer {
     // Serves until stop(); kIoError when it cannot.
     Status serve();
     void stop();
+    // Graceful shutdown: new requests get 503 while the ones in flight run on; active() counts those.
+    void drain() { draining_ = true; }
+    int active() const { return active_; }
 
   private:
     HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options);
@@ -52,6 +55,8 @@ class HttpServer {
     std::unique_ptr<httplib::Server> http_;
     int port_ = 0;
     std::atomic<uint64_t> seed_;
+    std::atomic<bool> draining_ = false;
+    std::atomic<int> active_ = 0; // completion requests whose responses are not yet done
 };
 
 } // namespace tllm::server

@@ -291,6 +291,32 @@ TEST_F(HttpServerTest, AFullServerAnswers429WithRetryAfter) {
     EXPECT_EQ(served->status, 200) << served->body;
 }
 
+TEST_F(HttpServerTest, ADrainingServerRefusesNewRequestsAndCanEndOpenOnes) {
+    start();
+    const int fd = open_stream(body(1500, true));
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(generating());
+    EXPECT_EQ(server_->active(), 1);
+    server_->drain();
+    auto refused = post(body(4, false));
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    // Past the deadline: the open stream ends with an error event, and its handler finishes.
+    loop_->fail_all(Error(ErrorCode::kInternal, "the server is shutting down"));
+    EXPECT_TRUE(engine_idle());
+    for (int i = 0; i < 300 && server_->active() > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(server_->active(), 0);
+    std::string tail;
+    char buffer[4096];
+    for (ssize_t n; tail.find("[DONE]") == std::string::npos && (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
+        tail.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    EXPECT_NE(tail.find("shutting down"), std::string::npos) << tail;
+}
+
 // OpenAI's official client (npm openai, installed by scripts/install-deps.sh) against `tritonllm serve --demo`:
 // tests/server/openai_client/client.mjs says what it checks.
 TEST(OpenAIClient, DrivesTheServer) {

@@ -1,6 +1,7 @@
 // OpenAI's official client (npm `openai`) against `tritonllm serve --demo` on a loopback port: the model list,
 // whole and streamed chat completions that agree, usage in streams, errors as the client's typed exceptions, an
-// aborted stream that leaves the engine idle, and the API key. Usage: node client.mjs TRITONLLM_BINARY
+// aborted stream that leaves the engine idle, a stream that runs to its end while the server drains on SIGTERM,
+// and the API key. Usage: node client.mjs TRITONLLM_BINARY
 // Prints one line per check; exits non-zero on the first failure.
 import OpenAI from "openai";
 import { spawn } from "node:child_process";
@@ -103,8 +104,24 @@ try {
   }
   assert.ok(await idle(server.url), "an aborted stream leaves the engine idle");
   console.log("abort: ok");
-  await stop(server);
+
+  // SIGTERM while a stream runs: no new connections, and the running stream still ends normally.
+  const draining = await client.chat.completions.create(
+    { model: "gpt-oss-demo", messages, max_tokens: 48, temperature: 0, stream: true });
+  const exited = new Promise((resolve) => server.process.on("exit", resolve));
+  let signalled = false;
+  let drainedFinish = null;
+  for await (const chunk of draining) {
+    if (!signalled) {
+      server.process.kill("SIGTERM");
+      signalled = true;
+    }
+    drainedFinish = chunk.choices[0]?.finish_reason ?? drainedFinish;
+  }
+  assert.ok(drainedFinish !== null, "the running stream ends with its finish reason");
+  assert.equal(await exited, 0, "the server exits cleanly once the stream is done");
   server = null;
+  console.log("drain on SIGTERM: ok");
 
   server = await serve(["--api-key", "sekrit"]);
   const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "nope", maxRetries: 0 });
