@@ -37,6 +37,15 @@ void CpuForward::round_stored(std::vector<float>& values, size_t n) const {
     }
 }
 
+namespace {
+
+// Rows of the unembedding a request asks for.
+size_t logit_rows(const ForwardRequest& request) {
+    return request.logits == nullptr ? 0 : request.all_logits ? request.tokens.size() : 1;
+}
+
+} // namespace
+
 Status CpuForward::run(std::span<ForwardRequest> requests) {
     const GptOssConfig& c = config_;
     int64_t n_tokens = 0;
@@ -44,8 +53,7 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
     for (size_t r = 0; r < requests.size(); ++r) {
         const ForwardRequest& request = requests[r];
         const bool paged = request.paged.store != nullptr;
-        TLLM_CHECK(paged != (request.cache != nullptr) && request.logits != nullptr,
-                   "request {} needs one cache (contiguous or paged) and logits", r);
+        TLLM_CHECK(paged != (request.cache != nullptr), "request {} needs one cache (contiguous or paged)", r);
         const DType kv_dtype = paged ? request.paged.store->dtype() : request.cache->dtype();
         TLLM_CHECK(kv_dtype == kv_cache_dtype(precision_), "request {}: {} KV cache for {} precision", r,
                    dtype_name(kv_dtype), precision_name(precision_));
@@ -66,7 +74,7 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
                            "request {}: block table of {} blocks for position {}", r, table.size(), end - 1);
             }
             n_tokens += static_cast<int64_t>(request.tokens.size());
-            n_logit_rows += request.all_logits ? static_cast<int64_t>(request.tokens.size()) : 1;
+            n_logit_rows += static_cast<int64_t>(logit_rows(request));
             continue;
         }
         int64_t new_length = request.cache->length() + static_cast<int64_t>(request.tokens.size());
@@ -75,7 +83,7 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
                               new_length, request.cache->max_context());
         }
         n_tokens += static_cast<int64_t>(request.tokens.size());
-        n_logit_rows += request.all_logits ? static_cast<int64_t>(request.tokens.size()) : 1;
+        n_logit_rows += static_cast<int64_t>(logit_rows(request));
     }
     if (n_tokens == 0) {
         return {};
@@ -116,25 +124,30 @@ Status CpuForward::run(std::span<ForwardRequest> requests) {
         for (const ForwardRequest& request : requests) {
             size_t count = request.tokens.size();
             size_t first = request.all_logits ? row : row + count - 1;
-            size_t rows = request.all_logits ? count : 1;
+            size_t rows = logit_rows(request);
             std::copy_n(residual_.begin() + static_cast<std::ptrdiff_t>(first * hidden), rows * hidden,
                         selected.begin() + static_cast<std::ptrdiff_t>(out_row * hidden));
             row += count;
             out_row += rows;
         }
     }
-    cpu::rmsnorm(selected.data(), bf16_data(weights_.global(WeightKind::kFinalNorm)), n_logit_rows, c.hidden_size,
-                 c.rms_norm_eps, selected.data());
-    round_stored(selected, selected.size());
     std::vector<float> logits(static_cast<size_t>(n_logit_rows * c.vocab_size));
-    cpu::bf16w_matmul(pool_, selected.data(), n_logit_rows, c.hidden_size,
-                      bf16_data(weights_.global(WeightKind::kUnembedding)), c.vocab_size, nullptr, logits.data(),
-                      simd_);
+    if (n_logit_rows > 0) {
+        cpu::rmsnorm(selected.data(), bf16_data(weights_.global(WeightKind::kFinalNorm)), n_logit_rows, c.hidden_size,
+                     c.rms_norm_eps, selected.data());
+        round_stored(selected, selected.size());
+        cpu::bf16w_matmul(pool_, selected.data(), n_logit_rows, c.hidden_size,
+                          bf16_data(weights_.global(WeightKind::kUnembedding)), c.vocab_size, nullptr, logits.data(),
+                          simd_);
+    }
     size_t out_row = 0;
     for (ForwardRequest& request : requests) {
-        size_t rows = request.all_logits ? request.tokens.size() : 1;
-        auto begin = logits.begin() + static_cast<std::ptrdiff_t>(out_row * static_cast<size_t>(c.vocab_size));
-        request.logits->assign(begin, begin + static_cast<std::ptrdiff_t>(rows * static_cast<size_t>(c.vocab_size)));
+        const size_t rows = logit_rows(request);
+        if (request.logits != nullptr) {
+            auto begin = logits.begin() + static_cast<std::ptrdiff_t>(out_row * static_cast<size_t>(c.vocab_size));
+            request.logits->assign(begin,
+                                   begin + static_cast<std::ptrdiff_t>(rows * static_cast<size_t>(c.vocab_size)));
+        }
         out_row += rows;
         if (request.cache != nullptr) {
             request.cache->set_length(request.cache->length() + static_cast<int64_t>(request.tokens.size()));

@@ -40,7 +40,7 @@ struct ForwardRequest {
     PagedKv paged;                        // instead of `cache`
     std::span<const int32_t> tokens;      // [n] new tokens, n >= 1
     bool all_logits = false;              // logits for every new token, else for the last one only
-    std::vector<float>* logits = nullptr; // out: [n or 1, vocab] f32 (resized)
+    std::vector<float>* logits = nullptr; // out: [n or 1, vocab] f32 (resized); null: none wanted, none computed
 };
 
 // Sees intermediate activations, for comparing against other implementations block by block.

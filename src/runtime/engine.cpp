@@ -228,15 +228,9 @@ Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::v
     for (size_t i = 0; i < chunks.size(); ++i) {
         requests[i].paged = PagedKv{kv.cpu_.get(), {chunks[i].tables[0], chunks[i].tables[1]}, chunks[i].start};
         requests[i].tokens = chunks[i].tokens;
-        requests[i].logits = &logits[i];
+        requests[i].logits = chunks[i].logits ? &logits[i] : nullptr;
     }
-    TLLM_RETURN_IF_ERROR(cpu_forward_->run(requests));
-    for (size_t i = 0; i < chunks.size(); ++i) {
-        if (!chunks[i].logits) {
-            logits[i].clear();
-        }
-    }
-    return {};
+    return cpu_forward_->run(requests);
 }
 
 Status Engine::decode(Sequence& sequence,

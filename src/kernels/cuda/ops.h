@@ -141,8 +141,8 @@ class OpKernels {
                            int32_t* tickets,
                            float* out) const;
     // The paged cache's variants (bf16 caches, issue 13): rope_kv_write and attention_sinks with each token's
-    // positions placed by `rows`; attention on the tiled split kernel (head_dim 64 or 128, at most 16 query heads per
-    // kv head) for any mix of decode and prefill tokens.
+    // positions placed by `rows`; attention on the tensor-core split kernel (head_dim 64 or 128, at most 16 query heads
+    // per kv head) for any mix of decode and prefill tokens.
     Status rope_kv_write_paged(CUstream stream,
                                float* qkv,
                                const int32_t* positions,
@@ -270,7 +270,7 @@ class OpKernels {
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
-    CUfunction attention_split_tiled_[2] = {}; // bf16 caches, head_dim 64, 128
+    CUfunction attention_split_tiled_[2] = {}; // bf16 caches, head_dim 64, 128: the tensor-core split kernel
     CUfunction attention_split_paged_[2] = {}; // paged bf16 caches, head_dim 64, 128
     CUfunction rope_paged_ = nullptr;
     CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
