@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build ccache clang clang-format libclang-rt-14-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libreadline-dev tmux
-  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev pkg-config
+  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libsqlite3-dev pkg-config
   libgumbo-dev bubblewrap python3
 )
 missing=()

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 #include <pthread.h>
 #include <thread>
@@ -30,7 +31,25 @@ struct ServeFlags {
     std::string backend;
     std::string source = "modelscope";
     int threads = 0;
+    std::string store; // SQLite file of stored responses; "": in memory
 };
+
+// Names a Responses request may give the model besides the one /v1/models lists: OpenAI's and Hugging Face's
+// names of 20b and 120b, or a model directory's own name.
+std::vector<std::string> model_aliases(const ServeFlags& flags) {
+    if (flags.demo) {
+        return {};
+    }
+    if (flags.model == "20b" || flags.model == "120b") {
+        return {"gpt-oss-" + flags.model, "openai/gpt-oss-" + flags.model, "gpt-oss:" + flags.model};
+    }
+    std::filesystem::path path = std::filesystem::path(flags.model).lexically_normal();
+    if (!path.has_filename()) { // "dir/"
+        path = path.parent_path();
+    }
+    const std::string name = path.filename().string();
+    return name.empty() ? std::vector<std::string>() : std::vector<std::string>{name};
+}
 
 Status run_serve(const ServeFlags& flags) {
     // SIGINT and SIGTERM go to one waiting thread, never to the handler threads.
@@ -63,17 +82,26 @@ Status run_serve(const ServeFlags& flags) {
     server_options.port = flags.port;
     server_options.api_key = flags.api_key;
     server_options.model_name = flags.demo ? "gpt-oss-demo" : flags.model;
+    server_options.model_aliases = model_aliases(flags);
     server_options.limits.max_output_tokens = flags.max_output_tokens;
     server_options.limits.context = std::min<int64_t>(kv_tokens, engine->config().max_context());
     server_options.limits.conversation_date = today();
     server_options.max_open = int64_t{flags.max_concurrency} + flags.max_queue;
     // A streaming request holds a handler thread while it is open; four more keep health checks answered.
     server_options.threads = static_cast<int>(std::min<int64_t>(server_options.max_open + 4, 2048));
+    std::unique_ptr<server::ResponseStore> store;
+    if (flags.store.empty()) {
+        store = std::make_unique<server::MemoryResponseStore>();
+    } else {
+        TLLM_ASSIGN_OR_RETURN(store, server::SqliteResponseStore::open(flags.store));
+    }
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<server::HttpServer> http,
-                          server::HttpServer::create(*loop, tokenizer, server_options));
-    TLLM_LOG_INFO("serving {} on http://{}:{} ({} backend, context {} tokens, {} requests at once{})", model_dir,
-                  flags.host, http->port(), backend_name(engine->options().backend), server_options.limits.context,
-                  flags.max_concurrency, flags.api_key.empty() ? "" : ", API key required");
+                          server::HttpServer::create(*loop, tokenizer, server_options, store.get()));
+    TLLM_LOG_INFO("serving {} on http://{}:{} ({} backend, context {} tokens, {} requests at once, responses stored "
+                  "{}{})",
+                  model_dir, flags.host, http->port(), backend_name(engine->options().backend),
+                  server_options.limits.context, flags.max_concurrency, flags.store.empty() ? "in memory" : flags.store,
+                  flags.api_key.empty() ? "" : ", API key required");
     // On SIGINT or SIGTERM: new requests get 503 while the ones in flight finish, for up to --shutdown-timeout
     // seconds; those still open then end with an error, and the server stops.
     std::thread waiter([&] {
@@ -107,7 +135,8 @@ Status run_serve(const ServeFlags& flags) {
 
 void register_serve_command(CLI::App& app) {
     auto flags = std::make_shared<ServeFlags>();
-    CLI::App* serve = app.add_subcommand("serve", "Serve a model over OpenAI's Chat Completions API (HTTP)");
+    CLI::App* serve =
+        app.add_subcommand("serve", "Serve a model over OpenAI's Chat Completions and Responses APIs (HTTP)");
     serve->fallthrough();
     CLI::Option* model =
         serve
@@ -138,6 +167,8 @@ void register_serve_command(CLI::App& app) {
         ->check(CLI::IsMember({"modelscope", "huggingface"}))
         ->capture_default_str();
     serve->add_option("--threads", flags->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
+    serve->add_option("--store", flags->store,
+                      "SQLite file that keeps stored responses across restarts (default: the newest 1024 in memory)");
     serve->callback([flags] { throw CLI::RuntimeError(report(run_serve(*flags))); });
 }
 

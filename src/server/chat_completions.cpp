@@ -12,40 +12,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Error bad(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
-
-// An optional number field within [low, high]; `fallback` when absent or null.
-Result<double> number_field(const Json& body, const char* key, double low, double high, double fallback) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) {
-        return fallback;
-    }
-    if (!it->is_number()) {
-        return bad(fmt::format("{} must be a number", key));
-    }
-    const double value = it->get<double>();
-    if (!(value >= low && value <= high)) {
-        return bad(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
-    }
-    return value;
-}
-
-// An optional integer field within [low, high]; nullopt when absent or null.
-Result<std::optional<int64_t>> integer_field(const Json& body, const char* key, int64_t low, int64_t high) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) {
-        return std::optional<int64_t>();
-    }
-    if (!it->is_number_integer()) {
-        return bad(fmt::format("{} must be an integer", key));
-    }
-    const int64_t value = it->get<int64_t>();
-    if (value < low || value > high) {
-        return bad(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
-    }
-    return std::optional<int64_t>(value);
-}
-
 // Where `text` may be cut without splitting a UTF-8 character: the largest boundary at or below `at`.
 size_t utf8_boundary(const std::string& text, size_t at) {
     at = std::min(at, text.size());
@@ -72,12 +38,12 @@ const char* chat_finish_name(ChatFinish finish) {
 Result<ChatCompletionJob>
 parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLimits& limits, uint64_t default_seed) {
     if (!body.is_object()) {
-        return bad("the request body must be a JSON object");
+        return bad_request("the request body must be a JSON object");
     }
     ChatCompletionJob job;
     job.model = body.value("model", Json("gpt-oss")).is_string() ? body.value("model", std::string("gpt-oss")) : "";
     if (job.model.empty()) {
-        return bad("model must be a non-empty string");
+        return bad_request("model must be a non-empty string");
     }
     TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> n, integer_field(body, "n", 1, 128));
     if (n.value_or(1) != 1) {
@@ -88,86 +54,32 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
     }
     ChatRequestOptions render_options;
     render_options.conversation_start_date = limits.conversation_date;
-    // `reasoning: {effort, exclude}` (OpenRouter's form) beside `reasoning_effort`.
     Json request = body;
-    if (auto reasoning = body.find("reasoning"); reasoning != body.end() && !reasoning->is_null()) {
-        if (!reasoning->is_object()) {
-            return bad("reasoning must be an object: {\"effort\": \"low\"|\"medium\"|\"high\", \"exclude\": bool}");
-        }
-        if (auto effort = reasoning->find("effort"); effort != reasoning->end() && !effort->is_null()) {
-            request["reasoning_effort"] = *effort;
-        }
-        if (auto exclude = reasoning->find("exclude"); exclude != reasoning->end() && !exclude->is_null()) {
-            if (!exclude->is_boolean()) {
-                return bad("reasoning.exclude must be true or false");
-            }
-            job.exclude_reasoning = exclude->get<bool>();
-        }
-    }
+    TLLM_ASSIGN_OR_RETURN(job.exclude_reasoning, reasoning_field(body, request));
     TLLM_ASSIGN_OR_RETURN(std::vector<Message> messages, harmony_messages_from_chat_request(request, render_options));
     TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
                           HarmonyRenderer(tokenizer).render_for_completion(messages, Role::kAssistant));
-    const int64_t room = limits.context - static_cast<int64_t>(prompt.size());
-    if (room <= 0) {
-        return Error(ErrorCode::kContextOverflow,
-                     fmt::format("the prompt is {} tokens, the context {}", prompt.size(), limits.context));
-    }
-    std::optional<int64_t> max_tokens;
-    for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-        TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> value, integer_field(body, key, 1, limits.max_output_tokens));
-        if (value) {
-            max_tokens = value;
-            break;
-        }
-    }
-    if (max_tokens && *max_tokens > room) {
-        return Error(ErrorCode::kContextOverflow,
-                     fmt::format("{} prompt tokens and {} to generate exceed the context of {}", prompt.size(),
-                                 *max_tokens, limits.context));
-    }
-    job.request.max_new_tokens = static_cast<int32_t>(max_tokens.value_or(std::min(room, limits.max_output_tokens)));
-    TLLM_ASSIGN_OR_RETURN(double temperature, number_field(body, "temperature", 0.0, 2.0, 1.0));
-    TLLM_ASSIGN_OR_RETURN(double top_p, number_field(body, "top_p", 0.0, 1.0, 1.0));
-    if (top_p <= 0.0) {
-        return bad("top_p must be above 0");
-    }
-    job.request.sampling.temperature = static_cast<float>(temperature);
-    job.request.sampling.top_p = static_cast<float>(top_p);
-    auto seed = body.find("seed");
-    if (seed != body.end() && !seed->is_null()) {
-        if (!seed->is_number_integer()) {
-            return bad("seed must be an integer");
-        }
-        job.request.sampling.seed = static_cast<uint64_t>(seed->get<int64_t>());
-    } else {
-        job.request.sampling.seed = default_seed;
-    }
-    if (auto stream = body.find("stream"); stream != body.end() && !stream->is_null()) {
-        if (!stream->is_boolean()) {
-            return bad("stream must be true or false");
-        }
-        job.stream = stream->get<bool>();
-    }
+    TLLM_RETURN_IF_ERROR(
+        fill_generation(body, {"max_completion_tokens", "max_tokens"}, prompt, limits, default_seed, job.request));
+    TLLM_ASSIGN_OR_RETURN(job.stream, bool_field(body, "stream", false));
     if (auto options = body.find("stream_options"); options != body.end() && !options->is_null()) {
         if (!options->is_object()) {
-            return bad("stream_options must be an object");
+            return bad_request("stream_options must be an object");
         }
-        job.include_usage = options->value("include_usage", false);
+        TLLM_ASSIGN_OR_RETURN(job.include_usage, bool_field(*options, "include_usage", false));
     }
     if (auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
         const Json list = stop->is_string() ? Json::array({*stop}) : *stop;
         if (!list.is_array() || list.size() > 4) {
-            return bad("stop must be a string or an array of at most 4 strings");
+            return bad_request("stop must be a string or an array of at most 4 strings");
         }
         for (const Json& text : list) {
             if (!text.is_string() || text.get<std::string>().empty()) {
-                return bad("stop must hold non-empty strings");
+                return bad_request("stop must hold non-empty strings");
             }
             job.stop_text.push_back(text.get<std::string>());
         }
     }
-    job.request.prompt.assign(prompt.begin(), prompt.end());
-    job.request.stop_tokens.assign(std::begin(kHarmonyAssistantStopTokens), std::end(kHarmonyAssistantStopTokens));
     return job;
 }
 

@@ -7,6 +7,7 @@
 #include "chat/parser.h"
 #include "core/result.h"
 #include "runtime/batch_engine.h"
+#include "server/request_fields.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cstdint>
@@ -16,12 +17,6 @@
 #include <vector>
 
 namespace tllm::server {
-
-struct ChatLimits {
-    int64_t max_output_tokens = 4096; // for requests that name none, and the most one may ask for
-    int64_t context = 0;              // prompt + output tokens (the model's context)
-    std::string conversation_date;    // "YYYY-MM-DD" for the system message
-};
 
 struct ChatCompletionJob {
     BatchRequest request; // prompt, max_new_tokens, stop tokens, sampling, log-probabilities

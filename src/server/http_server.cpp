@@ -1,66 +1,70 @@
 #include "server/http_server.h"
 
 #include "core/log.h"
+#include "server/reply.h"
 
 #include <chrono>
 #include <fmt/format.h>
 #include <httplib.h>
+#include <random>
 
 namespace tllm::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
-constexpr auto kPoll = std::chrono::milliseconds(100);      // how often a waiting handler checks for events
-constexpr auto kKeepAlive = std::chrono::milliseconds(500); // silence after which a stream checks on its client
-
-int http_status(ErrorCode code) {
-    switch (code) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kUnsupported:
-    case ErrorCode::kContextOverflow:
-        return 400;
-    case ErrorCode::kOutOfMemory:
-        return 503;
-    default:
-        return 500;
-    }
-}
-
-Json error_body(const std::string& message, int status) {
-    const char* type = status == 401   ? "authentication_error"
-                       : status == 429 ? "rate_limit_error"
-                       : status < 500  ? "invalid_request_error"
-                                       : "server_error";
-    return Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}}}};
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message) {
-    res.status = status;
-    res.set_content(error_body(message, status).dump(), "application/json");
-}
 
 std::string event(const Json& data) { return "data: " + data.dump() + "\n\n"; }
 
-int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+// A chat completion's events: chat.completion.chunk deltas ending in `data: [DONE]`, or one chat.completion.
+class ChatReply : public ReplyWriter {
+  public:
+    ChatReply(std::unique_ptr<ChatCompletionAssembler> assembler,
+              int64_t prompt_tokens,
+              bool streamed,
+              bool include_usage)
+        : assembler_(std::move(assembler)), prompt_tokens_(prompt_tokens), streamed_(streamed),
+          include_usage_(include_usage) {}
 
-// What a streamed response's content provider keeps between its calls.
-struct StreamState {
-    std::shared_ptr<RequestStream> stream;
-    std::unique_ptr<ChatCompletionAssembler> assembler;
-    int64_t prompt_tokens = 0;
-    bool include_usage = false;
-    bool ended = false; // the engine is done with the request
-    std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+    bool token(const TokenEvent& token, std::string& out) override {
+        std::vector<Json> chunks;
+        const bool stop = assembler_->on_token(token, chunks);
+        for (const Json& chunk : chunks) {
+            out += event(chunk);
+        }
+        return stop;
+    }
+    void finished(bool length, std::string& out) override {
+        if (!streamed_) {
+            out = assembler_->response(length, prompt_tokens_).dump();
+            return;
+        }
+        std::vector<Json> chunks;
+        const Json last = assembler_->finish_chunk(length, chunks);
+        chunks.push_back(last);
+        if (include_usage_) {
+            chunks.push_back(assembler_->usage_chunk(prompt_tokens_));
+        }
+        for (const Json& chunk : chunks) {
+            out += event(chunk);
+        }
+        out += "data: [DONE]\n\n";
+    }
+    void failed(const Error& error, std::string& out) override {
+        out += event(error_body(error.message(), http_status(error.code()))) + "data: [DONE]\n\n";
+    }
+
+  private:
+    std::unique_ptr<ChatCompletionAssembler> assembler_;
+    int64_t prompt_tokens_;
+    bool streamed_;
+    bool include_usage_;
 };
 
 } // namespace
 
 Result<std::unique_ptr<HttpServer>>
-HttpServer::create(EngineLoop& engine, const Tokenizer& tokenizer, const ServerOptions& options) {
-    std::unique_ptr<HttpServer> server(new HttpServer(engine, tokenizer, options));
+HttpServer::create(EngineLoop& engine, const Tokenizer& tokenizer, const ServerOptions& options, ResponseStore* store) {
+    std::unique_ptr<HttpServer> server(new HttpServer(engine, tokenizer, options, store));
     server->routes();
     const int port = options.port == 0 ? server->http_->bind_to_any_port(options.host)
                                        : (server->http_->bind_to_port(options.host, options.port) ? options.port : -1);
@@ -71,9 +75,13 @@ HttpServer::create(EngineLoop& engine, const Tokenizer& tokenizer, const ServerO
     return server;
 }
 
-HttpServer::HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options)
-    : engine_(engine), tokenizer_(tokenizer), options_(std::move(options)), http_(std::make_unique<httplib::Server>()),
-      seed_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {}
+HttpServer::HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options, ResponseStore* store)
+    : engine_(engine), tokenizer_(tokenizer), options_(std::move(options)),
+      own_store_(store == nullptr ? std::make_unique<MemoryResponseStore>() : nullptr),
+      store_(store == nullptr ? own_store_.get() : store), http_(std::make_unique<httplib::Server>()),
+      seed_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
+      id_salt_((uint64_t{std::random_device{}()} << 32) ^ std::random_device{}() ^
+               static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -142,114 +150,28 @@ void HttpServer::routes() {
         std::vector<std::string> stop_text = job->stop_text;
         const bool exclude_reasoning = job->exclude_reasoning;
         const std::string model = body.contains("model") ? job->model : options_.model_name;
-        // Counted from here until the response is complete (a stream's releaser), for drain().
-        struct Active {
-            std::atomic<int>& count;
-            explicit Active(std::atomic<int>& c) : count(c) { ++count; }
-            ~Active() { --count; }
-        };
-        auto active = std::make_shared<Active>(active_);
+        auto active = std::make_shared<ActiveRequest>(active_);
         std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
         if (stream == nullptr) {
-            res.set_header("Retry-After", "1");
-            send_error(res, 429, fmt::format("the server has {} requests open; try again", options_.max_open));
+            refuse_full(res);
             return;
         }
-        auto assembler =
+        auto writer = std::make_shared<ChatReply>(
             std::make_unique<ChatCompletionAssembler>(tokenizer_, fmt::format("chatcmpl-{:016x}", stream->id() ^ seed),
-                                                      model, unix_seconds(), stop_text, exclude_reasoning);
-        if (!streamed) {
-            std::vector<Json> unused;
-            while (true) {
-                RequestEvent e;
-                if (!stream->next(e, kPoll)) {
-                    continue;
-                }
-                if (e.kind == RequestEvent::Kind::kError) {
-                    send_error(res, http_status(e.error.code()), e.error.message());
-                    return;
-                }
-                if (e.kind == RequestEvent::Kind::kFinished) {
-                    res.set_content(
-                        assembler->response(e.finished.reason == FinishReason::kLength, prompt_tokens).dump(),
-                        "application/json");
-                    return;
-                }
-                unused.clear();
-                if (assembler->on_token(e.token, unused)) { // a stop string: the reply is complete
-                    engine_.cancel(stream->id());
-                    res.set_content(assembler->response(false, prompt_tokens).dump(), "application/json");
-                    return;
-                }
-            }
+                                                      model, unix_seconds(), stop_text, exclude_reasoning),
+            prompt_tokens, streamed, include_usage);
+        if (streamed) {
+            reply_stream(engine_, stream, writer, active, res);
+        } else {
+            reply_whole(engine_, *stream, *writer, res);
         }
-        auto state = std::make_shared<StreamState>();
-        state->stream = stream;
-        state->assembler = std::move(assembler);
-        state->prompt_tokens = prompt_tokens;
-        state->include_usage = include_usage;
-        res.set_header("Cache-Control", "no-cache");
-        res.set_chunked_content_provider(
-            "text/event-stream",
-            [state](size_t, httplib::DataSink& sink) {
-                auto finish = [&](bool length) {
-                    std::vector<Json> chunks;
-                    const Json last = state->assembler->finish_chunk(length, chunks);
-                    chunks.push_back(last);
-                    if (state->include_usage) {
-                        chunks.push_back(state->assembler->usage_chunk(state->prompt_tokens));
-                    }
-                    std::string out;
-                    for (const Json& chunk : chunks) {
-                        out += event(chunk);
-                    }
-                    out += "data: [DONE]\n\n";
-                    state->ended = true;
-                    const bool written = sink.write(out.data(), out.size());
-                    sink.done();
-                    return written;
-                };
-                RequestEvent e;
-                if (!state->stream->next(e, kPoll)) {
-                    // Nothing to send (the request waits for a place, or its output is inside a Harmony header):
-                    // a comment line now and then, which clients ignore, finds out whether the client is still
-                    // there. A failed write ends the stream, and the releaser cancels the request.
-                    const auto now = std::chrono::steady_clock::now();
-                    if (now - state->last_write < kKeepAlive) {
-                        return true;
-                    }
-                    state->last_write = now;
-                    return sink.write(": keep-alive\n\n", 14);
-                }
-                state->last_write = std::chrono::steady_clock::now();
-                if (e.kind == RequestEvent::Kind::kError) {
-                    state->ended = true;
-                    const std::string out =
-                        event(error_body(e.error.message(), http_status(e.error.code()))) + "data: [DONE]\n\n";
-                    const bool written = sink.write(out.data(), out.size());
-                    sink.done();
-                    return written;
-                }
-                if (e.kind == RequestEvent::Kind::kFinished) {
-                    return finish(e.finished.reason == FinishReason::kLength);
-                }
-                std::vector<Json> chunks;
-                const bool stop = state->assembler->on_token(e.token, chunks);
-                std::string out;
-                for (const Json& chunk : chunks) {
-                    out += event(chunk);
-                }
-                if (!out.empty() && !sink.write(out.data(), out.size())) {
-                    return false;
-                }
-                return stop ? finish(false) : true;
-            },
-            [this, state, active](bool) {
-                if (!state->ended) { // the client went away, or a stop string ended the reply
-                    engine_.cancel(state->stream->id());
-                }
-            });
     });
+    responses_routes();
+}
+
+void HttpServer::refuse_full(httplib::Response& res) const {
+    res.set_header("Retry-After", "1");
+    send_error(res, 429, fmt::format("the server has {} requests open; try again", options_.max_open));
 }
 
 } // namespace tllm::server

@@ -1,20 +1,24 @@
-// `tritonllm serve`'s HTTP side (cpp-httplib, a pool of handler threads): OpenAI's Chat Completions (whole or
-// streamed as server-sent events), the model list, a health check; a bearer key when one is set; request bodies
-// capped in size. It knows the engine only through EngineLoop, and nothing of kernels.
+// `tritonllm serve`'s HTTP side (cpp-httplib, a pool of handler threads): OpenAI's Chat Completions and Responses
+// (whole or streamed as server-sent events; stored responses read and deleted by id), the model list, a health
+// check; a bearer key when one is set; request bodies capped in size. It knows the engine only through EngineLoop,
+// and nothing of kernels.
 #pragma once
 
 #include "core/result.h"
 #include "server/chat_completions.h"
 #include "server/engine_loop.h"
+#include "server/response_store.h"
 #include "tokenizer/tokenizer.h"
 
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace httplib {
 class Server;
-}
+struct Response;
+} // namespace httplib
 
 namespace tllm::server {
 
@@ -23,6 +27,7 @@ struct ServerOptions {
     int port = 8000;     // 0: any free port (port() tells which)
     std::string api_key; // "": no key needed
     std::string model_name = "gpt-oss";
+    std::vector<std::string> model_aliases; // other names a Responses request may give the model (else 404)
     ChatLimits limits;
     size_t max_body_bytes = 8u << 20;
     int threads = 16;        // handler threads: requests served at once
@@ -31,8 +36,11 @@ struct ServerOptions {
 
 class HttpServer {
   public:
-    static Result<std::unique_ptr<HttpServer>>
-    create(EngineLoop& engine, const Tokenizer& tokenizer, const ServerOptions& options);
+    // `store` keeps stored responses (it must outlive the server); null: a bounded one in memory.
+    static Result<std::unique_ptr<HttpServer>> create(EngineLoop& engine,
+                                                      const Tokenizer& tokenizer,
+                                                      const ServerOptions& options,
+                                                      ResponseStore* store = nullptr);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -46,15 +54,21 @@ class HttpServer {
     int active() const { return active_; }
 
   private:
-    HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options);
+    HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options, ResponseStore* store);
     void routes();
+    void responses_routes(); // responses_route.cpp
+    bool serves_model(const std::string& name) const;
+    void refuse_full(httplib::Response& res) const; // 429 with Retry-After
 
     EngineLoop& engine_;
     const Tokenizer& tokenizer_;
     ServerOptions options_;
+    std::unique_ptr<ResponseStore> own_store_; // when none was given
+    ResponseStore* store_;
     std::unique_ptr<httplib::Server> http_;
     int port_ = 0;
     std::atomic<uint64_t> seed_;
+    uint64_t id_salt_; // differs between runs, so that response ids in a persistent store do not repeat
     std::atomic<bool> draining_ = false;
     std::atomic<int> active_ = 0; // completion requests whose responses are not yet done
 };

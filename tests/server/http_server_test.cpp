@@ -283,6 +283,9 @@ TEST_F(HttpServerTest, AFullServerAnswers429WithRetryAfter) {
     EXPECT_EQ(refused->status, 429);
     EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
     EXPECT_EQ(Json::parse(refused->body)["error"]["type"], "rate_limit_error");
+    auto refused_response = client_->Post("/v1/responses", R"({"input": "Hi"})", "application/json");
+    ASSERT_TRUE(refused_response);
+    EXPECT_EQ(refused_response->status, 429);
     ::close(fd);
     ASSERT_TRUE(engine_idle());
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the handler notices at its next write
@@ -301,6 +304,9 @@ TEST_F(HttpServerTest, ADrainingServerRefusesNewRequestsAndCanEndOpenOnes) {
     auto refused = post(body(4, false));
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 503);
+    auto refused_response = client_->Post("/v1/responses", R"({"input": "Hi"})", "application/json");
+    ASSERT_TRUE(refused_response);
+    EXPECT_EQ(refused_response->status, 503);
     // Past the deadline: the open stream ends with an error event, and its handler finishes.
     loop_->fail_all(Error(ErrorCode::kInternal, "the server is shutting down"));
     EXPECT_TRUE(engine_idle());
@@ -315,6 +321,138 @@ TEST_F(HttpServerTest, ADrainingServerRefusesNewRequestsAndCanEndOpenOnes) {
     }
     ::close(fd);
     EXPECT_NE(tail.find("shutting down"), std::string::npos) << tail;
+}
+
+// The server-sent events of a Responses stream: each `event:` line names the type its `data:` line carries.
+std::vector<Json> response_events(const std::string& text) {
+    std::vector<Json> out;
+    for (size_t at = 0; (at = text.find("event: ", at)) != std::string::npos;) {
+        const size_t data = text.find("\ndata: ", at);
+        const size_t end = text.find("\n\n", data);
+        Json event = Json::parse(text.substr(data + 7, end - data - 7));
+        EXPECT_EQ(event["type"], text.substr(at + 7, data - at - 7));
+        out.push_back(std::move(event));
+        at = end;
+    }
+    return out;
+}
+
+TEST_F(HttpServerTest, ResponsesWholeAndStreamedAgree) {
+    start();
+    const Json request = {{"input", "Say something."}, {"max_output_tokens", 24}, {"temperature", 0}};
+    auto whole = client_->Post("/v1/responses", request.dump(), "application/json");
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(whole->status, 200) << whole->body;
+    const Json response = Json::parse(whole->body);
+    EXPECT_EQ(response["object"], "response");
+    EXPECT_TRUE(response["id"].get<std::string>().starts_with("resp_"));
+    EXPECT_EQ(response["model"], "gpt-oss");
+    EXPECT_TRUE(response["status"] == "completed" || response["status"] == "incomplete") << response.dump();
+    const Json& usage = response["usage"];
+    EXPECT_GT(usage["input_tokens"].get<int>(), 10);
+    EXPECT_GE(usage["output_tokens"].get<int>(), 1);
+    EXPECT_LE(usage["output_tokens"].get<int>(), 24);
+
+    Json streamed_request = request;
+    streamed_request["stream"] = true;
+    auto streamed = client_->Post("/v1/responses", streamed_request.dump(), "application/json");
+    ASSERT_TRUE(streamed);
+    ASSERT_EQ(streamed->status, 200);
+    EXPECT_EQ(streamed->get_header_value("Content-Type"), "text/event-stream");
+    const std::vector<Json> events = response_events(streamed->body);
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events[0]["type"], "response.created");
+    EXPECT_EQ(events[1]["type"], "response.in_progress");
+    for (size_t i = 0; i < events.size(); ++i) {
+        EXPECT_EQ(events[i]["sequence_number"], i);
+    }
+    const Json& last = events.back()["response"];
+    EXPECT_EQ(events.back()["type"], "response." + last["status"].get<std::string>());
+    EXPECT_EQ(last["status"], response["status"]);
+    EXPECT_EQ(last["usage"], usage);
+    ASSERT_EQ(last["output"].size(), response["output"].size());
+    for (size_t i = 0; i < last["output"].size(); ++i) { // the same items, ids aside
+        Json a = last["output"][i];
+        Json b = response["output"][i];
+        for (Json* item : {&a, &b}) {
+            item->erase("id");
+            item->erase("call_id");
+        }
+        EXPECT_EQ(a, b);
+    }
+}
+
+TEST_F(HttpServerTest, StoredResponsesAreReadContinuedAndDeleted) {
+    start();
+    auto post_response = [&](const Json& request) {
+        return client_->Post("/v1/responses", request.dump(), "application/json");
+    };
+    auto first = post_response({{"input", "Hi"}, {"max_output_tokens", 8}, {"metadata", {{"topic", "test"}}}});
+    ASSERT_TRUE(first && first->status == 200);
+    const Json response = Json::parse(first->body);
+    const std::string id = response["id"];
+    EXPECT_EQ(response["metadata"]["topic"], "test");
+    auto got = client_->Get("/v1/responses/" + id);
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->status, 200) << got->body;
+    EXPECT_EQ(Json::parse(got->body), response);
+    // Continuing renders the stored conversation first: the prompt holds the first one's prompt and output.
+    auto next = post_response({{"input", "And then?"}, {"max_output_tokens", 8}, {"previous_response_id", id}});
+    ASSERT_TRUE(next);
+    ASSERT_EQ(next->status, 200) << next->body;
+    const Json continued = Json::parse(next->body);
+    EXPECT_EQ(continued["previous_response_id"], id);
+    EXPECT_GT(continued["usage"]["input_tokens"].get<int>(), response["usage"]["input_tokens"].get<int>() + 4);
+
+    auto deleted = client_->Delete("/v1/responses/" + id);
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, 200);
+    EXPECT_EQ(Json::parse(deleted->body)["deleted"], true);
+    auto expect_gone = [](const httplib::Result& gone) {
+        ASSERT_TRUE(gone);
+        EXPECT_EQ(gone->status, 404);
+        EXPECT_EQ(Json::parse(gone->body)["error"]["code"], "not_found");
+    };
+    expect_gone(client_->Get("/v1/responses/" + id));
+    expect_gone(client_->Delete("/v1/responses/" + id));
+    auto orphan = post_response({{"input", "Hi"}, {"previous_response_id", id}});
+    ASSERT_TRUE(orphan);
+    EXPECT_EQ(orphan->status, 404);
+    EXPECT_EQ(Json::parse(orphan->body)["error"]["code"], "previous_response_not_found");
+    // store: false keeps nothing.
+    auto unstored = post_response({{"input", "Hi"}, {"max_output_tokens", 4}, {"store", false}});
+    ASSERT_TRUE(unstored && unstored->status == 200);
+    auto missing = client_->Get("/v1/responses/" + Json::parse(unstored->body)["id"].get<std::string>());
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(HttpServerTest, BadResponsesRequestsGetOpenAIsErrorObject) {
+    start();
+    auto expect_error = [&](const std::string& body, int status, const std::string& words) {
+        auto r = client_->Post("/v1/responses", body, "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, status) << body << " -> " << r->body;
+        const Json error = Json::parse(r->body, nullptr, false);
+        ASSERT_FALSE(error.is_discarded()) << r->body;
+        EXPECT_NE(error["error"]["message"].get<std::string>().find(words), std::string::npos) << r->body;
+        EXPECT_TRUE(error["error"].contains("param") && error["error"].contains("type")) << r->body;
+    };
+    expect_error("{not json", 400, "not valid JSON");
+    expect_error(Json{{"model", "gpt-oss"}}.dump(), 400, "input");
+    expect_error(Json{{"input", 3}}.dump(), 400, "input");
+    expect_error(Json{{"input", "Hi"}, {"model", "gpt-5"}}.dump(), 404, "gpt-5");
+    expect_error(Json{{"input", "Hi"}, {"tools", {{{"type", "function"}, {"name", "f"}, {"parameters", 1}}}}}.dump(),
+                 400, "tools[0].parameters");
+    expect_error(Json{{"input", "Hi"}, {"previous_response_id", "resp_nothing"}}.dump(), 404, "resp_nothing");
+    expect_error(Json{{"input", std::string(100 * 1024, 'a')}}.dump(), 413, "too large");
+    // A tool of a type not served is skipped, not refused; the server still serves.
+    auto r = client_->Post(
+        "/v1/responses", Json{{"input", "Hi"}, {"max_output_tokens", 4}, {"tools", {{{"type", "web_search"}}}}}.dump(),
+        "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(Json::parse(r->body)["tools"], Json::array());
 }
 
 // OpenAI's official client (npm openai, installed by scripts/install-deps.sh) against `tritonllm serve --demo`:

@@ -1,0 +1,65 @@
+// What the routes of HttpServer share: OpenAI's error object, and the loop that carries one request's events from
+// its queue (EngineLoop) to its client, whole or as server-sent events. A route says what its events become by a
+// ReplyWriter; the loop does the waiting, the keep-alive comments that find vanished clients, and the cancelling.
+#pragma once
+
+#include "core/result.h"
+#include "server/engine_loop.h"
+
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace httplib {
+struct Response;
+}
+
+namespace tllm::server {
+
+// The HTTP status of an error a request met (400 for a client's mistake, 404 for what is not there, ...).
+int http_status(ErrorCode code);
+// {"error": {"message", "type", "param", "code"}}; `code` is OpenAI's machine-readable name, when there is one.
+nlohmann::ordered_json error_body(const std::string& message, int status, const char* code = nullptr);
+void send_error(httplib::Response& res, int status, const std::string& message, const char* code = nullptr);
+int64_t unix_seconds();
+
+// What a route makes of one request's events.
+class ReplyWriter {
+  public:
+    virtual ~ReplyWriter() = default;
+    // A stream's first events, before any token.
+    virtual void start(std::string& out) { (void)out; }
+    // A sampled token: appends what a stream sends now. True when the reply is complete although the engine would
+    // go on (a stop string): the request is cancelled and finished() follows.
+    virtual bool token(const TokenEvent& token, std::string& out) = 0;
+    // The end (`length`: the token limit was reached): appends the rest of a stream, or the whole body.
+    virtual void finished(bool length, std::string& out) = 0;
+    // The engine refused or failed the request: appends a stream's last events (a whole reply gets the error
+    // object instead).
+    virtual void failed(const Error& error, std::string& out) = 0;
+};
+
+// Counts a request from its submission until its response is complete (for HttpServer::drain()).
+class ActiveRequest {
+  public:
+    explicit ActiveRequest(std::atomic<int>& count) : count_(count) { ++count_; }
+    ~ActiveRequest() { --count_; }
+    ActiveRequest(const ActiveRequest&) = delete;
+    ActiveRequest& operator=(const ActiveRequest&) = delete;
+
+  private:
+    std::atomic<int>& count_;
+};
+
+// Waits for the request's end and answers with the whole body (application/json), or with the error.
+void reply_whole(EngineLoop& engine, RequestStream& stream, ReplyWriter& writer, httplib::Response& res);
+// Answers with server-sent events as they come; a client that goes away has its request cancelled. `active` is
+// held until the stream is done.
+void reply_stream(EngineLoop& engine,
+                  std::shared_ptr<RequestStream> stream,
+                  std::shared_ptr<ReplyWriter> writer,
+                  std::shared_ptr<ActiveRequest> active,
+                  httplib::Response& res);
+
+} // namespace tllm::server

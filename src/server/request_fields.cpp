@@ -1,0 +1,115 @@
+#include "server/request_fields.h"
+
+#include "chat/render.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace tllm::server {
+
+using Json = nlohmann::ordered_json;
+
+Error bad_request(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
+
+Result<double> number_field(const Json& body, const char* key, double low, double high, double fallback) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        return fallback;
+    }
+    if (!it->is_number()) {
+        return bad_request(fmt::format("{} must be a number", key));
+    }
+    const double value = it->get<double>();
+    if (!(value >= low && value <= high)) {
+        return bad_request(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
+    }
+    return value;
+}
+
+Result<std::optional<int64_t>> integer_field(const Json& body, const char* key, int64_t low, int64_t high) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<int64_t>();
+    }
+    if (!it->is_number_integer()) {
+        return bad_request(fmt::format("{} must be an integer", key));
+    }
+    const int64_t value = it->get<int64_t>();
+    if (value < low || value > high) {
+        return bad_request(fmt::format("{} must be within [{}, {}], got {}", key, low, high, value));
+    }
+    return std::optional<int64_t>(value);
+}
+
+Result<bool> bool_field(const Json& body, const char* key, bool fallback) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        return fallback;
+    }
+    if (!it->is_boolean()) {
+        return bad_request(fmt::format("{} must be true or false", key));
+    }
+    return it->get<bool>();
+}
+
+Result<bool> reasoning_field(const Json& body, Json& chat_request) {
+    auto reasoning = body.find("reasoning");
+    if (reasoning == body.end() || reasoning->is_null()) {
+        return false;
+    }
+    if (!reasoning->is_object()) {
+        return bad_request("reasoning must be an object: {\"effort\": \"low\"|\"medium\"|\"high\", \"exclude\": bool}");
+    }
+    if (auto effort = reasoning->find("effort"); effort != reasoning->end() && !effort->is_null()) {
+        chat_request["reasoning_effort"] = *effort;
+    }
+    return bool_field(*reasoning, "exclude", false);
+}
+
+Status fill_generation(const Json& body,
+                       std::initializer_list<const char*> max_keys,
+                       const std::vector<TokenId>& prompt,
+                       const ChatLimits& limits,
+                       uint64_t default_seed,
+                       BatchRequest& request) {
+    const int64_t room = limits.context - static_cast<int64_t>(prompt.size());
+    if (room <= 0) {
+        return Error(ErrorCode::kContextOverflow,
+                     fmt::format("the prompt is {} tokens, the context {}", prompt.size(), limits.context));
+    }
+    std::optional<int64_t> max_tokens;
+    for (const char* key : max_keys) {
+        TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> value, integer_field(body, key, 1, limits.max_output_tokens));
+        if (value) {
+            max_tokens = value;
+            break;
+        }
+    }
+    if (max_tokens && *max_tokens > room) {
+        return Error(ErrorCode::kContextOverflow,
+                     fmt::format("{} prompt tokens and {} to generate exceed the context of {}", prompt.size(),
+                                 *max_tokens, limits.context));
+    }
+    request.max_new_tokens = static_cast<int32_t>(max_tokens.value_or(std::min(room, limits.max_output_tokens)));
+    TLLM_ASSIGN_OR_RETURN(double temperature, number_field(body, "temperature", 0.0, 2.0, 1.0));
+    TLLM_ASSIGN_OR_RETURN(double top_p, number_field(body, "top_p", 0.0, 1.0, 1.0));
+    if (top_p <= 0.0) {
+        return bad_request("top_p must be above 0");
+    }
+    request.sampling.temperature = static_cast<float>(temperature);
+    request.sampling.top_p = static_cast<float>(top_p);
+    auto seed = body.find("seed");
+    if (seed != body.end() && !seed->is_null()) {
+        if (!seed->is_number_integer()) {
+            return bad_request("seed must be an integer");
+        }
+        request.sampling.seed = static_cast<uint64_t>(seed->get<int64_t>());
+    } else {
+        request.sampling.seed = default_seed;
+    }
+    request.prompt.assign(prompt.begin(), prompt.end());
+    request.stop_tokens.assign(std::begin(kHarmonyAssistantStopTokens), std::end(kHarmonyAssistantStopTokens));
+    return {};
+}
+
+} // namespace tllm::server

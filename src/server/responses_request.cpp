@@ -1,0 +1,459 @@
+#include "server/responses_request.h"
+
+#include "chat/openai_request.h"
+#include "chat/render.h"
+#include "core/log.h"
+
+#include <fmt/format.h>
+#include <map>
+
+namespace tllm::server {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Error unsupported(const std::string& message) { return Error(ErrorCode::kUnsupported, message); }
+
+const std::string* string_member(const Json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+}
+
+Result<std::string> required_string(const Json& object, const char* key, const std::string& where) {
+    const std::string* value = string_member(object, key);
+    if (value == nullptr) {
+        return bad_request(fmt::format("{}.{} must be a string", where, key));
+    }
+    return *value;
+}
+
+// The text of a content list: a string, or parts whose `text` is taken (input_text, output_text, reasoning_text,
+// summary_text, text). Images, files and audio are not something gpt-oss reads.
+Result<std::string> parts_text(const Json& content, const std::string& where) {
+    if (content.is_string()) {
+        return content.get<std::string>();
+    }
+    if (!content.is_array()) {
+        return bad_request(fmt::format("{} must be a string or an array of content parts", where));
+    }
+    std::string text;
+    for (size_t i = 0; i < content.size(); ++i) {
+        const Json& part = content[i];
+        const std::string part_where = fmt::format("{}[{}]", where, i);
+        if (!part.is_object()) {
+            return bad_request(part_where + " must be an object");
+        }
+        const std::string* type = string_member(part, "type");
+        if (type == nullptr) {
+            return bad_request(part_where + ".type must be a string");
+        }
+        if (*type == "refusal") {
+            TLLM_ASSIGN_OR_RETURN(std::string refusal, required_string(part, "refusal", part_where));
+            text += refusal;
+            continue;
+        }
+        if (*type != "input_text" && *type != "output_text" && *type != "reasoning_text" && *type != "summary_text" &&
+            *type != "text") {
+            return unsupported(
+                fmt::format("{}: content of type \"{}\" is not supported (text only)", part_where, *type));
+        }
+        TLLM_ASSIGN_OR_RETURN(std::string piece, required_string(part, "text", part_where));
+        text += piece;
+    }
+    return text;
+}
+
+// One input item, checked and with its type made explicit (an EasyInputMessage may leave it out).
+Result<Json> normalized_item(const Json& item, const std::string& where) {
+    if (!item.is_object()) {
+        return bad_request(where + " must be an object");
+    }
+    Json out = item;
+    if (!out.contains("type") && out.contains("role")) {
+        out["type"] = "message";
+    }
+    const std::string* type = string_member(out, "type");
+    if (type == nullptr) {
+        return bad_request(where + ".type must be a string");
+    }
+    if (*type == "message") {
+        TLLM_ASSIGN_OR_RETURN(std::string role, required_string(out, "role", where));
+        if (role != "user" && role != "assistant" && role != "system" && role != "developer") {
+            return bad_request(fmt::format("{}.role \"{}\" is not user, assistant, system or developer", where, role));
+        }
+        if (!out.contains("content")) {
+            return bad_request(where + ".content is missing");
+        }
+        TLLM_RETURN_IF_ERROR(parts_text(out["content"], where + ".content"));
+    } else if (*type == "reasoning") {
+        const bool has_content = out.contains("content") && !out["content"].is_null();
+        if (has_content) {
+            TLLM_RETURN_IF_ERROR(parts_text(out["content"], where + ".content"));
+        }
+        if (out.contains("summary") && !out["summary"].is_null()) {
+            TLLM_RETURN_IF_ERROR(parts_text(out["summary"], where + ".summary"));
+        }
+    } else if (*type == "function_call") {
+        TLLM_RETURN_IF_ERROR(required_string(out, "call_id", where));
+        TLLM_RETURN_IF_ERROR(required_string(out, "name", where));
+        auto arguments = out.find("arguments");
+        if (arguments == out.end() || arguments->is_null()) {
+            out["arguments"] = "{}";
+        } else if (!arguments->is_string()) {
+            out["arguments"] = arguments->dump(); // an object where OpenAI wants its JSON text
+        }
+    } else if (*type == "function_call_output") {
+        TLLM_RETURN_IF_ERROR(required_string(out, "call_id", where));
+        if (!out.contains("output")) {
+            return bad_request(where + ".output is missing");
+        }
+        TLLM_RETURN_IF_ERROR(parts_text(out["output"], where + ".output"));
+    } else {
+        return unsupported(fmt::format("{}: items of type \"{}\" are not supported (message, reasoning, "
+                                       "function_call and function_call_output are)",
+                                       where, *type));
+    }
+    return out;
+}
+
+Result<Json> input_items(const Json& body) {
+    auto input = body.find("input");
+    if (input == body.end() || input->is_null()) {
+        return bad_request("input is missing: a string, or an array of items");
+    }
+    if (input->is_string()) {
+        return Json::array({{{"type", "message"},
+                             {"role", "user"},
+                             {"content", Json::array({{{"type", "input_text"}, {"text", *input}}})}}});
+    }
+    if (!input->is_array()) {
+        return bad_request("input must be a string or an array of items");
+    }
+    Json items = Json::array();
+    for (size_t i = 0; i < input->size(); ++i) {
+        TLLM_ASSIGN_OR_RETURN(Json item, normalized_item((*input)[i], fmt::format("input[{}]", i)));
+        items.push_back(std::move(item));
+    }
+    return items;
+}
+
+// The conversation's items as Chat Completions messages. An assistant turn is one chat message: reasoning, then
+// text, then calls, as the items come; text next to calls is thus a preamble on the commentary channel, as the
+// chat route renders it. `first_input`: where this request's items begin (for the messages naming an item).
+Result<Json> chat_messages(const Json& conversation, size_t first_input) {
+    auto where = [&](size_t i) {
+        return i >= first_input ? fmt::format("input[{}]", i - first_input)
+                                : fmt::format("item {} of the previous response's conversation", i);
+    };
+    std::map<std::string, std::string> call_names; // call_id -> function name
+    Json messages = Json::array();
+    Json assistant; // the assistant turn being gathered, null when none
+    auto flush = [&] {
+        if (!assistant.is_null()) {
+            messages.push_back(std::move(assistant));
+            assistant = Json();
+        }
+    };
+    auto open_assistant = [&](bool text) {
+        // A new turn when this part cannot follow what the turn holds (text after text or calls, reasoning after
+        // either).
+        if (!assistant.is_null() && (assistant.contains("tool_calls") || (text && assistant.contains("content")))) {
+            flush();
+        }
+        if (assistant.is_null()) {
+            assistant = Json{{"role", "assistant"}};
+        }
+    };
+    for (size_t i = 0; i < conversation.size(); ++i) {
+        const Json& item = conversation[i];
+        const std::string type = item.value("type", "message");
+        if (type == "message") {
+            TLLM_ASSIGN_OR_RETURN(std::string text, parts_text(item["content"], where(i) + ".content"));
+            const std::string role = item["role"].get<std::string>();
+            if (role == "assistant") {
+                open_assistant(true);
+                assistant["content"] = std::move(text);
+                continue;
+            }
+            flush();
+            messages.push_back({{"role", role}, {"content", std::move(text)}});
+        } else if (type == "reasoning") {
+            const bool has_content = item.contains("content") && !item["content"].is_null() &&
+                                     !(item["content"].is_array() && item["content"].empty());
+            TLLM_ASSIGN_OR_RETURN(std::string text, has_content ? parts_text(item["content"], where(i) + ".content")
+                                                    : item.contains("summary") && !item["summary"].is_null()
+                                                        ? parts_text(item["summary"], where(i) + ".summary")
+                                                        : Result<std::string>(std::string()));
+            if (!assistant.is_null() && (assistant.contains("content") || assistant.contains("tool_calls") ||
+                                         assistant.contains("reasoning_content"))) {
+                flush();
+            }
+            open_assistant(false);
+            assistant["reasoning_content"] = std::move(text);
+        } else if (type == "function_call") {
+            open_assistant(false);
+            const std::string call_id = item["call_id"].get<std::string>();
+            call_names[call_id] = item["name"].get<std::string>();
+            assistant["tool_calls"].push_back(
+                {{"id", call_id},
+                 {"type", "function"},
+                 {"function", {{"name", item["name"]}, {"arguments", item["arguments"]}}}});
+        } else if (type == "function_call_output") {
+            flush();
+            const std::string call_id = item["call_id"].get<std::string>();
+            auto name = call_names.find(call_id);
+            if (name == call_names.end()) {
+                return bad_request(
+                    fmt::format("{}.call_id \"{}\" answers no function_call of the conversation", where(i), call_id));
+            }
+            TLLM_ASSIGN_OR_RETURN(std::string output, parts_text(item["output"], where(i) + ".output"));
+            messages.push_back(
+                {{"role", "tool"}, {"tool_call_id", call_id}, {"name", name->second}, {"content", std::move(output)}});
+        }
+    }
+    flush();
+    return messages;
+}
+
+bool valid_function_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) {
+        return false;
+    }
+    for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The function tools, checked, as the Response repeats them; tools of other types (web search, file search,
+// code interpreter, MCP, ...) are left out: this server runs none of them yet.
+Result<Json> function_tools(const Json& body) {
+    Json tools = Json::array();
+    auto it = body.find("tools");
+    if (it == body.end() || it->is_null()) {
+        return tools;
+    }
+    if (!it->is_array()) {
+        return bad_request("tools must be an array");
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+        const Json& tool = (*it)[i];
+        const std::string where = fmt::format("tools[{}]", i);
+        if (!tool.is_object() || string_member(tool, "type") == nullptr) {
+            return bad_request(where + " must be an object with a \"type\"");
+        }
+        if (tool["type"] != "function") {
+            TLLM_LOG_INFO("responses: skipping a tool of type {} (not served)", tool["type"].get<std::string>());
+            continue;
+        }
+        TLLM_ASSIGN_OR_RETURN(std::string name, required_string(tool, "name", where));
+        if (!valid_function_name(name)) {
+            return bad_request(fmt::format("{}.name \"{}\" must be 1 to 64 letters, digits, '_' or '-'", where, name));
+        }
+        Json function = {{"type", "function"}, {"name", name}, {"description", nullptr}, {"parameters", nullptr}};
+        if (auto description = tool.find("description"); description != tool.end() && !description->is_null()) {
+            if (!description->is_string()) {
+                return bad_request(where + ".description must be a string");
+            }
+            function["description"] = *description;
+        }
+        if (auto parameters = tool.find("parameters"); parameters != tool.end() && !parameters->is_null()) {
+            if (!parameters->is_object()) {
+                return bad_request(where + ".parameters must be a JSON schema object");
+            }
+            if (auto type = parameters->find("type");
+                type != parameters->end() && !type->is_string() && !type->is_array()) {
+                return bad_request(where + ".parameters.type must be a string or an array of strings");
+            }
+            function["parameters"] = *parameters;
+        }
+        TLLM_ASSIGN_OR_RETURN(bool strict, bool_field(tool, "strict", false));
+        function["strict"] = strict;
+        tools.push_back(std::move(function));
+    }
+    return tools;
+}
+
+// tool_choice: "auto", "none", "required" or {"type": "function", "name"}; the forced header it needs (none for
+// auto and none).
+Result<std::vector<TokenId>>
+tool_choice_header(const Json& body, const Json& tools, const Tokenizer& tokenizer, bool& declare_tools) {
+    declare_tools = true;
+    auto it = body.find("tool_choice");
+    if (it == body.end() || it->is_null() || *it == "auto") {
+        return std::vector<TokenId>();
+    }
+    if (*it == "none") {
+        declare_tools = false; // undeclared, the functions cannot be called
+        return std::vector<TokenId>();
+    }
+    std::string name;
+    if (it->is_object() && it->value("type", Json()) == "function" && string_member(*it, "name") != nullptr) {
+        name = (*it)["name"].get<std::string>();
+        bool known = false;
+        for (const Json& tool : tools) {
+            known = known || tool["name"] == name;
+        }
+        if (!known) {
+            return bad_request(fmt::format("tool_choice names the function \"{}\", which tools do not declare", name));
+        }
+    } else if (*it != "required") {
+        return bad_request(
+            "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": ...}");
+    }
+    if (tools.empty()) {
+        return bad_request("tool_choice asks for a function call, but tools declare no function");
+    }
+    // The header of a call as gpt-oss writes it, up to the function's name (required) or to <|message|> (named).
+    std::vector<TokenId> header = {kTokenChannel};
+    TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary(
+        name.empty() ? std::string("commentary to=functions.") : "commentary to=functions." + name + " ", header));
+    if (!name.empty()) {
+        header.push_back(kTokenConstrain);
+        TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary("json", header));
+        header.push_back(kTokenMessage);
+    }
+    return header;
+}
+
+// reasoning.effort for the system message ("minimal" is served as low, gpt-oss's least).
+Result<std::optional<std::string>> reasoning_effort(const Json& body) {
+    auto reasoning = body.find("reasoning");
+    if (reasoning == body.end() || reasoning->is_null()) {
+        return std::optional<std::string>();
+    }
+    if (!reasoning->is_object()) {
+        return bad_request("reasoning must be an object: {\"effort\": \"low\"|\"medium\"|\"high\"}");
+    }
+    auto effort = reasoning->find("effort");
+    if (effort == reasoning->end() || effort->is_null()) {
+        return std::optional<std::string>();
+    }
+    if (*effort == "minimal" || *effort == "low" || *effort == "medium" || *effort == "high") {
+        return std::optional<std::string>(*effort == "minimal" ? "low" : effort->get<std::string>());
+    }
+    return bad_request("reasoning.effort must be \"low\", \"medium\" or \"high\"");
+}
+
+Result<Json> metadata(const Json& body) {
+    auto it = body.find("metadata");
+    if (it == body.end() || it->is_null()) {
+        return Json::object();
+    }
+    if (!it->is_object() || it->size() > 16) {
+        return bad_request("metadata must be an object of at most 16 string values");
+    }
+    for (const auto& [key, value] : it->items()) {
+        if (!value.is_string() || key.size() > 64 || value.get<std::string>().size() > 512) {
+            return bad_request(fmt::format("metadata.{} must be a string of at most 512 characters (keys at most 64)",
+                                           key.substr(0, 64)));
+        }
+    }
+    return *it;
+}
+
+} // namespace
+
+Result<std::optional<std::string>> previous_response_id(const Json& body) {
+    if (!body.is_object()) {
+        return std::optional<std::string>();
+    }
+    auto it = body.find("previous_response_id");
+    if (it == body.end() || it->is_null()) {
+        return std::optional<std::string>();
+    }
+    if (!it->is_string() || it->get<std::string>().empty()) {
+        return bad_request("previous_response_id must be a non-empty string");
+    }
+    return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<ResponsesJob> parse_responses_request(
+    const Json& body, const Json& previous, const Tokenizer& tokenizer, const ChatLimits& limits, uint64_t seed) {
+    if (!body.is_object()) {
+        return bad_request("the request body must be a JSON object");
+    }
+    ResponsesJob job;
+    if (auto model = body.find("model"); model != body.end() && !model->is_null()) {
+        if (!model->is_string() || model->get<std::string>().empty()) {
+            return bad_request("model must be a non-empty string");
+        }
+        job.model = model->get<std::string>();
+    }
+    TLLM_ASSIGN_OR_RETURN(bool background, bool_field(body, "background", false));
+    if (background) {
+        return unsupported("background: responses are served while the client waits");
+    }
+    TLLM_ASSIGN_OR_RETURN(job.stream, bool_field(body, "stream", false));
+    TLLM_ASSIGN_OR_RETURN(job.store, bool_field(body, "store", true));
+    TLLM_ASSIGN_OR_RETURN(std::optional<std::string> previous_id, previous_response_id(body));
+    TLLM_ASSIGN_OR_RETURN(job.input_items, input_items(body));
+    if (!previous.is_array()) {
+        return Error(ErrorCode::kInternal, "a stored conversation is not an array");
+    }
+    job.conversation = previous;
+    for (const Json& item : job.input_items) {
+        job.conversation.push_back(item);
+    }
+    TLLM_ASSIGN_OR_RETURN(Json messages, chat_messages(job.conversation, previous.size()));
+    Json instructions;
+    if (auto it = body.find("instructions"); it != body.end() && !it->is_null()) {
+        if (!it->is_string()) {
+            return bad_request("instructions must be a string");
+        }
+        instructions = *it;
+        messages.insert(messages.begin(), Json{{"role", "developer"}, {"content", *it}});
+    }
+    TLLM_ASSIGN_OR_RETURN(Json tools, function_tools(body));
+    bool declare_tools = true;
+    TLLM_ASSIGN_OR_RETURN(job.forced_header, tool_choice_header(body, tools, tokenizer, declare_tools));
+    TLLM_ASSIGN_OR_RETURN(std::optional<std::string> effort, reasoning_effort(body));
+    TLLM_ASSIGN_OR_RETURN(Json meta, metadata(body));
+    TLLM_ASSIGN_OR_RETURN(bool parallel_tool_calls, bool_field(body, "parallel_tool_calls", true));
+
+    Json chat = {{"messages", std::move(messages)}};
+    if (declare_tools && !tools.empty()) {
+        chat["tools"] = Json::array();
+        for (const Json& tool : tools) {
+            Json function = {{"name", tool["name"]}};
+            if (!tool["description"].is_null()) {
+                function["description"] = tool["description"];
+            }
+            if (!tool["parameters"].is_null()) {
+                function["parameters"] = tool["parameters"];
+            }
+            chat["tools"].push_back({{"type", "function"}, {"function", std::move(function)}});
+        }
+    }
+    if (effort) {
+        chat["reasoning_effort"] = *effort;
+    }
+    ChatRequestOptions render_options;
+    render_options.conversation_start_date = limits.conversation_date;
+    TLLM_ASSIGN_OR_RETURN(std::vector<Message> conversation, harmony_messages_from_chat_request(chat, render_options));
+    TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
+                          HarmonyRenderer(tokenizer).render_for_completion(conversation, Role::kAssistant));
+    prompt.insert(prompt.end(), job.forced_header.begin(), job.forced_header.end());
+    TLLM_RETURN_IF_ERROR(fill_generation(body, {"max_output_tokens"}, prompt, limits, seed, job.request));
+
+    job.echo = {{"instructions", instructions},
+                {"max_output_tokens", body.value("max_output_tokens", Json())},
+                {"metadata", std::move(meta)},
+                {"parallel_tool_calls", parallel_tool_calls},
+                {"previous_response_id", previous_id ? Json(*previous_id) : Json()},
+                {"reasoning", {{"effort", effort ? Json(*effort) : Json("medium")}, {"summary", nullptr}}},
+                {"store", job.store},
+                {"temperature",
+                 body.contains("temperature") && body["temperature"].is_number() ? body["temperature"] : Json(1.0)},
+                {"text", {{"format", {{"type", "text"}}}}},
+                {"tool_choice",
+                 body.contains("tool_choice") && !body["tool_choice"].is_null() ? body["tool_choice"] : Json("auto")},
+                {"tools", std::move(tools)},
+                {"top_p", body.contains("top_p") && body["top_p"].is_number() ? body["top_p"] : Json(1.0)},
+                {"truncation", "disabled"}};
+    return job;
+}
+
+} // namespace tllm::server
