@@ -467,5 +467,18 @@ TEST(OpenAIClient, DrivesTheServer) {
     }
 }
 
+// The Responses API through the same client: tests/server/openai_client/responses.mjs says what it checks.
+TEST(OpenAIClient, DrivesTheResponsesApi) {
+    const std::string dir = std::string(TLLM_SOURCE_DIR) + "/tests/server/openai_client";
+    const tllm::testing::CommandResult result =
+        tllm::testing::run_shell("node '" + dir + "/responses.mjs' '" + TLLM_BINARY + "' 2>&1");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    for (const char* check : {"responses.create: ok", "responses stream: ok", "function call round trip: ok",
+                              "previous_response_id and retrieve: ok", "previous_response_id across a restart: ok",
+                              "delete and store: false: ok", "responses errors: ok"}) {
+        EXPECT_NE(result.output.find(check), std::string::npos) << check << "\n" << result.output;
+    }
+}
+
 } // namespace
 } // namespace tllm::server

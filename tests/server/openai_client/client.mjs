@@ -4,45 +4,16 @@
 // and the API key. Usage: node client.mjs TRITONLLM_BINARY
 // Prints one line per check; exits non-zero on the first failure.
 import OpenAI from "openai";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import { serve as serveDemo, stop, idle } from "./serve.mjs";
 
 const binary = process.argv[2];
 const cache = mkdtempSync(join(tmpdir(), "tllm-openai-"));
 
-// Starts a server on a free port; resolves with { url, process } once it says where it listens.
-function serve(extra = []) {
-  const child = spawn(binary, ["serve", "--demo", "--port", "0", "--backend", "cpu", "--threads", "2",
-                               "--max-output-tokens", "64", ...extra],
-                      { env: { ...process.env, TRITONLLM_CACHE_DIR: cache }, stdio: ["ignore", "ignore", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let log = "";
-    child.stderr.on("data", (data) => {
-      log += data;
-      const found = log.match(/on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (found) resolve({ url: found[1], process: child, log: () => log });
-    });
-    child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${log}`)));
-  });
-}
-
-async function stop(server) {
-  const exited = new Promise((resolve) => server.process.on("exit", resolve));
-  server.process.kill("SIGTERM");
-  assert.equal(await exited, 0, "the server exits cleanly on SIGTERM");
-}
-
-async function idle(url) {
-  for (let i = 0; i < 300; ++i) {
-    const health = await (await fetch(`${url}/health`)).json();
-    if (health.running === 0 && health.waiting === 0) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
+const serve = (extra = []) => serveDemo(binary, cache, extra);
 
 const messages = [{ role: "system", content: "Be brief." }, { role: "user", content: "Say something." }];
 let server;
