@@ -18,7 +18,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 const tllm::Tokenizer& tokenizer() { return tllm::fuzz::harmony_tokenizer(); }
-constexpr const auto& kSpecials = tllm::fuzz::kHarmonySpecials;
 
 void request_side(const uint8_t* data, size_t size) {
     const Json body = Json::parse(data, data + size, nullptr, false);
@@ -50,19 +49,7 @@ void response_side(const uint8_t* data, size_t size) {
     tllm::server::ChatCompletionAssembler whole(tokenizer(), "chatcmpl-fuzz", "gpt-oss", 0, {"\n\n", "é"});
     std::vector<Json> chunks;
     for (size_t i = 0; i + 3 <= size; i += 3) {
-        const uint32_t pick = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16);
-        tllm::TokenId token = 0;
-        switch (pick % 4) {
-        case 0:
-            token = kSpecials[(pick >> 2) % std::size(kSpecials)];
-            break;
-        case 1:
-            token = static_cast<tllm::TokenId>((pick >> 2) % 1024); // short text pieces, split UTF-8 among them
-            break;
-        default:
-            token = static_cast<tllm::TokenId>((pick >> 2) % 201088);
-            break;
-        }
+        const tllm::TokenId token = tllm::fuzz::token_from_bytes(data + i);
         const tllm::TokenEvent event{1, token, 0.0f, {}};
         std::vector<Json> ignored;
         whole.on_token(event, ignored);
