@@ -148,9 +148,18 @@ void register_serve_command(CLI::App& app) {
     serve->add_option("--port", flags->port, "Port to listen on (0: any free one)")
         ->check(CLI::Range(0, 65535))
         ->capture_default_str();
-    serve->add_option("--api-key", flags->api_key, "Require this key (Authorization: Bearer KEY) on /v1/ routes");
+    serve->add_option("--api-key", flags->api_key,
+                      "Require this key (Authorization: Bearer KEY) on every route but /health");
     serve->add_option("--max-concurrency", flags->max_concurrency, "Requests generating at once")
         ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    serve->add_option("--max-queue", flags->max_queue, "Requests waiting for a place; more get 429 with Retry-After")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
+    serve
+        ->add_option("--shutdown-timeout", flags->shutdown_timeout,
+                     "Seconds open requests may run on after SIGINT or SIGTERM before they are ended")
+        ->check(CLI::Range(0, 86400))
         ->capture_default_str();
     serve
         ->add_option("--max-output-tokens", flags->max_output_tokens,

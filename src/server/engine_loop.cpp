@@ -29,8 +29,9 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(Engine& engine, const Bat
     return loop;
 }
 
-EngineLoop::EngineLoop(Engine& engine, std::unique_ptr<BatchEngine> batch)
-    : engine_(engine), batch_(std::move(batch)) {}
+EngineLoop::EngineLoop(Engine& engine, std::unique_ptr<BatchEngine> batch) : engine_(engine), batch_(std::move(batch)) {
+    update_stats({}); // the pool's size is known before any request
+}
 
 EngineLoop::~EngineLoop() {
     {
@@ -53,7 +54,7 @@ std::shared_ptr<RequestStream> EngineLoop::submit(BatchRequest request, int64_t 
         ++open_;
         request.id = next_id_++;
         stream = std::make_shared<RequestStream>(request.id);
-        incoming_.emplace_back(std::move(request), stream);
+        incoming_.push_back({std::move(request), stream, Clock::now()});
         ++stats_.requests;
     }
     work_.notify_all();
@@ -78,14 +79,35 @@ void EngineLoop::fail_all(Error error) {
 
 EngineLoopStats EngineLoop::stats() const {
     std::lock_guard lock(mutex_);
-    return stats_;
+    EngineLoopStats stats = stats_;
+    stats.open = open_;
+    stats.waiting += static_cast<int>(incoming_.size());
+    return stats;
 }
 
-void EngineLoop::update_stats(int64_t new_tokens) {
+void EngineLoop::update_stats(const std::vector<TokenEvent>& tokens) {
+    const Clock::time_point now = Clock::now();
     std::lock_guard lock(mutex_);
-    stats_.generated_tokens += new_tokens;
-    stats_.prompt_tokens = batch_->kv().prefix_stats().prompt_tokens;
-    stats_.cached_prompt_tokens = batch_->kv().prefix_stats().reused_tokens;
+    for (const TokenEvent& token : tokens) {
+        auto it = streams_.find(token.id);
+        if (it == streams_.end()) {
+            continue;
+        }
+        Open& open = it->second;
+        if (open.last_token) {
+            stats_.inter_token_latency.observe(std::chrono::duration<double>(now - *open.last_token).count());
+        } else {
+            stats_.time_to_first_token.observe(std::chrono::duration<double>(now - open.submitted).count());
+        }
+        open.last_token = now;
+    }
+    stats_.generated_tokens += static_cast<int64_t>(tokens.size());
+    const KvCacheManager& kv = batch_->kv();
+    stats_.prefix_query_tokens = kv.prefix_stats().prompt_tokens;
+    stats_.prefix_hit_tokens = kv.prefix_stats().reused_tokens;
+    stats_.kv_blocks = kv.pool().n_blocks();
+    stats_.kv_blocks_used = kv.pool().n_blocks() - kv.pool().available();
+    stats_.kv_blocks_cached = kv.pool().cached();
     stats_.running = batch_->scheduler().running();
     stats_.waiting = batch_->scheduler().waiting();
 }
@@ -102,7 +124,7 @@ void EngineLoop::run() {
         stream->push(std::move(event));
     };
     while (true) {
-        std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming;
+        std::vector<Incoming> incoming;
         std::vector<uint64_t> cancelled;
         std::optional<Error> failing;
         {
@@ -119,28 +141,33 @@ void EngineLoop::run() {
             fail_all_.reset();
         }
         if (failing) {
-            for (auto& [request, stream] : incoming) {
-                fail(stream, *failing);
+            for (Incoming& in : incoming) {
+                fail(in.stream, *failing);
             }
             ended(static_cast<int64_t>(incoming.size()));
             incoming.clear();
-            for (auto& [id, stream] : streams_) {
+            for (auto& [id, open] : streams_) {
                 std::vector<FinishedRequest> dropped;
                 batch_->cancel(id, dropped);
-                fail(stream, *failing);
+                fail(open.stream, *failing);
             }
             ended(static_cast<int64_t>(streams_.size()));
             streams_.clear();
         }
-        for (auto& [request, stream] : incoming) {
-            const uint64_t id = request.id;
-            Status status = batch_->submit(std::move(request));
+        for (Incoming& in : incoming) {
+            const uint64_t id = in.request.id;
+            const auto prompt_tokens = static_cast<int64_t>(in.request.prompt.size());
+            Status status = batch_->submit(std::move(in.request));
             if (!status.ok()) {
-                fail(stream, status.error());
+                fail(in.stream, status.error());
                 ended(1);
                 continue;
             }
-            streams_.emplace(id, stream);
+            {
+                std::lock_guard lock(mutex_);
+                stats_.prompt_tokens += prompt_tokens;
+            }
+            streams_.emplace(id, Open{in.stream, in.submitted, std::nullopt});
         }
         for (uint64_t id : cancelled) {
             std::vector<FinishedRequest> finished;
@@ -150,7 +177,7 @@ void EngineLoop::run() {
             }
         }
         if (batch_->idle()) {
-            update_stats(0);
+            update_stats({});
             continue;
         }
         std::vector<TokenEvent> tokens;
@@ -160,21 +187,23 @@ void EngineLoop::run() {
             // The engine cannot go on with these requests (a device error): every open one ends with the error,
             // and their KV goes back so that new requests can still be tried.
             TLLM_LOG_ERROR("engine step failed: {}", status.error().to_string());
-            for (auto& [id, stream] : streams_) {
+            for (auto& [id, open] : streams_) {
                 std::vector<FinishedRequest> dropped;
                 batch_->cancel(id, dropped);
-                fail(stream, status.error());
+                fail(open.stream, status.error());
             }
             ended(static_cast<int64_t>(streams_.size()));
             streams_.clear();
+            update_stats({});
             continue;
         }
+        update_stats(tokens);
         for (TokenEvent& token : tokens) {
             auto it = streams_.find(token.id);
             if (it != streams_.end()) {
                 RequestEvent event;
                 event.token = std::move(token);
-                it->second->push(std::move(event));
+                it->second.stream->push(std::move(event));
             }
         }
         for (FinishedRequest& done : finished) {
@@ -185,19 +214,18 @@ void EngineLoop::run() {
             RequestEvent event;
             event.kind = RequestEvent::Kind::kFinished;
             event.finished = std::move(done);
-            it->second->push(std::move(event));
+            it->second.stream->push(std::move(event));
             streams_.erase(it);
             ended(1);
         }
-        update_stats(static_cast<int64_t>(tokens.size()));
     }
     const Error shutting_down(ErrorCode::kInternal, "the server is shutting down");
-    for (auto& [id, stream] : streams_) {
-        fail(stream, shutting_down);
+    for (auto& [id, open] : streams_) {
+        fail(open.stream, shutting_down);
     }
     std::lock_guard lock(mutex_);
-    for (auto& [request, stream] : incoming_) {
-        fail(stream, shutting_down);
+    for (Incoming& in : incoming_) {
+        fail(in.stream, shutting_down);
     }
 }
 

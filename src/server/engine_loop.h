@@ -6,6 +6,7 @@
 
 #include "core/result.h"
 #include "runtime/batch_engine.h"
+#include "server/metrics.h"
 
 #include <chrono>
 #include <climits>
@@ -50,10 +51,18 @@ class RequestStream {
 struct EngineLoopStats {
     int64_t requests = 0;         // submitted
     int64_t generated_tokens = 0; // in all
-    int64_t prompt_tokens = 0;    // of requests that started
-    int64_t cached_prompt_tokens = 0;
+    int64_t prompt_tokens = 0;    // of requests the engine accepted
+    // Prompt positions looked up in the prefix cache at admission, and those found there.
+    int64_t prefix_query_tokens = 0;
+    int64_t prefix_hit_tokens = 0;
+    int64_t open = 0; // submitted and not yet ended (waiting to be taken in, queued, or generating)
     int running = 0;
-    int waiting = 0;
+    int waiting = 0; // in the scheduler's queue, or not yet taken in by the engine thread
+    int32_t kv_blocks = 0;
+    int32_t kv_blocks_used = 0;   // held by a sequence (cached blocks nobody holds are free to take)
+    int32_t kv_blocks_cached = 0; // published for prefix reuse, held or not
+    Histogram time_to_first_token = time_to_first_token_histogram();
+    Histogram inter_token_latency = inter_token_latency_histogram();
 };
 
 class EngineLoop {
@@ -76,8 +85,21 @@ class EngineLoop {
 
   private:
     EngineLoop(Engine& engine, std::unique_ptr<BatchEngine> batch);
+    using Clock = std::chrono::steady_clock;
+    struct Incoming {
+        BatchRequest request;
+        std::shared_ptr<RequestStream> stream;
+        Clock::time_point submitted;
+    };
+    struct Open {
+        std::shared_ptr<RequestStream> stream;
+        Clock::time_point submitted;
+        std::optional<Clock::time_point> last_token;
+    };
     void run();
-    void update_stats(int64_t new_tokens); // engine thread
+    // Engine thread: counts a step's tokens (before they are pushed, so that a client that has its reply reads
+    // figures that include it) and refreshes the engine's gauges.
+    void update_stats(const std::vector<TokenEvent>& tokens);
 
     Engine& engine_;
     std::unique_ptr<BatchEngine> batch_; // touched by the engine thread only
@@ -86,10 +108,10 @@ class EngineLoop {
     bool stopping_ = false;
     uint64_t next_id_ = 1;
     int64_t open_ = 0; // submitted and not yet ended
-    std::vector<std::pair<BatchRequest, std::shared_ptr<RequestStream>>> incoming_;
+    std::vector<Incoming> incoming_;
     std::vector<uint64_t> cancelled_;
-    std::optional<Error> fail_all_;                              // set by fail_all(), carried out by the engine thread
-    std::map<uint64_t, std::shared_ptr<RequestStream>> streams_; // requests in the engine (engine thread only)
+    std::optional<Error> fail_all_;    // set by fail_all(), carried out by the engine thread
+    std::map<uint64_t, Open> streams_; // requests in the engine (engine thread only)
     EngineLoopStats stats_;
     std::thread thread_;
 };

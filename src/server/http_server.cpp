@@ -104,7 +104,7 @@ void HttpServer::routes() {
             send_error(res, 503, "the server is shutting down");
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (options_.api_key.empty() || !req.path.starts_with("/v1/")) {
+        if (options_.api_key.empty() || req.path == "/health") {
             return httplib::Server::HandlerResponse::Unhandled;
         }
         if (req.get_header_value("Authorization") != "Bearer " + options_.api_key) {
@@ -121,6 +121,13 @@ void HttpServer::routes() {
                                     : res.status == 413 ? "the request body is too large"
                                                         : fmt::format("HTTP {}", res.status);
         res.set_content(error_body(message, res.status).dump(), "application/json");
+    });
+    // Counted once the answer is written (a stream when it ends), with the status it went out with.
+    http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        metrics_.count_request(req.path, req.method, res.status);
+    });
+    http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_.render(engine_.stats()), "text/plain; version=0.0.4; charset=utf-8");
     });
     http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
         const EngineLoopStats stats = engine_.stats();

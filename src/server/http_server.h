@@ -1,12 +1,13 @@
 // `tritonllm serve`'s HTTP side (cpp-httplib, a pool of handler threads): OpenAI's Chat Completions and Responses
 // (whole or streamed as server-sent events; stored responses read and deleted by id), the model list, a health
-// check; a bearer key when one is set; request bodies capped in size. It knows the engine only through EngineLoop,
-// and nothing of kernels.
+// check, Prometheus metrics; a bearer key when one is set; request bodies capped in size. It knows the engine only
+// through EngineLoop, and nothing of kernels.
 #pragma once
 
 #include "core/result.h"
 #include "server/chat_completions.h"
 #include "server/engine_loop.h"
+#include "server/metrics.h"
 #include "server/response_store.h"
 #include "tokenizer/tokenizer.h"
 
@@ -65,6 +66,7 @@ class HttpServer {
     ServerOptions options_;
     std::unique_ptr<ResponseStore> own_store_; // when none was given
     ResponseStore* store_;
+    Metrics metrics_; // before http_, whose handlers count into it
     std::unique_ptr<httplib::Server> http_;
     int port_ = 0;
     std::atomic<uint64_t> seed_;
