@@ -3,7 +3,7 @@
 // must fit the limits (a prompt that ends by opening the assistant's turn, 1 to max_output_tokens tokens to
 // generate within the context). Response side: each 3-byte group of the rest is a sampled token (Harmony
 // specials, short text tokens, any id); the streamed deltas and the whole response must be valid JSON (valid
-// UTF-8 included), and the streamed reply and reasoning must equal the whole response's.
+// UTF-8 included), and the streamed reply, reasoning and log-probability entries must equal the whole response's.
 #include "core/check.h"
 #include "harmony_tokens.h"
 #include "server/chat_completions.h"
@@ -45,12 +45,15 @@ void request_side(const uint8_t* data, size_t size) {
 }
 
 void response_side(const uint8_t* data, size_t size) {
-    tllm::server::ChatCompletionAssembler streamed(tokenizer(), "chatcmpl-fuzz", "gpt-oss", 0, {"\n\n", "é"});
-    tllm::server::ChatCompletionAssembler whole(tokenizer(), "chatcmpl-fuzz", "gpt-oss", 0, {"\n\n", "é"});
+    tllm::server::ChatOutputOptions options;
+    options.stop_text = {"\n\n", "é"};
+    options.logprobs = true;
+    tllm::server::ChatCompletionAssembler streamed(tokenizer(), "chatcmpl-fuzz", "gpt-oss", 0, options);
+    tllm::server::ChatCompletionAssembler whole(tokenizer(), "chatcmpl-fuzz", "gpt-oss", 0, options);
     std::vector<Json> chunks;
     for (size_t i = 0; i + 3 <= size; i += 3) {
         const tllm::TokenId token = tllm::fuzz::token_from_bytes(data + i);
-        const tllm::TokenEvent event{1, token, 0.0f, {}};
+        const tllm::TokenEvent event{1, token, -1.0f, {{token, -1.0f}, {tllm::kTokenEnd, -2.0f}}};
         std::vector<Json> ignored;
         whole.on_token(event, ignored);
         if (streamed.on_token(event, chunks)) {
@@ -60,11 +63,15 @@ void response_side(const uint8_t* data, size_t size) {
     const Json last = streamed.finish_chunk(false, chunks);
     std::string content;
     std::string reasoning;
+    Json logprobs = Json::array();
     for (const Json& chunk : chunks) {
         (void)chunk.dump(); // throws on invalid UTF-8
         const Json& delta = chunk["choices"][0]["delta"];
         content += delta.value("content", "");
         reasoning += delta.value("reasoning_content", "");
+        if (const Json& entries = chunk["choices"][0]["logprobs"]; !entries.is_null()) {
+            logprobs.insert(logprobs.end(), entries["content"].begin(), entries["content"].end());
+        }
     }
     (void)last.dump();
     const Json response = whole.response(false, 1);
@@ -73,6 +80,7 @@ void response_side(const uint8_t* data, size_t size) {
     TLLM_CHECK(content == (message["content"].is_null() ? "" : message["content"].get<std::string>()),
                "streamed content differs from the whole response's");
     TLLM_CHECK(reasoning == message.value("reasoning_content", ""), "streamed reasoning differs");
+    TLLM_CHECK(logprobs == response["choices"][0]["logprobs"]["content"], "streamed log-probabilities differ");
 }
 
 } // namespace

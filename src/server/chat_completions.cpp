@@ -12,15 +12,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Where `text` may be cut without splitting a UTF-8 character: the largest boundary at or below `at`.
-size_t utf8_boundary(const std::string& text, size_t at) {
-    at = std::min(at, text.size());
-    while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) {
-        --at;
-    }
-    return at;
-}
-
 } // namespace
 
 const char* chat_finish_name(ChatFinish finish) {
@@ -49,18 +40,37 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
     if (n.value_or(1) != 1) {
         return Error(ErrorCode::kUnsupported, "n: one choice per request is served");
     }
-    if (body.contains("logprobs") && !body["logprobs"].is_null() && body["logprobs"] != false) {
-        return Error(ErrorCode::kUnsupported, "logprobs: not served yet");
+    TLLM_ASSIGN_OR_RETURN(job.output.logprobs, bool_field(body, "logprobs", false));
+    TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> top_logprobs,
+                          integer_field(body, "top_logprobs", 0, BatchEngine::kMaxTopLogprobs));
+    if (top_logprobs && !job.output.logprobs) {
+        return bad_request("top_logprobs needs logprobs: true");
     }
+    // gpt-oss writes one call per message and <|call|> ends the turn, so a reply holds at most one call whichever
+    // this says; it is checked and otherwise accepted.
+    TLLM_RETURN_IF_ERROR(bool_field(body, "parallel_tool_calls", true));
     ChatRequestOptions render_options;
     render_options.conversation_start_date = limits.conversation_date;
     Json request = body;
-    TLLM_ASSIGN_OR_RETURN(job.exclude_reasoning, reasoning_field(body, request));
+    TLLM_ASSIGN_OR_RETURN(job.output.exclude_reasoning, reasoning_field(body, request));
+    // Rendered with the tools first, which checks them, even where tool_choice "none" then leaves them out.
     TLLM_ASSIGN_OR_RETURN(std::vector<Message> messages, harmony_messages_from_chat_request(request, render_options));
+    std::vector<std::string> function_names;
+    for (const Json& tool : request.value("tools", Json::array())) {
+        function_names.push_back(tool["function"]["name"].get<std::string>());
+    }
+    TLLM_ASSIGN_OR_RETURN(ToolChoice choice, tool_choice_field(body, function_names, tokenizer));
+    if (!choice.declare_tools) {
+        request.erase("tools");
+        TLLM_ASSIGN_OR_RETURN(messages, harmony_messages_from_chat_request(request, render_options));
+    }
     TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
                           HarmonyRenderer(tokenizer).render_for_completion(messages, Role::kAssistant));
+    prompt.insert(prompt.end(), choice.forced_header.begin(), choice.forced_header.end());
+    job.output.forced_header = std::move(choice.forced_header);
     TLLM_RETURN_IF_ERROR(
         fill_generation(body, {"max_completion_tokens", "max_tokens"}, prompt, limits, default_seed, job.request));
+    job.request.top_logprobs = job.output.logprobs ? static_cast<int32_t>(top_logprobs.value_or(0)) : -1;
     TLLM_ASSIGN_OR_RETURN(job.stream, bool_field(body, "stream", false));
     if (auto options = body.find("stream_options"); options != body.end() && !options->is_null()) {
         if (!options->is_object()) {
@@ -77,20 +87,21 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
             if (!text.is_string() || text.get<std::string>().empty()) {
                 return bad_request("stop must hold non-empty strings");
             }
-            job.stop_text.push_back(text.get<std::string>());
+            job.output.stop_text.push_back(text.get<std::string>());
         }
     }
     return job;
 }
 
-ChatCompletionAssembler::ChatCompletionAssembler(const Tokenizer& tokenizer,
-                                                 std::string id,
-                                                 std::string model,
-                                                 int64_t created,
-                                                 std::vector<std::string> stop_text,
-                                                 bool exclude_reasoning)
-    : parser_(tokenizer, Role::kAssistant), id_(std::move(id)), model_(std::move(model)), created_(created),
-      stop_text_(std::move(stop_text)), exclude_reasoning_(exclude_reasoning) {}
+ChatCompletionAssembler::ChatCompletionAssembler(
+    const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, ChatOutputOptions options)
+    : tokenizer_(tokenizer), parser_(tokenizer, Role::kAssistant), id_(std::move(id)), model_(std::move(model)),
+      created_(created), exclude_reasoning_(options.exclude_reasoning), logprobs_(options.logprobs),
+      content_(std::move(options.stop_text)) {
+    for (TokenId token : options.forced_header) {
+        parser_.push(token, pending_);
+    }
+}
 
 Json ChatCompletionAssembler::chunk(Json delta) const {
     Json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -108,16 +119,29 @@ bool ChatCompletionAssembler::on_token(const TokenEvent& token, std::vector<Json
         chunks.push_back(chunk({{"role", "assistant"}, {"content", ""}}));
         role_sent_ = true;
     }
-    if (stopped_) {
+    if (content_.stopped()) {
         return true;
     }
     std::vector<ParserEvent> events;
+    events.swap(pending_);
+    for (const ParserEvent& event : events) {
+        handle(event, chunks);
+    }
+    // As vLLM does, log-probabilities are given for the tokens whose text lands in `content`: not for the
+    // Harmony structure (<|channel|>, headers, <|end|>), reasoning or calls.
+    if (logprobs_ && parser_.in_message() && in_content() && !tokenizer_.is_special(token.token)) {
+        const Result<std::string_view> bytes = tokenizer_.token_bytes(token.token);
+        content_.add_token(chat_logprob_entry(tokenizer_, token), bytes.ok() ? bytes->size() : 0);
+    }
+    events.clear();
     parser_.push(token.token, events);
     for (const ParserEvent& event : events) {
         handle(event, chunks);
     }
-    return stopped_;
+    return content_.stopped();
 }
+
+bool ChatCompletionAssembler::in_content() const { return !(channel_ == "analysis" || recipient_); }
 
 void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>& chunks) {
     switch (event.type) {
@@ -144,7 +168,7 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
                 chunk({{"tool_calls", Json::array({{{"index", index}, {"function", {{"arguments", event.text}}}}})}}));
             return;
         }
-        if (channel_ == "analysis" || recipient_) {
+        if (!in_content()) {
             if (!exclude_reasoning_) { // both names: vLLM's reasoning_content, OpenRouter's and newer clients'
                                        // reasoning
                 reasoning_ += event.text;
@@ -152,21 +176,9 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
             }
             return;
         }
-        // The final channel (and commentary preambles) are the reply. With stop strings, text that might begin
-        // one is held back until it cannot, and the reply ends before the first one found.
-        const size_t before = content_.size();
-        content_ += event.text;
-        size_t hold = 0;
-        for (const std::string& stop : stop_text_) {
-            const size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
-            const size_t at = content_.find(stop, from);
-            if (at != std::string::npos) {
-                content_.resize(at);
-                stopped_ = true;
-            }
-            hold = std::max(hold, stop.size() - 1);
-        }
-        send_content(stopped_ ? content_.size() : content_.size() - std::min(hold, content_.size()), chunks);
+        // The final channel (and commentary preambles) are the reply.
+        content_.append(event.text);
+        send_content(false, chunks);
         return;
     }
     case ParserEventType::kMessageEnd:
@@ -181,16 +193,21 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
     }
 }
 
-void ChatCompletionAssembler::send_content(size_t end, std::vector<Json>& chunks) {
-    end = utf8_boundary(content_, end);
-    if (end > content_sent_) {
-        chunks.push_back(chunk({{"content", content_.substr(content_sent_, end - content_sent_)}}));
-        content_sent_ = end;
+void ChatCompletionAssembler::send_content(bool end, std::vector<Json>& chunks) {
+    Json entries = Json::array();
+    const std::string text = content_.take(end, entries);
+    if (text.empty() && entries.empty()) {
+        return;
     }
+    Json out = chunk({{"content", text}});
+    if (logprobs_) {
+        out["choices"][0]["logprobs"] = {{"content", std::move(entries)}, {"refusal", nullptr}};
+    }
+    chunks.push_back(std::move(out));
 }
 
 ChatFinish ChatCompletionAssembler::finish_reason(bool length) const {
-    if (stopped_) {
+    if (content_.stopped()) {
         return ChatFinish::kStop;
     }
     if (last_token_ == kTokenCall || !tool_calls_.empty()) {
@@ -204,14 +221,15 @@ void ChatCompletionAssembler::finish(std::vector<Json>& chunks) {
         return;
     }
     finished_ = true;
-    if (!stopped_) {
+    if (!content_.stopped()) {
         std::vector<ParserEvent> events;
+        events.swap(pending_); // no token came
         parser_.finish(events);
         for (const ParserEvent& event : events) {
             handle(event, chunks);
         }
     }
-    send_content(content_.size(), chunks);
+    send_content(true, chunks);
 }
 
 Json ChatCompletionAssembler::finish_chunk(bool length, std::vector<Json>& chunks) {
@@ -237,8 +255,9 @@ Json ChatCompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
 Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
     std::vector<Json> unused;
     finish(unused);
+    const std::string& content = content_.text();
     Json message = {{"role", "assistant"},
-                    {"content", content_.empty() && !tool_calls_.empty() ? Json() : Json(content_)}};
+                    {"content", content.empty() && !tool_calls_.empty() ? Json() : Json(content)}};
     if (!reasoning_.empty()) {
         message["reasoning"] = reasoning_;
         message["reasoning_content"] = reasoning_;
@@ -248,7 +267,7 @@ Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
     }
     Json choice = {{"index", 0},
                    {"message", std::move(message)},
-                   {"logprobs", nullptr},
+                   {"logprobs", logprobs_ ? Json{{"content", content_.entries()}, {"refusal", nullptr}} : Json()},
                    {"finish_reason", chat_finish_name(finish_reason(length))}};
     return Json{{"id", id_},
                 {"object", "chat.completion"},

@@ -8,6 +8,7 @@
 #include "core/result.h"
 #include "runtime/batch_engine.h"
 #include "server/request_fields.h"
+#include "server/streamed_text.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cstdint>
@@ -18,17 +19,25 @@
 
 namespace tllm::server {
 
+// What the reply's assembler needs of its request.
+struct ChatOutputOptions {
+    std::vector<std::string> stop_text; // `stop`: the reply ends before the first of these
+    bool exclude_reasoning = false;     // `reasoning.exclude`: the reasoning is generated but not returned
+    bool logprobs = false;              // entries for the tokens whose text is in `content`
+    std::vector<TokenId> forced_header; // tool_choice required or named (ToolChoice::forced_header)
+};
+
 struct ChatCompletionJob {
     BatchRequest request; // prompt, max_new_tokens, stop tokens, sampling, log-probabilities
     bool stream = false;
-    bool include_usage = false;         // stream_options.include_usage
-    std::vector<std::string> stop_text; // `stop`: the reply ends before the first of these
-    bool exclude_reasoning = false;     // `reasoning.exclude`: the reasoning is generated but not returned
+    bool include_usage = false; // stream_options.include_usage
+    ChatOutputOptions output;
     std::string model;
 };
 
 // kInvalidArgument (HTTP 400) with a message naming the field for anything a client got wrong; kUnsupported for
-// what we do not offer (n > 1, non-text content).
+// what we do not offer (n > 1, non-text content). tool_choice "required" or named ends the prompt with the start
+// of a call's header (ToolChoice), "none" leaves the functions undeclared.
 Result<ChatCompletionJob> parse_chat_completion(const nlohmann::ordered_json& body,
                                                 const Tokenizer& tokenizer,
                                                 const ChatLimits& limits,
@@ -39,12 +48,8 @@ enum class ChatFinish { kStop, kLength, kToolCalls };
 // Turns one request's sampled tokens into OpenAI's objects.
 class ChatCompletionAssembler {
   public:
-    ChatCompletionAssembler(const Tokenizer& tokenizer,
-                            std::string id,
-                            std::string model,
-                            int64_t created,
-                            std::vector<std::string> stop_text,
-                            bool exclude_reasoning = false);
+    ChatCompletionAssembler(
+        const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, ChatOutputOptions options);
 
     // One sampled token: appends the stream chunks it causes (none while a header or a multi-byte character is
     // incomplete). True when the reply has ended (a stop string was reached): the caller ends the request.
@@ -61,23 +66,26 @@ class ChatCompletionAssembler {
     void handle(const ParserEvent& event, std::vector<nlohmann::ordered_json>& chunks);
     ChatFinish finish_reason(bool length) const;
     void finish(std::vector<nlohmann::ordered_json>& chunks);
-    // Sends content_ up to `end` (moved back to a UTF-8 boundary) that no chunk has carried yet.
-    void send_content(size_t end, std::vector<nlohmann::ordered_json>& chunks);
+    // Sends the content no chunk has carried yet that no stop string can claim (all of it at the `end`), with its
+    // tokens' log-probabilities.
+    void send_content(bool end, std::vector<nlohmann::ordered_json>& chunks);
+    // Whether the message being read is the reply (the final channel, or a commentary preamble).
+    bool in_content() const;
     nlohmann::ordered_json usage(int64_t prompt_tokens) const;
 
+    const Tokenizer& tokenizer_;
     HarmonyStreamParser parser_;
+    std::vector<ParserEvent> pending_; // of the forced header, handled with the first token
     std::string id_;
     std::string model_;
     int64_t created_;
-    std::vector<std::string> stop_text_;
     bool exclude_reasoning_ = false;
+    bool logprobs_ = false;
     bool role_sent_ = false;
-    bool stopped_ = false; // a stop string ended the reply
     bool finished_ = false;
-    size_t content_sent_ = 0; // bytes of content_ that chunks carried
     int64_t completion_tokens_ = 0;
     TokenId last_token_ = -1;
-    std::string content_;
+    StreamedText content_;
     std::string reasoning_;
     nlohmann::ordered_json tool_calls_ = nlohmann::ordered_json::array();
     std::optional<std::string> channel_; // of the message being read

@@ -154,8 +154,7 @@ void HttpServer::routes() {
         const int64_t prompt_tokens = static_cast<int64_t>(job->request.prompt.size());
         const bool streamed = job->stream;
         const bool include_usage = job->include_usage;
-        std::vector<std::string> stop_text = job->stop_text;
-        const bool exclude_reasoning = job->exclude_reasoning;
+        ChatOutputOptions output = std::move(job->output);
         const std::string model = body.contains("model") ? job->model : options_.model_name;
         auto active = std::make_shared<ActiveRequest>(active_);
         std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
@@ -165,7 +164,7 @@ void HttpServer::routes() {
         }
         auto writer = std::make_shared<ChatReply>(
             std::make_unique<ChatCompletionAssembler>(tokenizer_, fmt::format("chatcmpl-{:016x}", stream->id() ^ seed),
-                                                      model, unix_seconds(), stop_text, exclude_reasoning),
+                                                      model, unix_seconds(), std::move(output)),
             prompt_tokens, streamed, include_usage);
         if (streamed) {
             reply_stream(engine_, stream, writer, active, res);

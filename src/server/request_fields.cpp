@@ -66,6 +66,47 @@ Result<bool> reasoning_field(const Json& body, Json& chat_request) {
     return bool_field(*reasoning, "exclude", false);
 }
 
+Result<ToolChoice>
+tool_choice_field(const Json& body, const std::vector<std::string>& function_names, const Tokenizer& tokenizer) {
+    ToolChoice choice;
+    auto it = body.find("tool_choice");
+    if (it == body.end() || it->is_null() || *it == "auto") {
+        return choice;
+    }
+    if (*it == "none") {
+        choice.declare_tools = false;
+        return choice;
+    }
+    std::string name;
+    if (it->is_object() && it->value("type", Json()) == "function") {
+        const Json* named = it->contains("function") ? &(*it)["function"] : &*it;
+        if (!named->is_object() || !named->contains("name") || !(*named)["name"].is_string()) {
+            return bad_request("tool_choice names no function: {\"type\": \"function\", \"function\": {\"name\": "
+                               "...}} (Chat Completions) or {\"type\": \"function\", \"name\": ...} (Responses)");
+        }
+        name = (*named)["name"].get<std::string>();
+        if (std::find(function_names.begin(), function_names.end(), name) == function_names.end()) {
+            return bad_request(fmt::format("tool_choice names the function \"{}\", which tools do not declare", name));
+        }
+    } else if (*it != "required") {
+        return bad_request("tool_choice must be \"auto\", \"none\", \"required\" or a named function");
+    }
+    if (function_names.empty()) {
+        return bad_request("tool_choice asks for a function call, but tools declare no function");
+    }
+    // The header of a call as gpt-oss writes it, up to the function's name (required) or to <|message|> (named).
+    choice.forced_header = {kTokenChannel};
+    TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary(name.empty() ? std::string("commentary to=functions.")
+                                                                : "commentary to=functions." + name + " ",
+                                                   choice.forced_header));
+    if (!name.empty()) {
+        choice.forced_header.push_back(kTokenConstrain);
+        TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary("json", choice.forced_header));
+        choice.forced_header.push_back(kTokenMessage);
+    }
+    return choice;
+}
+
 Status fill_generation(const Json& body,
                        std::initializer_list<const char*> max_keys,
                        const std::vector<TokenId>& prompt,

@@ -38,6 +38,22 @@ Result<bool> bool_field(const nlohmann::ordered_json& body, const char* key, boo
 // `chat_request`'s reasoning_effort (what chat/openai_request.h reads); returns `exclude`.
 Result<bool> reasoning_field(const nlohmann::ordered_json& body, nlohmann::ordered_json& chat_request);
 
+// What tool_choice asks of a request with the function tools `function_names`.
+struct ToolChoice {
+    bool declare_tools = true; // false for "none": undeclared, the functions cannot be called
+    // "required" or a named function: the start of a call's header, appended to the prompt after the assistant's
+    // "<|start|>assistant" so that the model cannot answer in prose (nor reason first); the output's parser reads
+    // these tokens before the sampled ones.
+    std::vector<TokenId> forced_header;
+};
+
+// tool_choice: "auto" (or absent), "none", "required", or a named function in either API's form: {"type":
+// "function", "name"} (Responses) or {"type": "function", "function": {"name"}} (Chat Completions). A 400 when
+// the name is not among the functions, or when a call is asked for and there are none.
+Result<ToolChoice> tool_choice_field(const nlohmann::ordered_json& body,
+                                     const std::vector<std::string>& function_names,
+                                     const Tokenizer& tokenizer);
+
 // Fills `request` from `prompt` and the body's sampling fields. The token limit is the first of `max_keys` the
 // body has (each within [1, limits.max_output_tokens]), else what the context leaves up to max_output_tokens;
 // kContextOverflow when the prompt, or the prompt and the limit asked for, do not fit the context.

@@ -276,48 +276,6 @@ Result<Json> function_tools(const Json& body) {
     return tools;
 }
 
-// tool_choice: "auto", "none", "required" or {"type": "function", "name"}; the forced header it needs (none for
-// auto and none).
-Result<std::vector<TokenId>>
-tool_choice_header(const Json& body, const Json& tools, const Tokenizer& tokenizer, bool& declare_tools) {
-    declare_tools = true;
-    auto it = body.find("tool_choice");
-    if (it == body.end() || it->is_null() || *it == "auto") {
-        return std::vector<TokenId>();
-    }
-    if (*it == "none") {
-        declare_tools = false; // undeclared, the functions cannot be called
-        return std::vector<TokenId>();
-    }
-    std::string name;
-    if (it->is_object() && it->value("type", Json()) == "function" && string_member(*it, "name") != nullptr) {
-        name = (*it)["name"].get<std::string>();
-        bool known = false;
-        for (const Json& tool : tools) {
-            known = known || tool["name"] == name;
-        }
-        if (!known) {
-            return bad_request(fmt::format("tool_choice names the function \"{}\", which tools do not declare", name));
-        }
-    } else if (*it != "required") {
-        return bad_request(
-            "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": ...}");
-    }
-    if (tools.empty()) {
-        return bad_request("tool_choice asks for a function call, but tools declare no function");
-    }
-    // The header of a call as gpt-oss writes it, up to the function's name (required) or to <|message|> (named).
-    std::vector<TokenId> header = {kTokenChannel};
-    TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary(
-        name.empty() ? std::string("commentary to=functions.") : "commentary to=functions." + name + " ", header));
-    if (!name.empty()) {
-        header.push_back(kTokenConstrain);
-        TLLM_RETURN_IF_ERROR(tokenizer.append_ordinary("json", header));
-        header.push_back(kTokenMessage);
-    }
-    return header;
-}
-
 // reasoning.effort for the system message ("minimal" is served as low, gpt-oss's least).
 Result<std::optional<std::string>> reasoning_effort(const Json& body) {
     auto reasoning = body.find("reasoning");
@@ -407,8 +365,13 @@ Result<ResponsesJob> parse_responses_request(
         messages.insert(messages.begin(), Json{{"role", "developer"}, {"content", *it}});
     }
     TLLM_ASSIGN_OR_RETURN(Json tools, function_tools(body));
-    bool declare_tools = true;
-    TLLM_ASSIGN_OR_RETURN(job.forced_header, tool_choice_header(body, tools, tokenizer, declare_tools));
+    std::vector<std::string> function_names;
+    for (const Json& tool : tools) {
+        function_names.push_back(tool["name"].get<std::string>());
+    }
+    TLLM_ASSIGN_OR_RETURN(ToolChoice choice, tool_choice_field(body, function_names, tokenizer));
+    job.forced_header = std::move(choice.forced_header);
+    const bool declare_tools = choice.declare_tools;
     TLLM_ASSIGN_OR_RETURN(std::optional<std::string> effort, reasoning_effort(body));
     TLLM_ASSIGN_OR_RETURN(Json meta, metadata(body));
     TLLM_ASSIGN_OR_RETURN(bool parallel_tool_calls, bool_field(body, "parallel_tool_calls", true));
