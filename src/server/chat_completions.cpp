@@ -72,24 +72,8 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
         fill_generation(body, {"max_completion_tokens", "max_tokens"}, prompt, limits, default_seed, job.request));
     job.request.top_logprobs = job.output.logprobs ? static_cast<int32_t>(top_logprobs.value_or(0)) : -1;
     TLLM_ASSIGN_OR_RETURN(job.stream, bool_field(body, "stream", false));
-    if (auto options = body.find("stream_options"); options != body.end() && !options->is_null()) {
-        if (!options->is_object()) {
-            return bad_request("stream_options must be an object");
-        }
-        TLLM_ASSIGN_OR_RETURN(job.include_usage, bool_field(*options, "include_usage", false));
-    }
-    if (auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
-        const Json list = stop->is_string() ? Json::array({*stop}) : *stop;
-        if (!list.is_array() || list.size() > 4) {
-            return bad_request("stop must be a string or an array of at most 4 strings");
-        }
-        for (const Json& text : list) {
-            if (!text.is_string() || text.get<std::string>().empty()) {
-                return bad_request("stop must hold non-empty strings");
-            }
-            job.output.stop_text.push_back(text.get<std::string>());
-        }
-    }
+    TLLM_ASSIGN_OR_RETURN(job.include_usage, include_usage_field(body));
+    TLLM_ASSIGN_OR_RETURN(job.output.stop_text, stop_field(body));
     return job;
 }
 
@@ -128,16 +112,19 @@ bool ChatCompletionAssembler::on_token(const TokenEvent& token, std::vector<Json
         handle(event, chunks);
     }
     // As vLLM does, log-probabilities are given for the tokens whose text lands in `content`: not for the
-    // Harmony structure (<|channel|>, headers, <|end|>), reasoning or calls.
-    if (logprobs_ && parser_.in_message() && in_content() && !tokenizer_.is_special(token.token)) {
+    // Harmony structure (<|channel|>, headers, <|end|>), reasoning or calls. A token waits in pending_entries_
+    // until the parser says where its text went; a header that turns out malformed is content, its tokens too.
+    if (logprobs_) {
         const Result<std::string_view> bytes = tokenizer_.token_bytes(token.token);
-        content_.add_token(chat_logprob_entry(tokenizer_, token), bytes.ok() ? bytes->size() : 0);
+        pending_entries_.emplace_back(chat_logprob_entry(tokenizer_, token), bytes.ok() ? bytes->size() : 0);
     }
     events.clear();
     parser_.push(token.token, events);
+    current_token_ = token.token;
     for (const ParserEvent& event : events) {
         handle(event, chunks);
     }
+    current_token_ = -1;
     return content_.stopped();
 }
 
@@ -146,6 +133,13 @@ bool ChatCompletionAssembler::in_content() const { return !(channel_ == "analysi
 void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>& chunks) {
     switch (event.type) {
     case ParserEventType::kMessageStart: {
+        if (current_token_ == kTokenMessage && !event.message.degraded) {
+            pending_entries_.clear(); // a header's tokens
+        } else if (!pending_entries_.empty() && current_token_ >= 0 && tokenizer_.is_special(current_token_)) {
+            // A header that never became one is text, but the token that ended it (<|message|>, <|end|>, ...)
+            // brings none.
+            pending_entries_.pop_back();
+        }
         channel_ = event.message.channel;
         recipient_ = event.message.recipient;
         if (recipient_ && recipient_->starts_with("functions.")) {
@@ -160,6 +154,9 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
         return;
     }
     case ParserEventType::kTextDelta: {
+        if (!in_content()) {
+            pending_entries_.clear(); // reasoning or a call's arguments
+        }
         if (recipient_ && recipient_->starts_with("functions.")) {
             const size_t index = tool_calls_.size() - 1;
             tool_calls_[index]["function"]["arguments"] =
@@ -177,11 +174,16 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
             return;
         }
         // The final channel (and commentary preambles) are the reply.
+        for (auto& [entry, length] : pending_entries_) {
+            content_.add_token(std::move(entry), length);
+        }
+        pending_entries_.clear();
         content_.append(event.text);
         send_content(false, chunks);
         return;
     }
     case ParserEventType::kMessageEnd:
+        pending_entries_.clear(); // the end token
         channel_.reset();
         recipient_.reset();
         return;
@@ -239,17 +241,8 @@ Json ChatCompletionAssembler::finish_chunk(bool length, std::vector<Json>& chunk
     return last;
 }
 
-Json ChatCompletionAssembler::usage(int64_t prompt_tokens) const {
-    return {{"prompt_tokens", prompt_tokens},
-            {"completion_tokens", completion_tokens_},
-            {"total_tokens", prompt_tokens + completion_tokens_}};
-}
-
 Json ChatCompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
-    Json out = chunk(Json::object());
-    out["choices"] = Json::array();
-    out["usage"] = usage(prompt_tokens);
-    return out;
+    return server::usage_chunk(chunk(Json::object()), prompt_tokens, completion_tokens_);
 }
 
 Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
@@ -274,7 +267,7 @@ Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
                 {"created", created_},
                 {"model", model_},
                 {"choices", Json::array({std::move(choice)})},
-                {"usage", usage(prompt_tokens)}};
+                {"usage", usage_object(prompt_tokens, completion_tokens_)}};
 }
 
 } // namespace tllm::server

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tllm::server {
@@ -71,7 +72,6 @@ class ChatCompletionAssembler {
     void send_content(bool end, std::vector<nlohmann::ordered_json>& chunks);
     // Whether the message being read is the reply (the final channel, or a commentary preamble).
     bool in_content() const;
-    nlohmann::ordered_json usage(int64_t prompt_tokens) const;
 
     const Tokenizer& tokenizer_;
     HarmonyStreamParser parser_;
@@ -86,6 +86,9 @@ class ChatCompletionAssembler {
     int64_t completion_tokens_ = 0;
     TokenId last_token_ = -1;
     StreamedText content_;
+    // Log-probability entries (and byte lengths) of the tokens whose text the parser has not placed yet.
+    std::vector<std::pair<nlohmann::ordered_json, size_t>> pending_entries_;
+    TokenId current_token_ = -1; // the sampled token whose events are being handled (-1: none)
     std::string reasoning_;
     nlohmann::ordered_json tool_calls_ = nlohmann::ordered_json::array();
     std::optional<std::string> channel_; // of the message being read

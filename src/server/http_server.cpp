@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include "core/log.h"
+#include "server/completions.h"
 #include "server/reply.h"
 
 #include <chrono>
@@ -12,53 +13,6 @@ namespace tllm::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::string event(const Json& data) { return "data: " + data.dump() + "\n\n"; }
-
-// A chat completion's events: chat.completion.chunk deltas ending in `data: [DONE]`, or one chat.completion.
-class ChatReply : public ReplyWriter {
-  public:
-    ChatReply(std::unique_ptr<ChatCompletionAssembler> assembler,
-              int64_t prompt_tokens,
-              bool streamed,
-              bool include_usage)
-        : assembler_(std::move(assembler)), prompt_tokens_(prompt_tokens), streamed_(streamed),
-          include_usage_(include_usage) {}
-
-    bool token(const TokenEvent& token, std::string& out) override {
-        std::vector<Json> chunks;
-        const bool stop = assembler_->on_token(token, chunks);
-        for (const Json& chunk : chunks) {
-            out += event(chunk);
-        }
-        return stop;
-    }
-    void finished(bool length, std::string& out) override {
-        if (!streamed_) {
-            out = assembler_->response(length, prompt_tokens_).dump();
-            return;
-        }
-        std::vector<Json> chunks;
-        const Json last = assembler_->finish_chunk(length, chunks);
-        chunks.push_back(last);
-        if (include_usage_) {
-            chunks.push_back(assembler_->usage_chunk(prompt_tokens_));
-        }
-        for (const Json& chunk : chunks) {
-            out += event(chunk);
-        }
-        out += "data: [DONE]\n\n";
-    }
-    void failed(const Error& error, std::string& out) override {
-        out += event(error_body(error.message(), http_status(error.code()))) + "data: [DONE]\n\n";
-    }
-
-  private:
-    std::unique_ptr<ChatCompletionAssembler> assembler_;
-    int64_t prompt_tokens_;
-    bool streamed_;
-    bool include_usage_;
-};
 
 } // namespace
 
@@ -139,14 +93,23 @@ void HttpServer::routes() {
             {"id", options_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "tritonllm"}};
         res.set_content(Json{{"object", "list"}, {"data", Json::array({model})}}.dump(), "application/json");
     });
-    http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-        const Json body = Json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) {
-            send_error(res, 400, "the request body is not valid JSON");
+    chunked_route<ChatCompletionJob, ChatCompletionAssembler>("/v1/chat/completions", parse_chat_completion,
+                                                              "chatcmpl");
+    chunked_route<CompletionJob, CompletionAssembler>("/v1/completions", parse_completion, "cmpl");
+    responses_routes();
+}
+
+template <typename Job, typename Assembler>
+void HttpServer::chunked_route(const char* path,
+                               Result<Job> (*parse)(const Json&, const Tokenizer&, const ChatLimits&, uint64_t),
+                               const char* id_prefix) {
+    http_->Post(path, [this, parse, id_prefix](const httplib::Request& req, httplib::Response& res) {
+        Json body;
+        if (!parse_json_body(req.body, body, res)) {
             return;
         }
         const uint64_t seed = seed_.fetch_add(0x9e3779b97f4a7c15ull);
-        Result<ChatCompletionJob> job = parse_chat_completion(body, tokenizer_, options_.limits, seed);
+        Result<Job> job = parse(body, tokenizer_, options_.limits, seed);
         if (!job.ok()) {
             send_error(res, http_status(job.error().code()), job.error().message());
             return;
@@ -154,25 +117,35 @@ void HttpServer::routes() {
         const int64_t prompt_tokens = static_cast<int64_t>(job->request.prompt.size());
         const bool streamed = job->stream;
         const bool include_usage = job->include_usage;
-        ChatOutputOptions output = std::move(job->output);
         const std::string model = body.contains("model") ? job->model : options_.model_name;
-        auto active = std::make_shared<ActiveRequest>(active_);
-        std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
-        if (stream == nullptr) {
-            refuse_full(res);
-            return;
-        }
-        auto writer = std::make_shared<ChatReply>(
-            std::make_unique<ChatCompletionAssembler>(tokenizer_, fmt::format("chatcmpl-{:016x}", stream->id() ^ seed),
-                                                      model, unix_seconds(), std::move(output)),
-            prompt_tokens, streamed, include_usage);
-        if (streamed) {
-            reply_stream(engine_, stream, writer, active, res);
-        } else {
-            reply_whole(engine_, *stream, *writer, res);
-        }
+        answer(
+            std::move(job->request), streamed,
+            [&](uint64_t id) {
+                return std::make_shared<ChunkedReply<Assembler>>(
+                    std::make_unique<Assembler>(tokenizer_, fmt::format("{}-{:016x}", id_prefix, id ^ seed), model,
+                                                unix_seconds(), std::move(job->output)),
+                    prompt_tokens, streamed, include_usage);
+            },
+            res);
     });
-    responses_routes();
+}
+
+void HttpServer::answer(BatchRequest request,
+                        bool streamed,
+                        const std::function<std::shared_ptr<ReplyWriter>(uint64_t id)>& make,
+                        httplib::Response& res) {
+    auto active = std::make_shared<ActiveRequest>(active_);
+    std::shared_ptr<RequestStream> stream = engine_.submit(std::move(request), options_.max_open);
+    if (stream == nullptr) {
+        refuse_full(res);
+        return;
+    }
+    std::shared_ptr<ReplyWriter> writer = make(stream->id());
+    if (streamed) {
+        reply_stream(engine_, stream, writer, active, res);
+    } else {
+        reply_whole(engine_, *stream, *writer, res);
+    }
 }
 
 void HttpServer::refuse_full(httplib::Response& res) const {

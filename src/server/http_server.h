@@ -12,6 +12,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct Response;
 } // namespace httplib
 
 namespace tllm::server {
+
+class ReplyWriter;
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
@@ -58,6 +61,18 @@ class HttpServer {
     HttpServer(EngineLoop& engine, const Tokenizer& tokenizer, ServerOptions options, ResponseStore* store);
     void routes();
     void responses_routes(); // responses_route.cpp
+    // POST `path` of a route whose Job (from `parse`) becomes Assembler's chunks (Chat Completions, Completions).
+    template <typename Job, typename Assembler>
+    void
+    chunked_route(const char* path,
+                  Result<Job> (*parse)(const nlohmann::ordered_json&, const Tokenizer&, const ChatLimits&, uint64_t),
+                  const char* id_prefix);
+    // Submits `request` (429 when the server is full) and answers with what the writer `make` (given the
+    // request's id) makes of its events, whole or as server-sent events.
+    void answer(BatchRequest request,
+                bool streamed,
+                const std::function<std::shared_ptr<ReplyWriter>(uint64_t id)>& make,
+                httplib::Response& res);
     bool serves_model(const std::string& name) const;
     void refuse_full(httplib::Response& res) const; // 429 with Retry-After
 

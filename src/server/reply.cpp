@@ -50,6 +50,17 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
     res.set_content(error_body(message, status, code).dump(), "application/json");
 }
 
+bool parse_json_body(const std::string& text, Json& body, httplib::Response& res) {
+    body = Json::parse(text, nullptr, false);
+    if (body.is_discarded()) {
+        send_error(res, 400, "the request body is not valid JSON");
+        return false;
+    }
+    return true;
+}
+
+std::string data_event(const Json& data) { return "data: " + data.dump() + "\n\n"; }
+
 int64_t unix_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();

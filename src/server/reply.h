@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace httplib {
 struct Response;
@@ -23,6 +24,8 @@ int http_status(ErrorCode code);
 nlohmann::ordered_json error_body(const std::string& message, int status, const char* code = nullptr);
 void send_error(httplib::Response& res, int status, const std::string& message, const char* code = nullptr);
 int64_t unix_seconds();
+// Parses a request body; false (with the 400 sent) when it is not JSON.
+bool parse_json_body(const std::string& text, nlohmann::ordered_json& body, httplib::Response& res);
 
 // What a route makes of one request's events.
 class ReplyWriter {
@@ -38,6 +41,53 @@ class ReplyWriter {
     // The engine refused or failed the request: appends a stream's last events (a whole reply gets the error
     // object instead).
     virtual void failed(const Error& error, std::string& out) = 0;
+};
+
+// "data: JSON\n\n": one server-sent event of the chunked routes (Chat Completions, Completions).
+std::string data_event(const nlohmann::ordered_json& data);
+
+// The writer of the routes whose Assembler makes OpenAI's chunks: deltas ending in `data: [DONE]` (with a usage
+// chunk first when stream_options.include_usage asks), or one whole object. Assembler has on_token(),
+// finish_chunk(), usage_chunk() and response() as ChatCompletionAssembler does.
+template <typename Assembler> class ChunkedReply : public ReplyWriter {
+  public:
+    ChunkedReply(std::unique_ptr<Assembler> assembler, int64_t prompt_tokens, bool streamed, bool include_usage)
+        : assembler_(std::move(assembler)), prompt_tokens_(prompt_tokens), streamed_(streamed),
+          include_usage_(include_usage) {}
+
+    bool token(const TokenEvent& token, std::string& out) override {
+        std::vector<nlohmann::ordered_json> chunks;
+        const bool stop = assembler_->on_token(token, chunks);
+        for (const nlohmann::ordered_json& chunk : chunks) {
+            out += data_event(chunk);
+        }
+        return stop;
+    }
+    void finished(bool length, std::string& out) override {
+        if (!streamed_) {
+            out = assembler_->response(length, prompt_tokens_).dump();
+            return;
+        }
+        std::vector<nlohmann::ordered_json> chunks;
+        const nlohmann::ordered_json last = assembler_->finish_chunk(length, chunks);
+        chunks.push_back(last);
+        if (include_usage_) {
+            chunks.push_back(assembler_->usage_chunk(prompt_tokens_));
+        }
+        for (const nlohmann::ordered_json& chunk : chunks) {
+            out += data_event(chunk);
+        }
+        out += "data: [DONE]\n\n";
+    }
+    void failed(const Error& error, std::string& out) override {
+        out += data_event(error_body(error.message(), http_status(error.code()))) + "data: [DONE]\n\n";
+    }
+
+  private:
+    std::unique_ptr<Assembler> assembler_;
+    int64_t prompt_tokens_;
+    bool streamed_;
+    bool include_usage_;
 };
 
 // Counts a request from its submission until its response is complete (for HttpServer::drain()).

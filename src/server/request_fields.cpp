@@ -66,6 +66,36 @@ Result<bool> reasoning_field(const Json& body, Json& chat_request) {
     return bool_field(*reasoning, "exclude", false);
 }
 
+Result<std::vector<std::string>> stop_field(const Json& body) {
+    std::vector<std::string> out;
+    auto stop = body.find("stop");
+    if (stop == body.end() || stop->is_null()) {
+        return out;
+    }
+    const Json list = stop->is_string() ? Json::array({*stop}) : *stop;
+    if (!list.is_array() || list.size() > 4) {
+        return bad_request("stop must be a string or an array of at most 4 strings");
+    }
+    for (const Json& text : list) {
+        if (!text.is_string() || text.get<std::string>().empty()) {
+            return bad_request("stop must hold non-empty strings");
+        }
+        out.push_back(text.get<std::string>());
+    }
+    return out;
+}
+
+Result<bool> include_usage_field(const Json& body) {
+    auto options = body.find("stream_options");
+    if (options == body.end() || options->is_null()) {
+        return false;
+    }
+    if (!options->is_object()) {
+        return bad_request("stream_options must be an object");
+    }
+    return bool_field(*options, "include_usage", false);
+}
+
 Result<ToolChoice>
 tool_choice_field(const Json& body, const std::vector<std::string>& function_names, const Tokenizer& tokenizer) {
     ToolChoice choice;

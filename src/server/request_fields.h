@@ -38,6 +38,11 @@ Result<bool> bool_field(const nlohmann::ordered_json& body, const char* key, boo
 // `chat_request`'s reasoning_effort (what chat/openai_request.h reads); returns `exclude`.
 Result<bool> reasoning_field(const nlohmann::ordered_json& body, nlohmann::ordered_json& chat_request);
 
+// `stop`: a string or an array of at most 4 non-empty strings; empty when absent or null.
+Result<std::vector<std::string>> stop_field(const nlohmann::ordered_json& body);
+// stream_options.include_usage (false when absent).
+Result<bool> include_usage_field(const nlohmann::ordered_json& body);
+
 // What tool_choice asks of a request with the function tools `function_names`.
 struct ToolChoice {
     bool declare_tools = true; // false for "none": undeclared, the functions cannot be called

@@ -102,9 +102,8 @@ bool HttpServer::serves_model(const std::string& name) const {
 
 void HttpServer::responses_routes() {
     http_->Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) {
-        const Json body = Json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) {
-            send_error(res, 400, "the request body is not valid JSON");
+        Json body;
+        if (!parse_json_body(req.body, body, res)) {
             return;
         }
         if (body.is_object() && body.contains("model") && body["model"].is_string() &&
@@ -140,21 +139,15 @@ void HttpServer::responses_routes() {
         info.echo = job->echo;
         info.input_tokens = static_cast<int64_t>(job->request.prompt.size());
         const bool streamed = job->stream;
-        auto active = std::make_shared<ActiveRequest>(active_);
-        std::shared_ptr<RequestStream> stream = engine_.submit(std::move(job->request), options_.max_open);
-        if (stream == nullptr) {
-            refuse_full(res);
-            return;
-        }
-        info.id = fmt::format("resp_{:016x}{:08x}", seed ^ id_salt_, stream->id());
-        auto assembler = std::make_unique<ResponseAssembler>(tokenizer_, std::move(info), job->forced_header);
-        ResponseStore* store = job->store ? store_ : nullptr;
-        auto writer = std::make_shared<ResponsesReply>(std::move(assembler), store, std::move(job).value(), streamed);
-        if (streamed) {
-            reply_stream(engine_, stream, writer, active, res);
-        } else {
-            reply_whole(engine_, *stream, *writer, res);
-        }
+        answer(
+            std::move(job->request), streamed,
+            [&](uint64_t id) {
+                info.id = fmt::format("resp_{:016x}{:08x}", seed ^ id_salt_, id);
+                auto assembler = std::make_unique<ResponseAssembler>(tokenizer_, std::move(info), job->forced_header);
+                ResponseStore* store = job->store ? store_ : nullptr;
+                return std::make_shared<ResponsesReply>(std::move(assembler), store, std::move(job).value(), streamed);
+            },
+            res);
     });
     http_->Get(R"(/v1/responses/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
         const std::string id = req.matches[1];

@@ -108,6 +108,18 @@ Json token_bytes_json(std::string_view bytes) {
     return out;
 }
 
+Json usage_object(int64_t prompt_tokens, int64_t completion_tokens) {
+    return {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"total_tokens", prompt_tokens + completion_tokens}};
+}
+
+Json usage_chunk(Json chunk, int64_t prompt_tokens, int64_t completion_tokens) {
+    chunk["choices"] = Json::array();
+    chunk["usage"] = usage_object(prompt_tokens, completion_tokens);
+    return chunk;
+}
+
 Json chat_logprob_entry(const Tokenizer& tokenizer, const TokenEvent& token) {
     auto entry = [&](int32_t id, float logprob) {
         const Result<std::string_view> bytes = tokenizer.token_bytes(id);

@@ -8,6 +8,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -54,6 +55,11 @@ class StreamedText {
 // invalid or partial sequence written as \xNN (OpenAI's form), so the JSON stays valid; `bytes` has them all.
 std::string token_display(std::string_view bytes);
 nlohmann::ordered_json token_bytes_json(std::string_view bytes);
+
+// `usage` of the chunked routes: {prompt_tokens, completion_tokens, total_tokens}; and their last chunk of a stream
+// that asked for it (stream_options.include_usage): `chunk` with no choices and the usage.
+nlohmann::ordered_json usage_object(int64_t prompt_tokens, int64_t completion_tokens);
+nlohmann::ordered_json usage_chunk(nlohmann::ordered_json chunk, int64_t prompt_tokens, int64_t completion_tokens);
 
 // Chat Completions' entry of a sampled token: {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}.
 nlohmann::ordered_json chat_logprob_entry(const Tokenizer& tokenizer, const TokenEvent& token);

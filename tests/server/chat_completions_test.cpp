@@ -237,6 +237,29 @@ TEST(ChatCompletions, LogprobsEndWithTheTextAStopStringLeaves) {
     EXPECT_EQ(text, "Hello"); // "," and what follows are cut, and so are their tokens
 }
 
+// The bytes of a response's log-probability entries, concatenated.
+std::string entry_bytes(const Json& response) {
+    std::string out;
+    for (const Json& entry : response["choices"][0]["logprobs"]["content"]) {
+        for (const Json& byte : entry["bytes"]) {
+            out += static_cast<char>(byte.get<int>());
+        }
+    }
+    return out;
+}
+
+TEST(ChatCompletions, LogprobsOfOutputThatBreaksHarmonyCoverItsText) {
+    // Text where a header should be: it becomes the content, and its tokens get their entries.
+    for (const char* output : {"Hello there, <|channel|> world<|message|>and more", "Hello there<|end|>",
+                               "<|channel|>final<|message|>Fine.<|end|>plain after"}) {
+        const Assembled a = assemble(output, with_logprobs(), true);
+        const std::string content = a.response["choices"][0]["message"]["content"];
+        EXPECT_FALSE(content.empty()) << output;
+        EXPECT_EQ(entry_bytes(a.response), content) << output;
+        EXPECT_EQ(a.logprobs, a.response["choices"][0]["logprobs"]["content"]) << output;
+    }
+}
+
 TEST(ChatCompletions, TokenTextsThatAreNotUtf8AreEscaped) {
     EXPECT_EQ(token_display("caf\xc3\xa9"), "caf\xc3\xa9");
     EXPECT_EQ(token_display("\xe2\x80"), "\\xe2\\x80");

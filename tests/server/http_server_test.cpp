@@ -333,5 +333,18 @@ TEST(OpenAIClient, DrivesTheResponsesApi) {
     }
 }
 
+// Legacy completions, Chat Completions log-probabilities and a named tool_choice through the same client:
+// tests/server/openai_client/completions.mjs says what it checks.
+TEST(OpenAIClient, DrivesCompletionsLogprobsAndToolChoice) {
+    const std::string dir = std::string(TLLM_SOURCE_DIR) + "/tests/server/openai_client";
+    const tllm::testing::CommandResult result =
+        tllm::testing::run_shell("node '" + dir + "/completions.mjs' '" + TLLM_BINARY + "' 2>&1");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    for (const char* check : {"completions.create: ok", "completions stream: ok", "completions errors: ok",
+                              "chat logprobs: ok", "tool_choice: ok"}) {
+        EXPECT_NE(result.output.find(check), std::string::npos) << check << "\n" << result.output;
+    }
+}
+
 } // namespace
 } // namespace tllm::server
