@@ -8,11 +8,13 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <random>
+#include <sys/socket.h>
 
 namespace tllm::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
+constexpr int kListenBacklog = 4096; // connections the kernel queues before accept (capped by net.core.somaxconn)
 
 } // namespace
 
@@ -20,10 +22,24 @@ Result<std::unique_ptr<HttpServer>>
 HttpServer::create(EngineLoop& engine, const Tokenizer& tokenizer, const ServerOptions& options, ResponseStore* store) {
     std::unique_ptr<HttpServer> server(new HttpServer(engine, tokenizer, options, store));
     server->routes();
+    // cpp-httplib listens with a backlog of 5: a burst of clients overflows the accept queue, and Linux then drops
+    // the handshake's last ACK, so a client believes it is connected to a server that never hears of it. The
+    // listening socket is kept here and listened on again with a deep queue (Linux takes a new backlog so).
+    int listening = -1;
+    server->http_->set_socket_options([&listening](socket_t sock) {
+        httplib::default_socket_options(sock);
+        if (listening < 0) {
+            listening = sock;
+        }
+    });
     const int port = options.port == 0 ? server->http_->bind_to_any_port(options.host)
                                        : (server->http_->bind_to_port(options.host, options.port) ? options.port : -1);
     if (port <= 0) {
         return Error(ErrorCode::kIoError, fmt::format("cannot listen on {}:{}", options.host, options.port));
+    }
+    server->http_->set_socket_options(httplib::default_socket_options); // the lambda holds a local
+    if (listening < 0 || ::listen(listening, kListenBacklog) != 0) {
+        TLLM_LOG_WARN("the listening socket keeps cpp-httplib's backlog of 5: bursts of connections may be dropped");
     }
     server->port_ = port;
     return server;
