@@ -213,7 +213,7 @@ void CudaKvCache::set_length(int64_t length) {
 }
 
 uint64_t CudaPagedKvStore::device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens) {
-    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks, block_tokens).elements()) * sizeof(uint16_t);
+    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks + 1, block_tokens).elements()) * sizeof(uint16_t);
 }
 
 Result<std::unique_ptr<CudaPagedKvStore>> CudaPagedKvStore::create(const cuda::CudaContext& context,
@@ -223,7 +223,7 @@ Result<std::unique_ptr<CudaPagedKvStore>> CudaPagedKvStore::create(const cuda::C
     const uint64_t bytes = device_bytes(config, n_blocks, block_tokens);
     TLLM_RETURN_IF_ERROR(check_memory(
         context, bytes, fmt::format("a paged KV cache of {} blocks of {} tokens", n_blocks, block_tokens).c_str()));
-    std::unique_ptr<CudaPagedKvStore> store(new CudaPagedKvStore(PagedKvLayout(config, n_blocks, block_tokens)));
+    std::unique_ptr<CudaPagedKvStore> store(new CudaPagedKvStore(PagedKvLayout(config, n_blocks + 1, block_tokens)));
     TLLM_ASSIGN_OR_RETURN(store->keys_, cuda::DeviceBuffer::allocate(context, bytes / 2));
     TLLM_ASSIGN_OR_RETURN(store->values_, cuda::DeviceBuffer::allocate(context, bytes / 2));
     return store;

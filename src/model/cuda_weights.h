@@ -112,6 +112,9 @@ class CudaPagedKvStore {
     static uint64_t device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens);
 
     const PagedKvLayout& layout() const { return layout_; }
+    // The block past the n_blocks asked for: the padding tokens of a decode graph (CudaForward) write and read
+    // there, never in a sequence's blocks.
+    int32_t padding_block() const { return layout_.n_blocks - 1; }
     // `layer`'s view: position slot s of block b is row b·layout().block_rows() + s, [n_kv_heads, head_dim] bf16.
     uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layout_.layer_offset(layer); }
     uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layout_.layer_offset(layer); }

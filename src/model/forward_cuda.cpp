@@ -31,19 +31,15 @@ ScratchSizes scratch_sizes(const GptOssConfig& c, int64_t max_step_tokens) {
 
 constexpr int kMaxSplits = 64;
 
-// Attention splits for a step: enough (token, kv head, split) blocks to fill the card.
-int prefill_splits(int n, int n_kv_heads, int sm_count) {
-    const int blocks = n * n_kv_heads;
-    return std::clamp((2 * sm_count + blocks - 1) / blocks, 1, kMaxSplits);
-}
-
 } // namespace
 
 uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_tokens) {
     const ScratchSizes s = scratch_sizes(c, max_step_tokens);
     const uint64_t floats = s.n * (2 * s.hidden + s.qkv + s.q + s.experts + s.vocab) +
                             s.n * s.heads * kMaxSplits * (2 + s.head_dim) + s.pairs * (2 + s.inter + s.hidden);
-    return floats * 4 + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 + s.pairs * 4;
+    // The per-row sampling buffers (counters, seeds, tokens) and the sampler's state.
+    const uint64_t sampling = s.n * 20 + cuda::LogitsSampler::scratch_bytes(std::min<int64_t>(max_step_tokens, 65535));
+    return floats * 4 + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 + s.pairs * 4 + sampling;
 }
 
 Result<std::unique_ptr<CudaForward>> CudaForward::create(const cuda::CudaContext& context,
@@ -54,8 +50,8 @@ Result<std::unique_ptr<CudaForward>> CudaForward::create(const cuda::CudaContext
     TLLM_CHECK(max_step_tokens > 0, "max_step_tokens {}", max_step_tokens);
     std::unique_ptr<CudaForward> forward(new CudaForward(context, kernels, weights));
     TLLM_ASSIGN_OR_RETURN(forward->stream_, cuda::Stream::create(context));
-    TLLM_ASSIGN_OR_RETURN(forward->sampler_,
-                          cuda::LogitsSampler::create(context, registry, weights.config().vocab_size, 1));
+    TLLM_ASSIGN_OR_RETURN(forward->sampler_, cuda::LogitsSampler::create(context, registry, weights.config().vocab_size,
+                                                                         std::min<int64_t>(max_step_tokens, 65535)));
     TLLM_RETURN_IF_ERROR(forward->allocate(max_step_tokens));
     return forward;
 }
@@ -92,6 +88,9 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     TLLM_RETURN_IF_ERROR(alloc(expert_out_, s.pairs * s.hidden * 4));
     TLLM_RETURN_IF_ERROR(alloc(logits_, s.n * s.vocab * 4));
     TLLM_RETURN_IF_ERROR(alloc(counter_, 8));
+    TLLM_RETURN_IF_ERROR(alloc(row_counters_, s.n * 8));
+    TLLM_RETURN_IF_ERROR(alloc(row_seeds_, s.n * 8));
+    TLLM_RETURN_IF_ERROR(alloc(row_tokens_, s.n * 4));
     const RopeParameters rope = compute_rope_parameters(c);
     concentration_ = rope.concentration;
     TLLM_RETURN_IF_ERROR(alloc(inv_freq_, rope.inv_freq.size() * 4));
@@ -99,10 +98,10 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     return {};
 }
 
-Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits) {
+Status CudaForward::enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits, int max_keys) {
     StepKv kv;
     kv.cache = &cache;
-    TLLM_RETURN_IF_ERROR(enqueue_layers(kv, n, n_splits));
+    TLLM_RETURN_IF_ERROR(enqueue_layers(kv, n, n_splits, max_keys));
     const int rows = all_logits ? n : 1;
     const int64_t hidden = weights_.config().hidden_size;
     return enqueue_unembedding(normed_.as<float>() + static_cast<int64_t>(n - rows) * hidden, rows,
@@ -116,7 +115,7 @@ Status CudaForward::enqueue_unembedding(const float* input, int rows, cuda::Roun
                                  logits_.as<float>(), cuda::MatmulEpilogue::kStore, rounding);
 }
 
-Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits) {
+Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int max_keys) {
     const GptOssConfig& c = weights_.config();
     const cuda::OpKernels& k = kernels_;
     const CUstream stream = stream_.get();
@@ -139,8 +138,9 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits) {
     auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv_type) -> Status {
         using KV = decltype(kv_type);
         const int window = c.layer_sliding[static_cast<size_t>(layer)] ? static_cast<int>(c.sliding_window) : 0;
-        // A window sees a few 64-key stages of the split kernel: more splits would only launch blocks that exit.
-        const int splits = window > 0 ? std::min(n_splits, (window + 63) / 64 + 1) : n_splits;
+        // A window sees a few key tiles of the split kernel: more splits would only launch blocks that exit.
+        const int tile = cuda::OpKernels::decode_key_tile(window, max_keys);
+        const int splits = window > 0 ? std::min(n_splits, (window + tile - 1) / tile + 1) : n_splits;
         if (kv.paged != nullptr) {
             const cuda::KvRows& rows = kv.rows[PagedKvLayout::layer_group(c, layer)];
             TLLM_RETURN_IF_ERROR(k.rope_kv_write_paged(stream, qkv, positions, n, static_cast<int>(c.n_heads),
@@ -151,17 +151,18 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits) {
                 stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
                 static_cast<int>(c.head_dim), kv.paged->keys(layer), kv.paged->values(layer), w.sinks.as<uint16_t>(),
                 window, c.attention_scale(), splits, partial_stats_.as<float>(), partial_acc_.as<float>(),
-                attention_tickets_.as<int32_t>(), attn_.as<float>(), rows);
+                attention_tickets_.as<int32_t>(), attn_.as<float>(), rows, max_keys);
         }
         KV* keys = kv.cache->keys<KV>(layer);
         KV* values = kv.cache->values<KV>(layer);
         TLLM_RETURN_IF_ERROR(k.rope_kv_write(stream, qkv, positions, n, static_cast<int>(c.n_heads),
                                              static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
                                              inv_freq_.as<float>(), concentration_, keys, values));
-        return k.attention_sinks(
-            stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
-            static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(), window, c.attention_scale(), splits,
-            partial_stats_.as<float>(), partial_acc_.as<float>(), attention_tickets_.as<int32_t>(), attn_.as<float>());
+        return k.attention_sinks(stream, qkv, qkv_width, positions, n, static_cast<int>(c.n_heads),
+                                 static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim), keys, values,
+                                 w.sinks.as<uint16_t>(), window, c.attention_scale(), splits,
+                                 partial_stats_.as<float>(), partial_acc_.as<float>(), attention_tickets_.as<int32_t>(),
+                                 attn_.as<float>(), max_keys);
     };
 
     TLLM_RETURN_IF_ERROR(
@@ -239,9 +240,8 @@ CudaForward::run(CudaKvCache& cache, std::span<const int32_t> tokens, bool all_l
         TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data() + done, n * 4));
         TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), n * 4));
         const bool last_chunk = done + n == tokens.size();
-        const int splits =
-            prefill_splits(static_cast<int>(n), static_cast<int>(c.n_kv_heads), context_.info().sm_count);
-        TLLM_RETURN_IF_ERROR(enqueue_step(cache, static_cast<int>(n), all_logits, splits));
+        TLLM_RETURN_IF_ERROR(enqueue_step(cache, static_cast<int>(n), all_logits, step_splits(static_cast<int>(n)),
+                                          static_cast<int>(cache.length() + static_cast<int64_t>(n))));
         TLLM_RETURN_IF_ERROR(stream_.synchronize());
         cache.set_length(cache.length() + static_cast<int64_t>(n));
         if (all_logits || last_chunk) {
@@ -255,91 +255,10 @@ CudaForward::run(CudaKvCache& cache, std::span<const int32_t> tokens, bool all_l
     return {};
 }
 
-Status
-CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits) {
-    const GptOssConfig& c = weights_.config();
-    const PagedKvLayout& layout = store.layout();
-    std::vector<int32_t> tokens;
-    std::vector<int32_t> positions;
-    std::vector<int32_t> offsets[2];
-    std::vector<int32_t> tables[2];
-    std::vector<int32_t> logit_rows; // step rows whose logits are wanted
-    for (const PagedChunk& chunk : chunks) {
-        TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
-                   chunk.start);
-        const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
-        for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
-            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * layout.block_tokens >= end,
-                       "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
-        }
-        for (size_t i = 0; i < chunk.tokens.size(); ++i) {
-            const int32_t token = chunk.tokens[i];
-            if (token < 0 || token >= c.vocab_size) {
-                return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
-                                  c.vocab_size);
-            }
-            tokens.push_back(token);
-            positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
-            for (int group = 0; group < 2; ++group) {
-                offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
-            }
-        }
-        for (int group = 0; group < 2; ++group) {
-            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
-        }
-        if (chunk.logits) {
-            logit_rows.push_back(static_cast<int32_t>(tokens.size()) - 1);
-        }
-    }
-    const int n = static_cast<int>(tokens.size());
-    if (n == 0 || n > max_step_tokens_) {
-        return make_error(ErrorCode::kInvalidArgument, "a paged step of {} tokens (1 to {} per step)", n,
-                          max_step_tokens_);
-    }
-    StepKv kv;
-    kv.paged = &store;
-    for (int group = 0; group < 2; ++group) {
-        const size_t table_bytes = std::max<size_t>(tables[group].size(), 1) * 4;
-        if (tables_[group].bytes() < table_bytes) {
-            TLLM_ASSIGN_OR_RETURN(tables_[group], cuda::DeviceBuffer::allocate(context_, 2 * table_bytes));
-        }
-        if (table_offsets_[group].bytes() == 0) {
-            TLLM_ASSIGN_OR_RETURN(table_offsets_[group],
-                                  cuda::DeviceBuffer::allocate(context_, static_cast<size_t>(max_step_tokens_) * 4));
-        }
-        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
-        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
-        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(), layout.block_tokens,
-                          static_cast<int32_t>(layout.block_rows())};
-    }
-    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
-    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
-    const int splits = prefill_splits(n, static_cast<int>(c.n_kv_heads), context_.info().sm_count);
-    TLLM_RETURN_IF_ERROR(enqueue_layers(kv, n, splits));
-    logits.clear();
-    if (logit_rows.empty()) {
-        return stream_.synchronize();
-    }
-    // The wanted rows of the final norm's output, one after another (the residual stream is free once the layers
-    // are done), then one unembedding over them.
-    const size_t row_bytes = static_cast<size_t>(c.hidden_size) * 4;
-    const CUdeviceptr gathered = residual_.ptr();
-    for (size_t r = 0; r < logit_rows.size();) {
-        size_t run = 1; // rows that follow one another copy at once
-        while (r + run < logit_rows.size() && logit_rows[r + run] == logit_rows[r] + static_cast<int32_t>(run)) {
-            ++run;
-        }
-        TLLM_CU_RETURN(context_.driver(),
-                       cuMemcpyDtoDAsync(gathered + r * row_bytes,
-                                         normed_.ptr() + static_cast<size_t>(logit_rows[r]) * row_bytes,
-                                         run * row_bytes, stream_.get()));
-        r += run;
-    }
-    TLLM_RETURN_IF_ERROR(
-        enqueue_unembedding(residual_.as<float>(), static_cast<int>(logit_rows.size()), cuda::Rounding::kBf16));
-    TLLM_RETURN_IF_ERROR(stream_.synchronize());
-    logits.resize(logit_rows.size() * static_cast<size_t>(c.vocab_size));
-    return logits_.download(logits.data(), logits.size() * 4);
+int CudaForward::step_splits(int n) const {
+    // Enough (token, kv head, split) blocks to fill the card.
+    const int blocks = n * static_cast<int>(weights_.config().n_kv_heads);
+    return std::clamp((2 * context_.info().sm_count + blocks - 1) / blocks, 1, kMaxSplits);
 }
 
 int CudaForward::decode_splits(const CudaKvCache& cache) const {
@@ -347,7 +266,12 @@ int CudaForward::decode_splits(const CudaKvCache& cache) const {
     return std::clamp(static_cast<int>((cache.max_context() + 63) / 64), 4, kMaxSplits);
 }
 
-Status CudaForward::capture_decode(CudaKvCache& cache, const cuda::SampleParams& params) {
+int CudaForward::decode_key_bound(const CudaKvCache& cache, int64_t position) const {
+    return position < cuda::OpKernels::kTensorCoreDecodeKeys ? cuda::OpKernels::kTensorCoreDecodeKeys
+                                                             : static_cast<int>(cache.max_context());
+}
+
+Status CudaForward::capture_decode(CudaKvCache& cache, const cuda::SampleParams& params, int max_keys) {
     decode_graph_.reset();
     if (history_capacity_ < cache.max_context() + 1) {
         TLLM_ASSIGN_OR_RETURN(history_, cuda::DeviceBuffer::allocate(context_, (cache.max_context() + 1) * 4));
@@ -355,7 +279,7 @@ Status CudaForward::capture_decode(CudaKvCache& cache, const cuda::SampleParams&
     }
     const CUstream stream = stream_.get();
     TLLM_RETURN_IF_ERROR(cuda::Graph::begin_capture(stream_));
-    Status status = enqueue_step(cache, 1, false, decode_splits(cache));
+    Status status = enqueue_step(cache, 1, false, decode_splits(cache), max_keys);
     if (status.ok()) {
         status = sampler_->enqueue(stream, logits_.ptr(), 1, params, counter_.ptr(), tokens_.ptr());
     }
@@ -371,6 +295,7 @@ Status CudaForward::capture_decode(CudaKvCache& cache, const cuda::SampleParams&
     decode_graph_ = std::move(graph.value());
     graph_cache_ = &cache;
     graph_params_ = params;
+    graph_max_keys_ = max_keys;
     return {};
 }
 
@@ -394,14 +319,20 @@ Status CudaForward::decode(CudaKvCache& cache,
     }
     const bool same_params = graph_params_.temperature == params.temperature && graph_params_.top_k == params.top_k &&
                              graph_params_.top_p == params.top_p && graph_params_.seed == params.seed;
-    if (!decode_graph_ || graph_cache_ != &cache || !same_params) {
-        TLLM_RETURN_IF_ERROR(capture_decode(cache, params));
-    }
+    bool graph_valid = decode_graph_ && graph_cache_ == &cache && same_params;
     const int32_t position = static_cast<int32_t>(cache.length());
     TLLM_RETURN_IF_ERROR(tokens_.upload(&token, 4));
     TLLM_RETURN_IF_ERROR(positions_.upload(&position, 4));
     TLLM_RETURN_IF_ERROR(counter_.upload(&counter, 8));
+    // The graph's tokens, positions and counter live in device memory and advance there, so a graph captured
+    // again between replays (a context crossing the short-context kernels' bound) carries on where the last one
+    // stopped.
     for (int64_t i = 0; i < steps; ++i) {
+        const int bound = decode_key_bound(cache, position + i);
+        if (!graph_valid || graph_max_keys_ != bound) {
+            TLLM_RETURN_IF_ERROR(capture_decode(cache, params, bound));
+            graph_valid = true;
+        }
         TLLM_RETURN_IF_ERROR(decode_graph_->launch(stream_));
     }
     TLLM_RETURN_IF_ERROR(stream_.synchronize());

@@ -15,12 +15,21 @@
 #include "model/cuda_weights.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <tuple>
 #include <vector>
 
 namespace tllm {
+
+// How one row of a paged step is sampled on the GPU (the sampler's algorithm: runtime/sampler.h).
+struct PagedSampling {
+    cuda::SampleParams params;
+    uint64_t counter = 0;     // the draw's counter (a request's i-th generated token uses i)
+    bool keep_logits = false; // the row's logits come back too (log-probabilities)
+};
 
 class CudaForward {
   public:
@@ -50,6 +59,14 @@ class CudaForward {
     // together, attention per token over its own block tables. logits gets [chunks wanting logits, vocab] f32 in
     // chunk order. kInvalidArgument for token ids outside the vocabulary or more tokens than one step takes.
     Status run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits);
+    // The same step with the logits sampled on the GPU: sampling[i] belongs to the i-th chunk wanting logits, and
+    // tokens[i] gets its token; only rows marked keep_logits bring their logits back (kept_logits[i], else empty).
+    // kInvalidArgument as run_paged, or for sampling parameters outside their ranges.
+    Status run_paged_sampled(const CudaPagedKvStore& store,
+                             std::span<const PagedChunk> chunks,
+                             std::span<const PagedSampling> sampling,
+                             std::vector<int32_t>& tokens,
+                             std::vector<std::vector<float>>& kept_logits);
 
     int64_t max_step_tokens() const { return max_step_tokens_; }
     const cuda::Stream& stream() const { return stream_; }
@@ -66,14 +83,29 @@ class CudaForward {
         DType dtype() const { return cache != nullptr ? cache->dtype() : DType::kBF16; }
     };
     // Enqueues one step over n tokens already in tokens_/positions_; logits for the last row (or all
-    // rows) land in logits_.
-    Status enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits);
+    // rows) land in logits_. max_keys: the most keys a token of the step attends (OpKernels::attention_sinks).
+    Status enqueue_step(CudaKvCache& cache, int n, bool all_logits, int n_splits, int max_keys);
     // The layers of a step: the final norm's output lands in normed_.
-    Status enqueue_layers(const StepKv& kv, int n, int n_splits);
+    Status enqueue_layers(const StepKv& kv, int n, int n_splits, int max_keys);
     // Logits of `rows` rows of the final norm's output starting at `input`, into logits_.
     Status enqueue_unembedding(const float* input, int rows, cuda::Rounding rounding);
+    // A paged step's layers (forward_cuda_paged.cpp): the step rows of the chunks that want logits, in chunk order.
+    Result<std::vector<int32_t>> enqueue_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks);
+    // Logits of the given rows of the final norm's output, gathered in that order into logits_.
+    Status enqueue_gathered_unembedding(std::span<const int32_t> rows);
+    // Attention splits for a step of n tokens.
+    int step_splits(int n) const;
+    // A decode step of one token per chunk, every chunk sampling (forward_cuda_paged.cpp): the chunks' tokens padded
+    // to a bucket of 1, 2, 4, … tokens (padding writes and reads only the store's padding block) and run as that
+    // bucket's captured graph; logits_ row r is chunk r's.
+    Status run_paged_decode_graph(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks);
+    // Makes tables_[group] hold at least `bytes`; a new buffer drops the paged graphs, which captured the old one.
+    Status reserve_tables(int group, size_t bytes);
     int decode_splits(const CudaKvCache& cache) const;
-    Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params);
+    // The decode graph for positions below `max_keys` (its attention kernels depend on the bound).
+    Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params, int max_keys);
+    // The bound a decode graph is captured for, for a token at `position`: a graph serves every position below it.
+    int decode_key_bound(const CudaKvCache& cache, int64_t position) const;
 
     const cuda::CudaContext& context_;
     const cuda::OpKernels& kernels_;
@@ -105,15 +137,22 @@ class CudaForward {
     cuda::DeviceBuffer inv_freq_;          // [head_dim/2] f32
     cuda::DeviceBuffer table_offsets_[2];  // paged steps, per layer group: [n] i32, where token t's table starts
     cuda::DeviceBuffer tables_[2];         // paged steps, per layer group: the chunks' block tables, one after another
+    cuda::DeviceBuffer row_counters_;      // paged steps: [n] u64, each sampled row's counter
+    cuda::DeviceBuffer row_seeds_;         // paged steps: [n] u64, each sampled row's seed
+    cuda::DeviceBuffer row_tokens_;        // paged steps: [n] i32, each sampled row's token
     float concentration_ = 1.0f;
 
-    // Decode graph state: valid for one cache and one set of sampling parameters.
+    // Decode graph state: valid for one cache, one set of sampling parameters and positions below graph_max_keys_.
     cuda::DeviceBuffer counter_; // [1] u64
     cuda::DeviceBuffer history_; // [capacity] i32: sampled tokens by the position they take
     int64_t history_capacity_ = 0;
     std::optional<cuda::Graph> decode_graph_;
     const CudaKvCache* graph_cache_ = nullptr;
     cuda::SampleParams graph_params_{};
+    int graph_max_keys_ = 0;
+    // Paged decode graphs by (store, bucket, short context): their inputs are tokens_, positions_, tables_ and
+    // table_offsets_, rewritten before each replay.
+    std::map<std::tuple<const CudaPagedKvStore*, int, bool>, cuda::Graph> paged_graphs_;
 };
 
 } // namespace tllm

@@ -90,8 +90,8 @@ Status BatchEngine::submit(BatchRequest request) {
     if (requests_.contains(request.id)) {
         return make_error(ErrorCode::kInvalidArgument, "request id {} is in use", request.id);
     }
-    requests_.emplace(request.id, RequestState{Sampler(request.sampling), static_cast<int64_t>(request.prompt.size()),
-                                               request.top_logprobs});
+    requests_.emplace(
+        request.id, RequestState{request.sampling, static_cast<int64_t>(request.prompt.size()), request.top_logprobs});
     scheduler_.submit({request.id, std::move(request.prompt), request.max_new_tokens, std::move(request.stop_tokens)},
                       seconds_now());
     return {};
@@ -119,22 +119,35 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
         chunks[i].tables[1] = chunk.kv->tables[1];
         chunks[i].logits = chunk.samples;
     }
-    std::vector<std::vector<float>> logits; // [vocab] per sampling chunk
-    TLLM_RETURN_IF_ERROR(engine_.step_paged(*memory_, chunks, logits));
+    // The counter of a request's i-th generated token is i, so a recomputed request draws the same tokens.
+    std::vector<RowSampling> rows;
+    for (const ScheduledChunk& chunk : plan.chunks) {
+        if (chunk.samples) {
+            const RequestState& request = requests_.at(chunk.id);
+            const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
+            rows.push_back({request.sampling, counter, request.top_logprobs >= 0});
+        }
+    }
+    std::vector<int32_t> row_tokens;
+    std::vector<std::vector<float>> kept_logits; // [vocab] for the rows that asked for log-probabilities
+    TLLM_RETURN_IF_ERROR(engine_.step_paged_sampled(*memory_, chunks, rows, row_tokens, kept_logits));
     std::vector<int32_t> sampled(plan.chunks.size(), -1);
+    size_t row = 0;
     for (size_t i = 0; i < plan.chunks.size(); ++i) {
         const ScheduledChunk& chunk = plan.chunks[i];
         if (!chunk.samples) {
             continue;
         }
-        RequestState& request = requests_.at(chunk.id);
-        const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
-        sampled[i] = request.sampler.sample(logits[i], counter);
-        TokenEvent event{chunk.id, sampled[i], 0.0f, {}};
-        if (request.top_logprobs >= 0) {
-            fill_logprobs(event, logits[i], request.top_logprobs);
+        sampled[i] = row_tokens[row];
+        TokenEvent event{chunk.id, sampled[i], 0.0f, {}, 0};
+        if (rows[row].counter == 0) {
+            event.cached_prompt_tokens = chunk.cached_prompt_tokens;
+        }
+        if (rows[row].keep_logits) {
+            fill_logprobs(event, kept_logits[row], requests_.at(chunk.id).top_logprobs);
         }
         tokens.push_back(std::move(event));
+        ++row;
     }
     for (FinishedRequest& done : scheduler_.complete(plan, sampled, seconds_now())) {
         requests_.erase(done.id);

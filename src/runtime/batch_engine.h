@@ -1,8 +1,9 @@
 // Many requests in one step (issue 13, item 2): the scheduler's plan run as one batched forward pass over the
 // paged KV cache (Engine::step_paged, on the engine's backend), then each sequence sampled with its own
-// parameters. The counter of a request's i-th generated token is i, so a request preempted and recomputed draws
-// the same tokens, and a request gets what Engine::decode gives it alone. Sampling runs on the host for now;
-// GPU sampling per sequence and CUDA graphs per batch size come next.
+// parameters where the logits are (on the GPU for the cuda backend: only the tokens, and the logits of rows that
+// ask for log-probabilities, cross to the host). The counter of a request's i-th generated token is i, so a
+// request preempted and recomputed draws the same tokens, and a request gets what Engine::decode gives it alone.
+// CUDA graphs per batch size come next.
 #pragma once
 
 #include "core/result.h"
@@ -44,6 +45,9 @@ struct TokenEvent {
     int32_t token = 0;
     float logprob = 0;             // of `token`, when the request asked for log-probabilities
     std::vector<TokenLogprob> top; // the request's top_logprobs likeliest, most likely first (ties: lower id)
+    // On a request's first token: its prompt positions whose KV came from the prefix cache (OpenAI's
+    // cached_tokens); 0 on later tokens.
+    int64_t cached_prompt_tokens = 0;
 };
 
 class BatchEngine {
@@ -74,7 +78,7 @@ class BatchEngine {
     KvCacheManager kv_;
     Scheduler scheduler_;
     struct RequestState {
-        Sampler sampler;
+        SamplingParams sampling;
         int64_t prompt_tokens = 0; // the generated tokens' counters start after these
         int32_t top_logprobs = -1;
     };

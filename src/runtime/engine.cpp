@@ -233,6 +233,42 @@ Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::v
     return cpu_forward_->run(requests);
 }
 
+Status Engine::step_paged_sampled(PagedKvMemory& kv,
+                                  std::span<const PagedChunk> chunks,
+                                  std::span<const RowSampling> sampling,
+                                  std::vector<int32_t>& tokens,
+                                  std::vector<std::vector<float>>& kept_logits) {
+    for (const RowSampling& row : sampling) {
+        TLLM_RETURN_IF_ERROR(validate_sampling_params(row.params));
+    }
+    if (cuda_forward_) {
+        TLLM_CHECK(kv.cuda_ != nullptr, "paged KV of another backend");
+        std::vector<PagedSampling> rows(sampling.size());
+        for (size_t i = 0; i < sampling.size(); ++i) {
+            const SamplingParams& p = sampling[i].params;
+            rows[i] = {cuda::SampleParams{p.temperature, p.top_k, p.top_p, p.seed}, sampling[i].counter,
+                       sampling[i].keep_logits};
+        }
+        return cuda_forward_->run_paged_sampled(*kv.cuda_, chunks, rows, tokens, kept_logits);
+    }
+    std::vector<std::vector<float>> logits;
+    TLLM_RETURN_IF_ERROR(step_paged(kv, chunks, logits));
+    tokens.clear();
+    kept_logits.clear();
+    size_t row = 0;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        if (!chunks[i].logits) {
+            continue;
+        }
+        TLLM_CHECK(row < sampling.size(), "{} sampling rows for more chunks wanting logits", sampling.size());
+        tokens.push_back(Sampler(sampling[row].params).sample(logits[i], sampling[row].counter));
+        kept_logits.push_back(sampling[row].keep_logits ? std::move(logits[i]) : std::vector<float>{});
+        ++row;
+    }
+    TLLM_CHECK(row == sampling.size(), "{} sampling rows for {} chunks wanting logits", sampling.size(), row);
+    return {};
+}
+
 Status Engine::decode(Sequence& sequence,
                       int32_t token,
                       int64_t steps,

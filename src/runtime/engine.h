@@ -65,6 +65,13 @@ class PagedKvMemory {
     std::unique_ptr<CudaPagedKvStore> cuda_;
 };
 
+// How one row of a paged step is sampled: the i-th chunk that wants logits takes the i-th RowSampling.
+struct RowSampling {
+    SamplingParams params;
+    uint64_t counter = 0;     // the draw's counter
+    bool keep_logits = false; // its logits come back too (log-probabilities)
+};
+
 struct StepInput {
     Sequence* sequence = nullptr;
     std::span<const int32_t> tokens; // appended to the sequence
@@ -95,6 +102,14 @@ class Engine {
     // cover their positions (checked); kInvalidArgument for token ids outside the vocabulary. The cuda backend
     // runs it in bf16 only (kUnsupported for the f32 reference).
     Status step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::vector<std::vector<float>>& logits);
+    // The same step with each row sampled where the logits are (on the GPU for the cuda backend, so only tokens
+    // cross to the host): tokens[i] for the i-th chunk wanting logits, kept_logits[i] its logits where
+    // keep_logits asks (else empty). The same tokens on both backends, as Sampler::sample(logits, counter).
+    Status step_paged_sampled(PagedKvMemory& kv,
+                              std::span<const PagedChunk> chunks,
+                              std::span<const RowSampling> sampling,
+                              std::vector<int32_t>& tokens,
+                              std::vector<std::vector<float>>& kept_logits);
 
     // Feeds `token` (the sequence's next input) and samples `steps` tokens one after another, each
     // fed back as the next input except the last: on return the sequence holds `token` and the first

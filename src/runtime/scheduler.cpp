@@ -51,7 +51,7 @@ StepPlan Scheduler::plan(double now) {
         const std::span<const int32_t> tokens(s.tokens);
         plan.chunks.push_back({id, &s.kv, tokens.first(static_cast<size_t>(s.kv.length + n)), s.kv.length,
                                tokens.subspan(static_cast<size_t>(s.kv.length), static_cast<size_t>(n)),
-                               s.kv.length + n == static_cast<int64_t>(s.tokens.size())});
+                               s.kv.length + n == static_cast<int64_t>(s.tokens.size()), s.cached_prompt_tokens});
         plan.n_tokens += n;
         budget -= n;
     };
@@ -100,7 +100,7 @@ StepPlan Scheduler::plan(double now) {
            static_cast<int>(running_.size()) < max_running_) {
         const uint64_t id = waiting_.front();
         Sequence& s = sequences_.at(id);
-        kv_.admit(s.kv, s.tokens);
+        const int64_t reused = kv_.admit(s.kv, s.tokens);
         const int64_t pending = static_cast<int64_t>(s.tokens.size()) - s.kv.length;
         const int64_t n = reserve_up_to(s, std::min(pending, budget));
         if (n == 0) { // no blocks: it waits, holding none
@@ -112,6 +112,7 @@ StepPlan Scheduler::plan(double now) {
         s.admitted = ++admissions_;
         if (s.timing.admitted < 0) {
             s.timing.admitted = now;
+            s.cached_prompt_tokens = reused; // a preempted sequence's recompute is not the client's prompt cache
         }
         add(id, s, n);
     }

@@ -34,7 +34,8 @@ struct ScheduledChunk {
     std::span<const int32_t> history; // the sequence's tokens [0, start + tokens.size())
     int64_t start = 0;
     std::span<const int32_t> tokens;
-    bool samples = false; // ends at the sequence's last token: its logits give the next token
+    bool samples = false;             // ends at the sequence's last token: its logits give the next token
+    int64_t cached_prompt_tokens = 0; // prompt positions whose KV the prefix cache gave at the first admission
 };
 
 struct StepPlan {
@@ -83,6 +84,7 @@ class Scheduler {
         SequenceKv kv;
         RequestTiming timing;
         uint64_t admitted = 0; // admission order: the newest is preempted first
+        int64_t cached_prompt_tokens = 0;
     };
     // Frees the newest running sequence's KV and puts it at the head of the queue.
     void preempt_newest(StepPlan& plan);

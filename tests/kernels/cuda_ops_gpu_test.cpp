@@ -9,6 +9,7 @@
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <type_traits>
 
@@ -304,16 +305,25 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
             DeviceBuffer acc = poisoned<float>(static_cast<size_t>(s.n) * s.n_heads * s.splits * s.head_dim);
             DeviceBuffer dout = poisoned<float>(want.size());
             DeviceBuffer tickets = to_device(std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
-            auto run = [&](auto* k_cache, auto* v_cache) {
-                return gpu()->kernels->attention_sinks(
-                    nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv, s.head_dim, k_cache,
-                    v_cache, dsinks.as<uint16_t>(), s.window, scale, s.splits, stats.as<float>(), acc.as<float>(),
-                    tickets.as<int32_t>(), dout.as<float>());
-            };
-            ASSERT_TRUE((f32 ? run(dk.as<float>(), dv.as<float>()) : run(dk.as<uint16_t>(), dv.as<uint16_t>())).ok());
-            expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, !f32, "attention");
-            EXPECT_EQ(to_host<int32_t>(tickets, static_cast<size_t>(s.n * s.n_kv)),
-                      std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
+            // Decode over bf16 caches: the CUDA-core tiled kernel for the context's own bound when it (or the
+            // window) is short, the tensor-core kernel for an unbounded one.
+            for (int max_keys : {ctx, std::numeric_limits<int>::max()}) {
+                dout = poisoned<float>(want.size());
+                auto run = [&](auto* k_cache, auto* v_cache) {
+                    return gpu()->kernels->attention_sinks(
+                        nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), s.n, s.n_heads, s.n_kv, s.head_dim,
+                        k_cache, v_cache, dsinks.as<uint16_t>(), s.window, scale, s.splits, stats.as<float>(),
+                        acc.as<float>(), tickets.as<int32_t>(), dout.as<float>(), max_keys);
+                };
+                SCOPED_TRACE(::testing::Message() << "n " << s.n << " at " << s.first_position << " heads " << s.n_heads
+                                                  << "/" << s.n_kv << " d " << s.head_dim << " window " << s.window
+                                                  << " splits " << s.splits << " max_keys " << max_keys);
+                ASSERT_TRUE(
+                    (f32 ? run(dk.as<float>(), dv.as<float>()) : run(dk.as<uint16_t>(), dv.as<uint16_t>())).ok());
+                expect_close(to_host<float>(dout, want.size()), want, 1e-5f, 1e-4f, !f32, "attention");
+                EXPECT_EQ(to_host<int32_t>(tickets, static_cast<size_t>(s.n * s.n_kv)),
+                          std::vector<int32_t>(static_cast<size_t>(s.n * s.n_kv), 0));
+            }
         }
     }
 }

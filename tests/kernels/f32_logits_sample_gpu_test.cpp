@@ -194,6 +194,47 @@ TEST(LogitsSamplerGpu, MatchesTheCpuSampler) {
     EXPECT_LE(tally.near_ties * 100, tally.rows);
 }
 
+// Rows of many requests in one step: each row draws with its own seed (the batched engine's rows).
+TEST(LogitsSamplerGpu, RowsDrawWithTheirOwnSeeds) {
+    REQUIRE_GPU();
+    Rng rng(33);
+    Tally tally;
+    const int64_t vocab = 4097;
+    const int64_t rows = 6;
+    auto created = LogitsSampler::create(*gpu()->context, *gpu()->registry, vocab, rows);
+    ASSERT_TRUE(created.ok()) << created.error().to_string();
+    std::vector<float> logits(static_cast<size_t>(rows * vocab)); // flat: any seed may pick any of many tokens
+    for (float& logit : logits) {
+        logit = rng.uniform();
+    }
+    const DeviceBuffer d_logits = to_device(logits);
+    const std::vector<uint64_t> seeds = {1, 2, 3, 1ull << 40, 0, ~0ull};
+    for (const SampleParams& shared : {SampleParams{1.0f, 0, 1.0f, 99}, SampleParams{0.8f, 40, 0.9f, 99}}) {
+        const std::vector<uint64_t> counters = {0, 0, 5, 5, 17, 1};
+        const DeviceBuffer d_counters = to_device(counters);
+        const DeviceBuffer d_seeds = to_device(seeds);
+        const DeviceBuffer d_tokens = to_device(std::vector<int32_t>(rows, -1));
+        ASSERT_TRUE((*created)
+                        ->enqueue(gpu()->stream.get(), d_logits.ptr(), rows, shared, d_counters.ptr(), d_tokens.ptr(),
+                                  d_seeds.ptr())
+                        .ok());
+        const std::vector<int32_t> tokens = to_host<int32_t>(d_tokens, rows);
+        int distinct_from_shared_seed = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+            SampleParams own = shared;
+            own.seed = seeds[static_cast<size_t>(r)];
+            const std::span<const float> row(logits.data() + r * vocab, vocab);
+            same_or_near_tie(row, own, counters[static_cast<size_t>(r)], tokens[static_cast<size_t>(r)], tally,
+                             describe(own, vocab, rows) + " row " + std::to_string(r));
+            distinct_from_shared_seed +=
+                Sampler(cpu_params(shared)).sample(row, counters[static_cast<size_t>(r)]) != tokens[r];
+        }
+        // Among dozens of nearly equal candidates the shared seed would almost surely pick other tokens.
+        EXPECT_GT(distinct_from_shared_seed, 0) << "the rows' seeds were ignored";
+    }
+    EXPECT_EQ(tally.near_ties, 0);
+}
+
 TEST(LogitsSamplerGpu, CapturedGraphReplaysDrawFreshTokens) {
     REQUIRE_GPU();
     Rng rng(32);

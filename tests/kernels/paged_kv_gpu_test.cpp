@@ -9,6 +9,7 @@
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 namespace tllm::cuda {
@@ -98,16 +99,21 @@ TEST(PagedKvGpu, AttentionOverBlockTablesMatchesCpu) {
             const KvRows layout{dtables.as<int32_t>(), doffset.as<int32_t>(), kBlockTokens,
                                 static_cast<int32_t>(block_rows)};
             const size_t layer_offset = size_t{kLayerSlot} * kBlockTokens * kv_width;
-            ASSERT_TRUE(gpu()
-                            ->kernels
-                            ->attention_sinks_paged(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), 4, n_heads,
-                                                    n_kv, head_dim, dk.as<uint16_t>() + layer_offset,
-                                                    dv.as<uint16_t>() + layer_offset, dsinks.as<uint16_t>(), window,
-                                                    0.125f, splits, stats.as<float>(), acc.as<float>(),
-                                                    tickets.as<int32_t>(), out.as<float>(), layout)
-                            .ok());
-            SCOPED_TRACE(::testing::Message() << "head_dim " << head_dim << " window " << window);
-            expect_close(to_host<float>(out, want.size()), want, 1e-5f, 1e-4f, true, "paged attention");
+            // The CUDA-core tiled kernel (short bound) and the tensor-core one (no bound).
+            for (int max_keys : {2047, std::numeric_limits<int>::max()}) {
+                out = poisoned<float>(want.size());
+                ASSERT_TRUE(gpu()
+                                ->kernels
+                                ->attention_sinks_paged(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(), 4,
+                                                        n_heads, n_kv, head_dim, dk.as<uint16_t>() + layer_offset,
+                                                        dv.as<uint16_t>() + layer_offset, dsinks.as<uint16_t>(), window,
+                                                        0.125f, splits, stats.as<float>(), acc.as<float>(),
+                                                        tickets.as<int32_t>(), out.as<float>(), layout, max_keys)
+                                .ok());
+                SCOPED_TRACE(::testing::Message()
+                             << "head_dim " << head_dim << " window " << window << " max_keys " << max_keys);
+                expect_close(to_host<float>(out, want.size()), want, 1e-5f, 1e-4f, true, "paged attention");
+            }
         }
     }
 }

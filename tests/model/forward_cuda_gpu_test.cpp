@@ -2,8 +2,10 @@
 // precision with its near-tie allowance, f32 precision within kF32Exact everywhere) and against the
 // CPU backend, for a prefill and for decode steps, with both kernel image sources (embedded CUBIN
 // and NVRTC). Runs on the GPU machine (ctest -L gpu).
+#include "core/random.h"
 #include "golden_cases.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/ops.h"
 
 namespace tllm {
 namespace {
@@ -56,11 +58,12 @@ TEST_P(ForwardCudaTest, PrefillMatchesTransformersAndCpu) {
     EXPECT_LE(worst_cpu, kBf16Tolerance) << case_name;
 }
 
-TEST_P(ForwardCudaTest, GreedyDecodeFollowsCpu) {
-    if (!have_gpu()) {
-        GTEST_SKIP() << "no CUDA device";
-    }
-    const auto& [case_name, layout, jit] = GetParam();
+// Greedy decode of `steps` tokens after `prompt`: the GPU's graph replays against the CPU going step by step.
+void expect_greedy_decode_follows_cpu(const std::string& case_name,
+                                      CheckpointLayout layout,
+                                      cuda::JitBackend jit,
+                                      const std::vector<int32_t>& prompt,
+                                      int steps) {
     GptOssConfig config = testing::golden_config(case_name);
     testing::TempDir dir;
     testing::write_synthetic(config, layout, 7, dir / "model");
@@ -70,16 +73,15 @@ TEST_P(ForwardCudaTest, GreedyDecodeFollowsCpu) {
     auto gpu = Engine::create(shared, cuda_options(jit));
     auto cpu = Engine::create(shared, EngineOptions{});
     ASSERT_TRUE(gpu.ok() && cpu.ok()) << (gpu.ok() ? cpu.error() : gpu.error()).to_string();
-    auto gpu_sequence = (*gpu)->new_sequence(128).value();
-    auto cpu_sequence = (*cpu)->new_sequence(128).value();
-    const std::vector<int32_t> prompt = {1, 17, 400, 33, 2, 999, 5, 64, 300, 7};
+    const int64_t capacity = static_cast<int64_t>(prompt.size()) + steps + 64;
+    auto gpu_sequence = (*gpu)->new_sequence(capacity).value();
+    auto cpu_sequence = (*cpu)->new_sequence(capacity).value();
     std::vector<std::vector<float>> gpu_logits;
     std::vector<std::vector<float>> cpu_logits;
     const StepInput gpu_input{gpu_sequence.get(), prompt, false};
     const StepInput cpu_input{cpu_sequence.get(), prompt, false};
     ASSERT_TRUE((*gpu)->step(std::span<const StepInput>(&gpu_input, 1), gpu_logits).ok());
     ASSERT_TRUE((*cpu)->step(std::span<const StepInput>(&cpu_input, 1), cpu_logits).ok());
-    const int steps = 64;
     // The GPU decodes all steps as graph replays; the CPU goes step by step, keeping its logits.
     std::vector<int32_t> gpu_tokens;
     ASSERT_TRUE((*gpu)->decode(*gpu_sequence, 42, steps, SamplingParams{}, 0, gpu_tokens).ok());
@@ -105,6 +107,28 @@ TEST_P(ForwardCudaTest, GreedyDecodeFollowsCpu) {
     }
     EXPECT_EQ(gpu_tokens, cpu_tokens);
     EXPECT_EQ(gpu_sequence->length(), cpu_sequence->length());
+}
+
+TEST_P(ForwardCudaTest, GreedyDecodeFollowsCpu) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no CUDA device";
+    }
+    const auto& [case_name, layout, jit] = GetParam();
+    expect_greedy_decode_follows_cpu(case_name, layout, jit, {1, 17, 400, 33, 2, 999, 5, 64, 300, 7}, 64);
+}
+
+// Decode attention runs on CUDA-core tiles below OpKernels::kTensorCoreDecodeKeys keys and on tensor cores above,
+// so the decode graph is captured again when the context crosses that bound in the middle of a decode call.
+TEST(ForwardCudaDecode, GraphFollowsCpuAcrossTheShortContextBound) {
+    if (!have_gpu()) {
+        GTEST_SKIP() << "no CUDA device";
+    }
+    Rng rng(3);
+    std::vector<int32_t> prompt(static_cast<size_t>(cuda::OpKernels::kTensorCoreDecodeKeys - 12));
+    for (int32_t& token : prompt) {
+        token = static_cast<int32_t>(rng.next() % 2048);
+    }
+    expect_greedy_decode_follows_cpu("small", CheckpointLayout::kOriginal, cuda::JitBackend::kCubin, prompt, 24);
 }
 
 // The f32 reference on the GPU: every kernel's arithmetic without the bf16 rounding points, so

@@ -99,6 +99,111 @@ TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
     EXPECT_FALSE(gpu_->step_paged(**memory, std::vector{chunk(long_prompt, 0, long_tables)}, logits).ok());
 }
 
+// Sampling on the GPU: rows with different parameters (greedy, plain, top-k, top-p), seeds and counters in one
+// step draw what the CPU sampler draws from the same step's logits, and kept logits are those logits.
+TEST_F(BatchEngineGpuTest, SampledStepDrawsWhatTheCpuSamplerDraws) {
+    constexpr int32_t kBlockTokens = 4;
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<std::vector<int32_t>> tables[2];
+    for (int i = 0; i < 6; ++i) {
+        prompts.push_back(some_tokens(config_.vocab_size, 3 + 2 * i, static_cast<uint32_t>(10 + i)));
+        tables[0].push_back({4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3});
+        tables[1].push_back({24 + 4 * i, 24 + 4 * i + 1, 24 + 4 * i + 2, 24 + 4 * i + 3});
+    }
+    std::vector<PagedChunk> chunks;
+    for (int i = 0; i < 6; ++i) {
+        chunks.push_back(PagedChunk{prompts[i], 0, {tables[0][i], tables[1][i]}, i != 2}); // chunk 2: no logits
+    }
+    const std::vector<RowSampling> rows = {
+        {{0.0f, 1.0f, 0, 5}, 0, false},  {{1.0f, 1.0f, 0, 5}, 3, true}, {{1.0f, 1.0f, 0, 6}, 3, false},
+        {{0.7f, 1.0f, 20, 7}, 1, false}, {{1.0f, 0.9f, 0, 8}, 9, true},
+    };
+    auto reference_memory = gpu_->new_paged_kv(64, kBlockTokens);
+    auto memory = gpu_->new_paged_kv(64, kBlockTokens);
+    ASSERT_TRUE(reference_memory.ok() && memory.ok());
+    std::vector<std::vector<float>> logits;
+    ASSERT_TRUE(gpu_->step_paged(**reference_memory, chunks, logits).ok());
+    std::vector<int32_t> tokens;
+    std::vector<std::vector<float>> kept;
+    ASSERT_TRUE(gpu_->step_paged_sampled(**memory, chunks, rows, tokens, kept).ok());
+    ASSERT_EQ(tokens.size(), rows.size());
+    ASSERT_EQ(kept.size(), rows.size());
+    size_t row = 0;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        if (!chunks[i].logits) {
+            continue;
+        }
+        const int32_t want = Sampler(rows[row].params).sample(logits[i], rows[row].counter);
+        EXPECT_EQ(tokens[row], want) << "row " << row;
+        EXPECT_EQ(kept[row].empty(), !rows[row].keep_logits) << "row " << row;
+        if (rows[row].keep_logits) {
+            EXPECT_EQ(kept[row], logits[i]) << "row " << row;
+        }
+        ++row;
+    }
+    // Parameters out of range are refused before anything runs.
+    std::vector<RowSampling> bad = rows;
+    bad[3].params.top_p = 0.0f;
+    EXPECT_FALSE(gpu_->step_paged_sampled(**memory, chunks, bad, tokens, kept).ok());
+}
+
+// Decode steps (one token per sequence, every sequence sampling) replay a captured graph per bucket of 1, 2, 4, …
+// sequences, padded with tokens that use only the store's padding block: their logits match the eager step's
+// over the same cache, as the batch shrinks and grows across buckets.
+TEST_F(BatchEngineGpuTest, DecodeGraphsMatchEagerSteps) {
+    constexpr int32_t kBlockTokens = 4;
+    constexpr int kSequences = 5;
+    auto eager_memory = gpu_->new_paged_kv(96, kBlockTokens);
+    auto graph_memory = gpu_->new_paged_kv(96, kBlockTokens);
+    ASSERT_TRUE(eager_memory.ok() && graph_memory.ok());
+    std::vector<std::vector<int32_t>> history;
+    std::vector<int32_t> tables[kSequences][2];
+    for (int i = 0; i < kSequences; ++i) {
+        history.push_back(some_tokens(config_.vocab_size, 5 + 4 * i, static_cast<uint32_t>(40 + i)));
+        for (int b = 0; b < 9; ++b) {
+            tables[i][0].push_back(9 * i + b);
+            tables[i][1].push_back(48 + 9 * i + b);
+        }
+    }
+    std::vector<std::vector<float>> logits;
+    std::vector<PagedChunk> prefill;
+    for (int i = 0; i < kSequences; ++i) {
+        prefill.push_back(PagedChunk{history[i], 0, {tables[i][0], tables[i][1]}, true});
+    }
+    ASSERT_TRUE(gpu_->step_paged(**eager_memory, prefill, logits).ok());
+    ASSERT_TRUE(gpu_->step_paged(**graph_memory, prefill, logits).ok());
+    // Sequences decoding in each step: 5 (bucket 8), 3 (4), 1 (1), 2 (2), 5 again (8, a replay).
+    const std::vector<std::vector<int>> steps = {{0, 1, 2, 3, 4}, {0, 2, 4}, {3}, {1, 3}, {0, 1, 2, 3, 4}};
+    double worst = 0;
+    for (const std::vector<int>& active : steps) {
+        std::vector<int32_t> next(kSequences);
+        std::vector<PagedChunk> chunks;
+        std::vector<RowSampling> rows;
+        for (int i : active) {
+            next[i] = static_cast<int32_t>((history[i].back() * 7 + 3) % config_.vocab_size);
+            chunks.push_back(PagedChunk{
+                std::span(&next[i], 1), static_cast<int64_t>(history[i].size()), {tables[i][0], tables[i][1]}, true});
+            rows.push_back({SamplingParams{}, 0, true});
+        }
+        ASSERT_TRUE(gpu_->step_paged(**eager_memory, chunks, logits).ok());
+        std::vector<int32_t> tokens;
+        std::vector<std::vector<float>> kept;
+        ASSERT_TRUE(gpu_->step_paged_sampled(**graph_memory, chunks, rows, tokens, kept).ok());
+        for (size_t r = 0; r < chunks.size(); ++r) {
+            const double error = relative_l2(kept[r], logits[r]);
+            worst = std::max(worst, error);
+            EXPECT_LE(error, kBf16Tolerance) << "sequence " << active[r];
+            const int32_t best =
+                static_cast<int32_t>(std::max_element(kept[r].begin(), kept[r].end()) - kept[r].begin());
+            EXPECT_EQ(tokens[r], best) << "greedy token of sequence " << active[r];
+        }
+        for (int i : active) {
+            history[i].push_back(next[i]);
+        }
+    }
+    std::printf("decode graphs against eager steps: worst relative l2 %.2e\n", worst);
+}
+
 TEST_F(BatchEngineGpuTest, ServedRequestsFollowTheirGreedyDecodeAlone) {
     auto batch = BatchEngine::create(*gpu_, BatchEngineOptions{48, 4, 32, 8});
     ASSERT_TRUE(batch.ok()) << batch.error().to_string();

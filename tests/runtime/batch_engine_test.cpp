@@ -116,6 +116,36 @@ TEST_P(BatchEngineTest, EveryRequestGetsTheTokensItGetsAlone) {
     }
 }
 
+// OpenAI's cached_tokens: a request's first token carries the prompt positions the prefix cache served it, and
+// only its first token; a request sharing 13 prompt tokens with a finished one reuses their 3 full blocks of 4.
+TEST_P(BatchEngineTest, FirstTokenCarriesThePromptPositionsTheCacheServed) {
+    auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 8});
+    ASSERT_TRUE(created.ok());
+    BatchEngine& batch = **created;
+    const std::vector<int32_t> shared = some_tokens(config_.vocab_size, 13, 1);
+    std::map<uint64_t, std::vector<int64_t>> cached; // per request, per token event
+    for (uint64_t id : {1, 2}) {
+        BatchRequest r;
+        r.id = id;
+        r.prompt = shared;
+        const std::vector<int32_t> own = some_tokens(config_.vocab_size, 3, static_cast<uint32_t>(id + 20));
+        r.prompt.insert(r.prompt.end(), own.begin(), own.end());
+        r.max_new_tokens = 3;
+        ASSERT_TRUE(batch.submit(r).ok());
+        for (int step = 0; step < 100 && !batch.idle(); ++step) { // request 1 ends before request 2 comes
+            std::vector<TokenEvent> tokens;
+            std::vector<FinishedRequest> done;
+            ASSERT_TRUE(batch.step(tokens, done).ok());
+            for (const TokenEvent& e : tokens) {
+                cached[e.id].push_back(e.cached_prompt_tokens);
+            }
+        }
+    }
+    EXPECT_EQ(cached[1], (std::vector<int64_t>{0, 0, 0}));
+    EXPECT_EQ(cached[2], (std::vector<int64_t>{12, 0, 0}));
+    EXPECT_EQ(batch.kv().prefix_stats().reused_tokens, 12);
+}
+
 TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
     auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 4});
     ASSERT_TRUE(created.ok());

@@ -63,7 +63,8 @@ Status LogitsSampler::enqueue(CUstream stream,
                               int64_t rows,
                               const SampleParams& params,
                               CUdeviceptr counters,
-                              CUdeviceptr tokens) const {
+                              CUdeviceptr tokens,
+                              CUdeviceptr seeds) const {
     if (const char* problem = sampling::sampling_params_problem(params.temperature, params.top_p, params.top_k)) {
         return make_error(ErrorCode::kInvalidArgument, "{} (temperature {}, top_p {}, top_k {})", problem,
                           params.temperature, params.top_p, params.top_k);
@@ -98,7 +99,8 @@ Status LogitsSampler::enqueue(CUstream stream,
                 launch(driver, mass_, grid, block, 0, stream, logits, vocab, inverse, params.top_p, pass, states));
         }
     }
-    return launch(driver, draw_, grid, block, 0, stream, logits, vocab, inverse, params.seed, counters, tokens, states);
+    return launch(driver, draw_, grid, block, 0, stream, logits, vocab, inverse, params.seed, seeds, counters, tokens,
+                  states);
 }
 
 } // namespace tllm::cuda

@@ -31,15 +31,17 @@ class LogitsSampler {
     create(const CudaContext& context, KernelRegistry& registry, int64_t vocab, int64_t max_rows);
 
     // Enqueues sampling of `rows` rows on `stream`: tokens[r] (device i32) from logits row r (device f32
-    // [rows, vocab], row stride vocab); counters[r] (device u64) is used, then incremented. The scratch is
-    // shared by all calls: calls must not run concurrently (keep them on one stream, or order them).
+    // [rows, vocab], row stride vocab); counters[r] (device u64) is used, then incremented. Row r draws with
+    // seeds[r] (device u64) when seeds is not 0, else with params.seed. The scratch is shared by all calls:
+    // calls must not run concurrently (keep them on one stream, or order them).
     // kInvalidArgument for bad parameters or rows outside [1, max_rows].
     Status enqueue(CUstream stream,
                    CUdeviceptr logits,
                    int64_t rows,
                    const SampleParams& params,
                    CUdeviceptr counters,
-                   CUdeviceptr tokens) const;
+                   CUdeviceptr tokens,
+                   CUdeviceptr seeds = 0) const;
 
     // Kernel launches one enqueue makes with these parameters (1 to 7).
     int launches(const SampleParams& params) const;

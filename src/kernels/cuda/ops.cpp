@@ -1,6 +1,7 @@
 #include "kernels/cuda/ops.h"
 
 #include "core/check.h"
+#include "kernels/cuda/ops_launch.h"
 
 #include <algorithm>
 #include <string>
@@ -9,41 +10,15 @@
 namespace tllm::cuda {
 namespace {
 
+using ops_detail::ceil_div;
+using ops_detail::launch_dependent;
+
 constexpr unsigned kThreads = 256;
 constexpr unsigned kNormThreads = 1024;
 constexpr int kTileTokens[3] = {1, 4, 8};
-// Steps of at least this many tokens run attention on tensor cores (ops/bf16kv_attention_sinks_prefill.cu),
-// in blocks of kPrefillAttentionTile query tokens.
-constexpr int kPrefillAttentionTokens = 8;
-constexpr int kPrefillAttentionTile = 64;
-// Dynamic shared memory of the prefill attention kernel: two buffers of K and V tiles of 64 keys, rows padded by 8.
-unsigned prefill_attention_shared_bytes(int head_dim) { return 2 * 2 * 64 * (head_dim + 8) * 2; }
-// Query heads per kv head that the tensor-core split kernel takes (the 16 rows of an MMA tile).
-constexpr unsigned kMaxTiledAttentionGroup = 16;
-// Dynamic shared memory of the tensor-core split kernel (ops/bf16kv_attention_sinks_split_mma.cu): 3 stages
-// (2 for head_dim 128) of K and V tiles of 64 keys, rows padded by 8.
-unsigned split_mma_shared_bytes(int head_dim) { return (head_dim <= 64 ? 3 : 2) * 2 * 64 * (head_dim + 8) * 2; }
 
 // Floats of an x row in shared memory: 4 of padding per 32 (see padded() in the kernels).
 int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
-
-unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
-
-// Forward kernels overlap the kernel before them where the card supports it (every one of them waits
-// with grid_dependency_wait(), ops/common.cuh); never on the legacy default stream.
-template <typename... Args>
-Status launch_dependent(const CudaContext& context,
-                        bool enabled,
-                        CUfunction function,
-                        Dim3 grid,
-                        Dim3 block,
-                        unsigned shared_bytes,
-                        CUstream stream,
-                        const Args&... args) {
-    const LaunchOrder order =
-        enabled && stream != nullptr ? LaunchOrder::kOverlapPrevious : LaunchOrder::kAfterPrevious;
-    return launch_ordered(context.driver(), function, grid, block, shared_bytes, stream, order, args...);
-}
 
 } // namespace
 
@@ -70,14 +45,19 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_f32kv", attention_split_f32kv_));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d64", attention_split_mma_[0]));
     TLLM_RETURN_IF_ERROR(
-        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d64", attention_split_tiled_[0]));
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d128", attention_split_mma_[1]));
     TLLM_RETURN_IF_ERROR(
-        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_d128", attention_split_tiled_[1]));
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d64", attention_split_mma_paged_[0]));
     TLLM_RETURN_IF_ERROR(
-        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d64", attention_split_paged_[0]));
+        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d128", attention_split_mma_paged_[1]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_tiled_d64", attention_split_tiled_[0]));
+    TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split_tiled_d128", attention_split_tiled_[1]));
     TLLM_RETURN_IF_ERROR(
-        get("bf16kv_attention_sinks_split_mma", "attention_sinks_split_paged_d128", attention_split_paged_[1]));
+        get("bf16kv_attention_sinks", "attention_sinks_split_tiled_paged_d64", attention_split_tiled_paged_[0]));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks", "attention_sinks_split_tiled_paged_d128", attention_split_tiled_paged_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_paged", rope_paged_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
@@ -121,8 +101,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     }
     for (CUfunction function :
          {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1], mlp2_[2], matmul_[0],
-          attention_prefill_[0], attention_prefill_[1], matmul_mma_, mlp1_mma_, mlp2_mma_, attention_split_tiled_[0],
-          attention_split_tiled_[1], attention_split_paged_[0], attention_split_paged_[1]}) {
+          attention_prefill_[0], attention_prefill_[1], matmul_mma_, mlp1_mma_, mlp2_mma_, attention_split_mma_[0],
+          attention_split_mma_[1], attention_split_mma_paged_[0], attention_split_mma_paged_[1]}) {
         TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
@@ -233,164 +213,6 @@ Status OpKernels::bf16w_matmul(CUstream stream,
     return launch_dependent(context_, pdl_, matmul_[variant], {row_blocks, token_tiles}, {kThreads}, shared, stream, x,
                             n, k, w, m, bias, y, static_cast<int>(epilogue));
 }
-
-template <typename KV>
-Status OpKernels::rope_kv_write(CUstream stream,
-                                float* qkv,
-                                const int32_t* positions,
-                                int n,
-                                int n_heads,
-                                int n_kv_heads,
-                                int head_dim,
-                                const float* inv_freq,
-                                float concentration,
-                                KV* k_cache,
-                                KV* v_cache) const {
-    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256, "rope_kv_write n={} head_dim={}", n, head_dim);
-    const unsigned pairs = static_cast<unsigned>((n_heads + 2 * n_kv_heads) * head_dim / 2);
-    const CUfunction function = std::is_same_v<KV, float> ? rope_f32kv_ : rope_;
-    return launch_dependent(context_, pdl_, function, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads},
-                            0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
-                            v_cache);
-}
-template Status OpKernels::rope_kv_write<uint16_t>(
-    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, uint16_t*, uint16_t*) const;
-template Status OpKernels::rope_kv_write<float>(
-    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, float*, float*) const;
-
-template <typename KV>
-Status OpKernels::attention_sinks(CUstream stream,
-                                  const float* q,
-                                  int q_stride,
-                                  const int32_t* positions,
-                                  int n,
-                                  int n_heads,
-                                  int n_kv_heads,
-                                  int head_dim,
-                                  const KV* k_cache,
-                                  const KV* v_cache,
-                                  const uint16_t* sinks,
-                                  int window,
-                                  float scale,
-                                  int n_splits,
-                                  float* partial_stats,
-                                  float* partial_acc,
-                                  int32_t* tickets,
-                                  float* out) const {
-    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0,
-               "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
-    const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
-    TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
-    if constexpr (std::is_same_v<KV, uint16_t>) {
-        if (n >= kPrefillAttentionTokens && (head_dim == 64 || head_dim == 128)) {
-            return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
-                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128},
-                                    prefill_attention_shared_bytes(head_dim), stream, q, q_stride, positions, n,
-                                    n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out);
-        }
-        if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
-            return launch_dependent(context_, pdl_, attention_split_tiled_[head_dim == 64 ? 0 : 1],
-                                    {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {128},
-                                    split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads,
-                                    n_kv_heads, k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc,
-                                    tickets, out);
-        }
-    }
-    const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
-    return launch_dependent(context_, pdl_, function,
-                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group}, 0,
-                            stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
-                            scale, sinks, partial_stats, partial_acc, tickets, out);
-}
-Status OpKernels::rope_kv_write_paged(CUstream stream,
-                                      float* qkv,
-                                      const int32_t* positions,
-                                      int n,
-                                      int n_heads,
-                                      int n_kv_heads,
-                                      int head_dim,
-                                      const float* inv_freq,
-                                      float concentration,
-                                      uint16_t* k_cache,
-                                      uint16_t* v_cache,
-                                      const KvRows& rows) const {
-    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && rows.tables != nullptr && rows.block_tokens > 0 &&
-                   rows.block_rows >= rows.block_tokens,
-               "rope_kv_write_paged n={} head_dim={} blocks of {} tokens, {} rows", n, head_dim, rows.block_tokens,
-               rows.block_rows);
-    const int pairs = (n_heads + 2 * n_kv_heads) * (head_dim / 2);
-    return launch_dependent(context_, pdl_, rope_paged_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)},
-                            {kThreads}, 0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq,
-                            concentration, k_cache, v_cache, rows);
-}
-
-Status OpKernels::attention_sinks_paged(CUstream stream,
-                                        const float* q,
-                                        int q_stride,
-                                        const int32_t* positions,
-                                        int n,
-                                        int n_heads,
-                                        int n_kv_heads,
-                                        int head_dim,
-                                        const uint16_t* k_cache,
-                                        const uint16_t* v_cache,
-                                        const uint16_t* sinks,
-                                        int window,
-                                        float scale,
-                                        int n_splits,
-                                        float* partial_stats,
-                                        float* partial_acc,
-                                        int32_t* tickets,
-                                        float* out,
-                                        const KvRows& rows) const {
-    const unsigned group = n_kv_heads > 0 ? static_cast<unsigned>(n_heads / n_kv_heads) : 0;
-    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) &&
-                   group <= kMaxTiledAttentionGroup && n_splits > 0 && rows.tables != nullptr &&
-                   rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
-               "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
-               n_splits);
-    return launch_dependent(context_, pdl_, attention_split_paged_[head_dim == 64 ? 0 : 1],
-                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {128},
-                            split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads, n_kv_heads,
-                            k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
-}
-
-template Status OpKernels::attention_sinks<uint16_t>(CUstream,
-                                                     const float*,
-                                                     int,
-                                                     const int32_t*,
-                                                     int,
-                                                     int,
-                                                     int,
-                                                     int,
-                                                     const uint16_t*,
-                                                     const uint16_t*,
-                                                     const uint16_t*,
-                                                     int,
-                                                     float,
-                                                     int,
-                                                     float*,
-                                                     float*,
-                                                     int32_t*,
-                                                     float*) const;
-template Status OpKernels::attention_sinks<float>(CUstream,
-                                                  const float*,
-                                                  int,
-                                                  const int32_t*,
-                                                  int,
-                                                  int,
-                                                  int,
-                                                  int,
-                                                  const float*,
-                                                  const float*,
-                                                  const uint16_t*,
-                                                  int,
-                                                  float,
-                                                  int,
-                                                  float*,
-                                                  float*,
-                                                  int32_t*,
-                                                  float*) const;
 
 Status OpKernels::topk_route(CUstream stream,
                              const float* logits,

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 namespace tllm::cuda {
@@ -121,6 +122,13 @@ class OpKernels {
     // tickets: [n, n_kv_heads] i32, 0 before the call and 0 again after it (one launch, split-K).
     // With f32 caches (the f32 reference) the output is not rounded. Prefill steps over bf16 caches
     // (n ≥ 8, head_dim 64 or 128) run on tensor cores and leave the partials and tickets unused.
+    // max_keys bounds the keys any token of the call attends (its position + 1): decode over fewer than
+    // kTensorCoreDecodeKeys (after the window) takes the CUDA-core tiled kernel, which costs less per block than the
+    // tensor-core one at short contexts; a captured graph must be re-captured when its bound crosses that line.
+    static constexpr int kTensorCoreDecodeKeys = 2048;
+    // Keys per tile of the decode kernel attention_sinks picks: splits start on tile boundaries, so a window needs
+    // no more than window / tile + 1 splits.
+    static int decode_key_tile(int window, int max_keys);
     template <typename KV>
     Status attention_sinks(CUstream stream,
                            const float* q,
@@ -139,10 +147,11 @@ class OpKernels {
                            float* partial_stats,
                            float* partial_acc,
                            int32_t* tickets,
-                           float* out) const;
+                           float* out,
+                           int max_keys = std::numeric_limits<int>::max()) const;
     // The paged cache's variants (bf16 caches, issue 13): rope_kv_write and attention_sinks with each token's
-    // positions placed by `rows`; attention on the tensor-core split kernel (head_dim 64 or 128, at most 16 query heads
-    // per kv head) for any mix of decode and prefill tokens.
+    // positions placed by `rows`; attention on the split kernels (head_dim 64 or 128, at most 16 query heads per kv
+    // head, max_keys as above) for any mix of decode and prefill tokens.
     Status rope_kv_write_paged(CUstream stream,
                                float* qkv,
                                const int32_t* positions,
@@ -173,7 +182,8 @@ class OpKernels {
                                  float* partial_acc,
                                  int32_t* tickets,
                                  float* out,
-                                 const KvRows& rows) const;
+                                 const KvRows& rows,
+                                 int max_keys = std::numeric_limits<int>::max()) const;
     // Top-k routing and expert tiles; see ops/f32_topk_route.cu. logits: [n, n_experts] f32.
     Status topk_route(CUstream stream,
                       const float* logits,
@@ -270,8 +280,10 @@ class OpKernels {
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
-    CUfunction attention_split_tiled_[2] = {}; // bf16 caches, head_dim 64, 128: the tensor-core split kernel
-    CUfunction attention_split_paged_[2] = {}; // paged bf16 caches, head_dim 64, 128
+    CUfunction attention_split_mma_[2] = {};       // bf16 caches, head_dim 64, 128: the tensor-core split kernel
+    CUfunction attention_split_mma_paged_[2] = {}; // paged bf16 caches, head_dim 64, 128
+    CUfunction attention_split_tiled_[2] = {};     // the CUDA-core tiled split kernel, for short contexts
+    CUfunction attention_split_tiled_paged_[2] = {};
     CUfunction rope_paged_ = nullptr;
     CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
     CUfunction route_ = nullptr;

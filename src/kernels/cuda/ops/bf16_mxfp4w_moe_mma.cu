@@ -141,6 +141,9 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
     const TileLane l = tile_lane();
     float acc[4][8][4];
     zero(acc);
+    // Row tiles of 16 pairs that hold a pair: a tile of a few pairs (batched decode, an expert's last tile) skips
+    // the MMAs and fragment loads of the empty ones.
+    const int m_tiles = (count + 15) / 16;
 
     // One MXFP4 block (k = 32) of a staged stage: weights expanded once per row, activations per k half.
     auto compute_block = [&](const float* a_stage, const u8* b_stage, int half, int block) {
@@ -158,7 +161,7 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
 #pragma unroll
         for (int kh = 0; kh < 2; ++kh) {
             u32 a[4][4];
-            load_activation_fragments(a, a_stage, kAStride, half * 32, kh, l);
+            load_activation_fragments(a, a_stage, kAStride, half * 32, kh, l, m_tiles);
 #pragma unroll
             for (int ni = 0; ni < 8; ++ni) {
                 const u32 shifted = codes[ni] << 4;
@@ -176,7 +179,9 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
                 }
 #pragma unroll
                 for (int mi = 0; mi < 4; ++mi) {
-                    mma_bf16(acc[mi][ni], a[mi], b0, b1);
+                    if (mi < m_tiles) {
+                        mma_bf16(acc[mi][ni], a[mi], b0, b1);
+                    }
                 }
             }
         }

@@ -64,13 +64,14 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
     const TileLane l = tile_lane();
     float acc[4][8][4];
     zero(acc);
+    const int m_tiles = (tokens + 15) / 16; // row tiles of 16 tokens that hold a token (the last token tile)
 
     pipelined_stages<kStages>(n_stages, load_stage, [&](int stage) {
         const float* a_stage = a_stages + (stage % kStages) * kAStageFloats;
         const u16* b_stage = b_stages + (stage % kStages) * kBStageElements;
         u32 a[2][4][4]; // [k half]
-        load_activation_fragments(a[0], a_stage, kAStride, 0, 0, l);
-        load_activation_fragments(a[1], a_stage, kAStride, 0, 1, l);
+        load_activation_fragments(a[0], a_stage, kAStride, 0, 0, l, m_tiles);
+        load_activation_fragments(a[1], a_stage, kAStride, 0, 1, l, m_tiles);
 #pragma unroll
         for (int ni = 0; ni < 8; ++ni) {
             // Lane q's k = 8q .. 8q + 7 of row 8ni + g: the B fragments of both k halves.
@@ -78,8 +79,10 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
                 *reinterpret_cast<const uint4*>(b_stage + (l.warp_row0 + ni * 8 + l.group) * kStageK + l.quad * 8);
 #pragma unroll
             for (int mi = 0; mi < 4; ++mi) {
-                mma_bf16(acc[mi][ni], a[0][mi], b.x, b.y);
-                mma_bf16(acc[mi][ni], a[1][mi], b.z, b.w);
+                if (mi < m_tiles) {
+                    mma_bf16(acc[mi][ni], a[0][mi], b.x, b.y);
+                    mma_bf16(acc[mi][ni], a[1][mi], b.z, b.w);
+                }
             }
         }
     });

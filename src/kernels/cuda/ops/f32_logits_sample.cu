@@ -462,15 +462,22 @@ TLLM_KERNEL void __launch_bounds__(kThreads, kMinBlocks) f32_logits_sample_mass(
 }
 
 // The Gumbel-max draw over the candidates (keys > cut); writes the token, advances the counter and leaves
-// the row's state zeroed for the next chain.
-TLLM_KERNEL void __launch_bounds__(kThreads, kMinBlocks) f32_logits_sample_draw(
-    const float* logits, i32 vocab, float inv_temperature, u64 seed, u64* counters, i32* tokens, RowState* states) {
+// the row's state zeroed for the next chain. Each row draws with seeds[row], or with `seed` when seeds is null
+// (rows of many requests in one step carry their own seeds).
+TLLM_KERNEL void __launch_bounds__(kThreads, kMinBlocks) f32_logits_sample_draw(const float* logits,
+                                                                                i32 vocab,
+                                                                                float inv_temperature,
+                                                                                u64 seed,
+                                                                                const u64* seeds,
+                                                                                u64* counters,
+                                                                                i32* tokens,
+                                                                                RowState* states) {
     const u32 row = blockIdx.y;
     const float* x = logits + static_cast<u64>(row) * vocab;
     RowState* state = states + row;
     const u32 cut = state->cut;
     const u64 counter = counters[row];
-    const u64 stream = draw_stream(seed, counter);
+    const u64 stream = draw_stream(seeds != nullptr ? seeds[row] : seed, counter);
     u64 best = 0;
     for (u32 i = blockIdx.x * kThreads + threadIdx.x; i < static_cast<u32>(vocab); i += gridDim.x * kThreads) {
         const float scaled = __fmul_rn(x[i], inv_temperature);

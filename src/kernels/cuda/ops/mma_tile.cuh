@@ -46,12 +46,16 @@ __device__ __forceinline__ u32 pack_exact_bf16(float lo, float hi) {
     return __byte_perm(__float_as_uint(lo), __float_as_uint(hi), 0x7632);
 }
 
-// The A fragments of the 4 activation row tiles for mma k16 half kh of the block of 32 k at `k_offset` in the
-// staged rows (row stride `stride` floats, a multiple of 4 that is 4 more than a multiple of 32).
-__device__ __forceinline__ void
-load_activation_fragments(u32 (&a)[4][4], const float* stage, int stride, int k_offset, int kh, const TileLane& l) {
+// The A fragments of the first m_tiles (1 to 4) activation row tiles for mma k16 half kh of the block of 32 k at
+// `k_offset` in the staged rows (row stride `stride` floats, a multiple of 4 that is 4 more than a multiple of 32).
+// Row tiles past m_tiles hold no activation row of the block: their fragments are neither loaded nor used.
+__device__ __forceinline__ void load_activation_fragments(
+    u32 (&a)[4][4], const float* stage, int stride, int k_offset, int kh, const TileLane& l, int m_tiles) {
 #pragma unroll
     for (int mi = 0; mi < 4; ++mi) {
+        if (mi >= m_tiles) {
+            break;
+        }
         const float* p = stage + (mi * 16 + l.group) * stride + k_offset + l.quad * 8 + kh * 4;
         const float4 lo = *reinterpret_cast<const float4*>(p);
         const float4 hi = *reinterpret_cast<const float4*>(p + 8 * stride);

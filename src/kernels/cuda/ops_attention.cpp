@@ -1,0 +1,213 @@
+// OpKernels' attention launches: RoPE with the KV write, and attention with sinks over contiguous and paged
+// caches (the kernels of ops/*attention*.cu and f32_rope_kv_write.cu).
+#include "core/check.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/cuda/ops_launch.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace tllm::cuda {
+namespace {
+
+using ops_detail::ceil_div;
+using ops_detail::launch_dependent;
+
+constexpr unsigned kThreads = 256;
+// Steps of at least this many tokens run attention on tensor cores (ops/bf16kv_attention_sinks_prefill.cu),
+// in blocks of kPrefillAttentionTile query tokens.
+constexpr int kPrefillAttentionTokens = 8;
+constexpr int kPrefillAttentionTile = 64;
+// Dynamic shared memory of the prefill attention kernel: two buffers of K and V tiles of 64 keys, rows padded by 8.
+unsigned prefill_attention_shared_bytes(int head_dim) { return 2 * 2 * 64 * (head_dim + 8) * 2; }
+// Query heads per kv head that the tensor-core split kernel takes (the 16 rows of an MMA tile).
+constexpr unsigned kMaxTiledAttentionGroup = 16;
+// Keys per tile of the CUDA-core tiled split kernel and per stage of the tensor-core one.
+constexpr int kTiledKeys = 32;
+constexpr int kMmaStageKeys = 64;
+// Dynamic shared memory of the tensor-core split kernel (ops/bf16kv_attention_sinks_split_mma.cu): 3 stages
+// (2 for head_dim 128) of K and V tiles of 64 keys, rows padded by 8.
+unsigned split_mma_shared_bytes(int head_dim) { return (head_dim <= 64 ? 3 : 2) * 2 * 64 * (head_dim + 8) * 2; }
+
+} // namespace
+
+template <typename KV>
+Status OpKernels::rope_kv_write(CUstream stream,
+                                float* qkv,
+                                const int32_t* positions,
+                                int n,
+                                int n_heads,
+                                int n_kv_heads,
+                                int head_dim,
+                                const float* inv_freq,
+                                float concentration,
+                                KV* k_cache,
+                                KV* v_cache) const {
+    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256, "rope_kv_write n={} head_dim={}", n, head_dim);
+    const unsigned pairs = static_cast<unsigned>((n_heads + 2 * n_kv_heads) * head_dim / 2);
+    const CUfunction function = std::is_same_v<KV, float> ? rope_f32kv_ : rope_;
+    return launch_dependent(context_, pdl_, function, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads},
+                            0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
+                            v_cache);
+}
+template Status OpKernels::rope_kv_write<uint16_t>(
+    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, uint16_t*, uint16_t*) const;
+template Status OpKernels::rope_kv_write<float>(
+    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, float*, float*) const;
+
+template <typename KV>
+Status OpKernels::attention_sinks(CUstream stream,
+                                  const float* q,
+                                  int q_stride,
+                                  const int32_t* positions,
+                                  int n,
+                                  int n_heads,
+                                  int n_kv_heads,
+                                  int head_dim,
+                                  const KV* k_cache,
+                                  const KV* v_cache,
+                                  const uint16_t* sinks,
+                                  int window,
+                                  float scale,
+                                  int n_splits,
+                                  float* partial_stats,
+                                  float* partial_acc,
+                                  int32_t* tickets,
+                                  float* out,
+                                  int max_keys) const {
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0,
+               "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
+    const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
+    TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
+    if constexpr (std::is_same_v<KV, uint16_t>) {
+        if (n >= kPrefillAttentionTokens && (head_dim == 64 || head_dim == 128)) {
+            return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
+                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128},
+                                    prefill_attention_shared_bytes(head_dim), stream, q, q_stride, positions, n,
+                                    n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out);
+        }
+        if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
+            const int d = head_dim == 64 ? 0 : 1;
+            const Dim3 grid{static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)};
+            if (decode_key_tile(window, max_keys) == kTiledKeys) {
+                return launch_dependent(context_, pdl_, attention_split_tiled_[d], grid, {32 * std::max(group, 4u)}, 0,
+                                        stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window,
+                                        scale, sinks, partial_stats, partial_acc, tickets, out);
+            }
+            return launch_dependent(context_, pdl_, attention_split_mma_[d], grid, {128},
+                                    split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads,
+                                    n_kv_heads, k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc,
+                                    tickets, out);
+        }
+    }
+    const CUfunction function = std::is_same_v<KV, float> ? attention_split_f32kv_ : attention_split_;
+    return launch_dependent(context_, pdl_, function,
+                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group}, 0,
+                            stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
+                            scale, sinks, partial_stats, partial_acc, tickets, out);
+}
+Status OpKernels::rope_kv_write_paged(CUstream stream,
+                                      float* qkv,
+                                      const int32_t* positions,
+                                      int n,
+                                      int n_heads,
+                                      int n_kv_heads,
+                                      int head_dim,
+                                      const float* inv_freq,
+                                      float concentration,
+                                      uint16_t* k_cache,
+                                      uint16_t* v_cache,
+                                      const KvRows& rows) const {
+    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && rows.tables != nullptr && rows.block_tokens > 0 &&
+                   rows.block_rows >= rows.block_tokens,
+               "rope_kv_write_paged n={} head_dim={} blocks of {} tokens, {} rows", n, head_dim, rows.block_tokens,
+               rows.block_rows);
+    const int pairs = (n_heads + 2 * n_kv_heads) * (head_dim / 2);
+    return launch_dependent(context_, pdl_, rope_paged_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)},
+                            {kThreads}, 0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq,
+                            concentration, k_cache, v_cache, rows);
+}
+
+Status OpKernels::attention_sinks_paged(CUstream stream,
+                                        const float* q,
+                                        int q_stride,
+                                        const int32_t* positions,
+                                        int n,
+                                        int n_heads,
+                                        int n_kv_heads,
+                                        int head_dim,
+                                        const uint16_t* k_cache,
+                                        const uint16_t* v_cache,
+                                        const uint16_t* sinks,
+                                        int window,
+                                        float scale,
+                                        int n_splits,
+                                        float* partial_stats,
+                                        float* partial_acc,
+                                        int32_t* tickets,
+                                        float* out,
+                                        const KvRows& rows,
+                                        int max_keys) const {
+    const unsigned group = n_kv_heads > 0 ? static_cast<unsigned>(n_heads / n_kv_heads) : 0;
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) &&
+                   group <= kMaxTiledAttentionGroup && n_splits > 0 && rows.tables != nullptr &&
+                   rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
+               "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
+               n_splits);
+    const int d = head_dim == 64 ? 0 : 1;
+    const Dim3 grid{static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)};
+    if (decode_key_tile(window, max_keys) == kTiledKeys) {
+        return launch_dependent(context_, pdl_, attention_split_tiled_paged_[d], grid, {32 * std::max(group, 4u)}, 0,
+                                stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window, scale,
+                                sinks, partial_stats, partial_acc, tickets, out, rows);
+    }
+    return launch_dependent(context_, pdl_, attention_split_mma_paged_[d], grid, {128},
+                            split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads, n_kv_heads,
+                            k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+}
+
+template Status OpKernels::attention_sinks<uint16_t>(CUstream,
+                                                     const float*,
+                                                     int,
+                                                     const int32_t*,
+                                                     int,
+                                                     int,
+                                                     int,
+                                                     int,
+                                                     const uint16_t*,
+                                                     const uint16_t*,
+                                                     const uint16_t*,
+                                                     int,
+                                                     float,
+                                                     int,
+                                                     float*,
+                                                     float*,
+                                                     int32_t*,
+                                                     float*,
+                                                     int) const;
+template Status OpKernels::attention_sinks<float>(CUstream,
+                                                  const float*,
+                                                  int,
+                                                  const int32_t*,
+                                                  int,
+                                                  int,
+                                                  int,
+                                                  int,
+                                                  const float*,
+                                                  const float*,
+                                                  const uint16_t*,
+                                                  int,
+                                                  float,
+                                                  int,
+                                                  float*,
+                                                  float*,
+                                                  int32_t*,
+                                                  float*,
+                                                  int) const;
+
+int OpKernels::decode_key_tile(int window, int max_keys) {
+    const int keys = window > 0 ? std::min(window, max_keys) : max_keys;
+    return keys < kTensorCoreDecodeKeys ? kTiledKeys : kMmaStageKeys;
+}
+
+} // namespace tllm::cuda

@@ -1,0 +1,256 @@
+// CudaForward's steps over a paged KV store (issue 13): many sequences' chunks in one pass, their logits either
+// brought to the host or sampled on the GPU, each row with its own parameters, seed and counter.
+#include "core/check.h"
+#include "model/forward_cuda.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <tuple>
+
+namespace tllm {
+
+Result<std::vector<int32_t>> CudaForward::enqueue_paged(const CudaPagedKvStore& store,
+                                                        std::span<const PagedChunk> chunks) {
+    const GptOssConfig& c = weights_.config();
+    const PagedKvLayout& layout = store.layout();
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> positions;
+    std::vector<int32_t> offsets[2];
+    std::vector<int32_t> tables[2];
+    std::vector<int32_t> logit_rows; // step rows whose logits are wanted
+    for (const PagedChunk& chunk : chunks) {
+        TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
+                   chunk.start);
+        const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
+        for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
+            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * layout.block_tokens >= end,
+                       "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
+        }
+        for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+            const int32_t token = chunk.tokens[i];
+            if (token < 0 || token >= c.vocab_size) {
+                return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
+                                  c.vocab_size);
+            }
+            tokens.push_back(token);
+            positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
+            for (int group = 0; group < 2; ++group) {
+                offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
+            }
+        }
+        for (int group = 0; group < 2; ++group) {
+            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
+        }
+        if (chunk.logits) {
+            logit_rows.push_back(static_cast<int32_t>(tokens.size()) - 1);
+        }
+    }
+    const int n = static_cast<int>(tokens.size());
+    if (n == 0 || n > max_step_tokens_) {
+        return make_error(ErrorCode::kInvalidArgument, "a paged step of {} tokens (1 to {} per step)", n,
+                          max_step_tokens_);
+    }
+    StepKv kv;
+    kv.paged = &store;
+    for (int group = 0; group < 2; ++group) {
+        TLLM_RETURN_IF_ERROR(reserve_tables(group, std::max<size_t>(tables[group].size(), 1) * 4));
+        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
+        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(), layout.block_tokens,
+                          static_cast<int32_t>(layout.block_rows())};
+    }
+    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
+    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
+    TLLM_RETURN_IF_ERROR(
+        enqueue_layers(kv, n, step_splits(n), *std::max_element(positions.begin(), positions.end()) + 1));
+    return logit_rows;
+}
+
+Status CudaForward::reserve_tables(int group, size_t bytes) {
+    if (table_offsets_[group].bytes() == 0) {
+        TLLM_ASSIGN_OR_RETURN(table_offsets_[group],
+                              cuda::DeviceBuffer::allocate(context_, static_cast<size_t>(max_step_tokens_) * 4));
+    }
+    if (tables_[group].bytes() < bytes) {
+        paged_graphs_.clear();
+        TLLM_ASSIGN_OR_RETURN(tables_[group], cuda::DeviceBuffer::allocate(context_, 2 * bytes));
+    }
+    return {};
+}
+
+Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks) {
+    const GptOssConfig& c = weights_.config();
+    const int n = static_cast<int>(chunks.size());
+    int bucket = 1;
+    while (bucket < n) {
+        bucket *= 2;
+    }
+    bucket = std::min<int>(bucket, static_cast<int>(max_step_tokens_));
+    std::vector<int32_t> tokens(static_cast<size_t>(bucket), 0);
+    std::vector<int32_t> positions(static_cast<size_t>(bucket), 0);
+    std::vector<int32_t> offsets[2];
+    std::vector<int32_t> tables[2];
+    int32_t max_position = 0;
+    for (int i = 0; i < n; ++i) {
+        const PagedChunk& chunk = chunks[static_cast<size_t>(i)];
+        const int32_t token = chunk.tokens[0];
+        if (token < 0 || token >= c.vocab_size) {
+            return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
+                              c.vocab_size);
+        }
+        tokens[static_cast<size_t>(i)] = token;
+        positions[static_cast<size_t>(i)] = static_cast<int32_t>(chunk.start);
+        max_position = std::max(max_position, positions[static_cast<size_t>(i)]);
+        for (int group = 0; group < 2; ++group) {
+            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * store.layout().block_tokens > chunk.start,
+                       "block table of {} blocks for position {}", chunk.tables[group].size(), chunk.start);
+            offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
+            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
+        }
+    }
+    StepKv kv;
+    kv.paged = &store;
+    for (int group = 0; group < 2; ++group) {
+        // Padding tokens: token 0 at position 0 of the padding block, all of them (they write the same row, with
+        // the same values).
+        offsets[group].resize(static_cast<size_t>(bucket), static_cast<int32_t>(tables[group].size()));
+        tables[group].push_back(store.padding_block());
+        TLLM_RETURN_IF_ERROR(reserve_tables(group, tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
+        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(),
+                          store.layout().block_tokens, static_cast<int32_t>(store.layout().block_rows())};
+    }
+    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
+    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
+    // The attention kernels depend on whether any key count reaches the tensor-core bound (OpKernels).
+    const bool short_context = max_position + 1 < cuda::OpKernels::kTensorCoreDecodeKeys;
+    const auto key = std::make_tuple(&store, bucket, short_context);
+    auto graph = paged_graphs_.find(key);
+    if (graph == paged_graphs_.end()) {
+        TLLM_RETURN_IF_ERROR(cuda::Graph::begin_capture(stream_));
+        Status status = enqueue_layers(kv, bucket, step_splits(bucket),
+                                       short_context ? cuda::OpKernels::kTensorCoreDecodeKeys - 1
+                                                     : std::numeric_limits<int>::max());
+        if (status.ok()) {
+            status = enqueue_unembedding(normed_.as<float>(), bucket, cuda::Rounding::kBf16);
+        }
+        Result<cuda::Graph> captured = cuda::Graph::end_capture(stream_);
+        TLLM_RETURN_IF_ERROR(status);
+        if (!captured.ok()) {
+            return captured.error();
+        }
+        graph = paged_graphs_.emplace(key, std::move(captured.value())).first;
+    }
+    return graph->second.launch(stream_);
+}
+
+Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows) {
+    // The wanted rows of the final norm's output, one after another (the residual stream is free once the layers
+    // are done), then one unembedding over them.
+    const size_t row_bytes = static_cast<size_t>(weights_.config().hidden_size) * 4;
+    const CUdeviceptr gathered = residual_.ptr();
+    for (size_t r = 0; r < rows.size();) {
+        size_t run = 1; // rows that follow one another copy at once
+        while (r + run < rows.size() && rows[r + run] == rows[r] + static_cast<int32_t>(run)) {
+            ++run;
+        }
+        TLLM_CU_RETURN(context_.driver(),
+                       cuMemcpyDtoDAsync(gathered + r * row_bytes,
+                                         normed_.ptr() + static_cast<size_t>(rows[r]) * row_bytes, run * row_bytes,
+                                         stream_.get()));
+        r += run;
+    }
+    return enqueue_unembedding(residual_.as<float>(), static_cast<int>(rows.size()), cuda::Rounding::kBf16);
+}
+
+Status
+CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits) {
+    TLLM_ASSIGN_OR_RETURN(const std::vector<int32_t> logit_rows, enqueue_paged(store, chunks));
+    logits.clear();
+    if (logit_rows.empty()) {
+        return stream_.synchronize();
+    }
+    TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(logit_rows));
+    TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    logits.resize(logit_rows.size() * static_cast<size_t>(weights_.config().vocab_size));
+    return logits_.download(logits.data(), logits.size() * 4);
+}
+
+Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
+                                      std::span<const PagedChunk> chunks,
+                                      std::span<const PagedSampling> sampling,
+                                      std::vector<int32_t>& tokens,
+                                      std::vector<std::vector<float>>& kept_logits) {
+    const size_t wanted = static_cast<size_t>(std::count_if(chunks.begin(), chunks.end(), [](const PagedChunk& c) {
+        return c.logits;
+    }));
+    TLLM_CHECK(sampling.size() == wanted, "{} sampling rows for {} chunks wanting logits", sampling.size(), wanted);
+    tokens.assign(wanted, -1);
+    kept_logits.assign(wanted, {});
+    // The sampler runs one chain of kernels per set of (temperature, top_k, top_p), over contiguous rows: the rows
+    // are unembedded grouped by their parameters, each row with its own seed and counter.
+    auto key = [&](size_t i) {
+        const cuda::SampleParams& p = sampling[i].params;
+        return std::make_tuple(p.temperature, p.top_k, p.top_p);
+    };
+    std::vector<size_t> order(wanted); // logits row → sampling row
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+    const bool decode_only = wanted == chunks.size() && std::all_of(chunks.begin(), chunks.end(), [](const auto& c) {
+                                 return c.tokens.size() == 1;
+                             });
+    if (decode_only && !chunks.empty() && static_cast<int64_t>(chunks.size()) <= max_step_tokens_) {
+        // Every chunk samples, so sampling row i is chunk i; the step's rows are the chunks in sampling order.
+        std::vector<PagedChunk> sorted(wanted);
+        for (size_t g = 0; g < wanted; ++g) {
+            sorted[g] = chunks[order[g]];
+        }
+        TLLM_RETURN_IF_ERROR(run_paged_decode_graph(store, sorted));
+    } else {
+        TLLM_ASSIGN_OR_RETURN(const std::vector<int32_t> logit_rows, enqueue_paged(store, chunks));
+        if (wanted == 0) {
+            return stream_.synchronize();
+        }
+        std::vector<int32_t> gathered_rows(wanted);
+        for (size_t g = 0; g < wanted; ++g) {
+            gathered_rows[g] = logit_rows[order[g]];
+        }
+        TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(gathered_rows));
+    }
+    std::vector<uint64_t> counters(wanted);
+    std::vector<uint64_t> seeds(wanted);
+    for (size_t g = 0; g < wanted; ++g) {
+        counters[g] = sampling[order[g]].counter;
+        seeds[g] = sampling[order[g]].params.seed;
+    }
+    TLLM_RETURN_IF_ERROR(row_counters_.upload(counters.data(), wanted * 8));
+    TLLM_RETURN_IF_ERROR(row_seeds_.upload(seeds.data(), wanted * 8));
+    const size_t vocab = static_cast<size_t>(weights_.config().vocab_size);
+    for (size_t first = 0; first < wanted;) {
+        size_t last = first + 1;
+        while (last < wanted && key(order[last]) == key(order[first])) {
+            ++last;
+        }
+        TLLM_RETURN_IF_ERROR(sampler_->enqueue(stream_.get(), logits_.ptr() + first * vocab * 4,
+                                               static_cast<int64_t>(last - first), sampling[order[first]].params,
+                                               row_counters_.ptr() + first * 8, row_tokens_.ptr() + first * 4,
+                                               row_seeds_.ptr() + first * 8));
+        first = last;
+    }
+    TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    std::vector<int32_t> sampled(wanted);
+    TLLM_RETURN_IF_ERROR(row_tokens_.download(sampled.data(), wanted * 4));
+    for (size_t g = 0; g < wanted; ++g) {
+        const size_t i = order[g];
+        tokens[i] = sampled[g];
+        if (sampling[i].keep_logits) {
+            kept_logits[i].resize(vocab);
+            TLLM_RETURN_IF_ERROR(logits_.download(kept_logits[i].data(), vocab * 4, g * vocab * 4));
+        }
+    }
+    return {};
+}
+
+} // namespace tllm
