@@ -98,6 +98,7 @@ Json ChatCompletionAssembler::chunk(Json delta) const {
 
 bool ChatCompletionAssembler::on_token(const TokenEvent& token, std::vector<Json>& chunks) {
     ++completion_tokens_;
+    cached_tokens_ += token.cached_prompt_tokens; // set on the first token only
     last_token_ = token.token;
     if (!role_sent_) {
         chunks.push_back(chunk({{"role", "assistant"}, {"content", ""}}));
@@ -242,7 +243,7 @@ Json ChatCompletionAssembler::finish_chunk(bool length, std::vector<Json>& chunk
 }
 
 Json ChatCompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
-    return server::usage_chunk(chunk(Json::object()), prompt_tokens, completion_tokens_);
+    return server::usage_chunk(chunk(Json::object()), prompt_tokens, completion_tokens_, cached_tokens_);
 }
 
 Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
@@ -267,7 +268,7 @@ Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
                 {"created", created_},
                 {"model", model_},
                 {"choices", Json::array({std::move(choice)})},
-                {"usage", usage_object(prompt_tokens, completion_tokens_)}};
+                {"usage", usage_object(prompt_tokens, completion_tokens_, cached_tokens_)}};
 }
 
 } // namespace tllm::server

@@ -84,6 +84,7 @@ class ChatCompletionAssembler {
     bool role_sent_ = false;
     bool finished_ = false;
     int64_t completion_tokens_ = 0;
+    int64_t cached_tokens_ = 0; // prompt tokens served by the prefix cache (TokenEvent::cached_prompt_tokens)
     TokenId last_token_ = -1;
     StreamedText content_;
     // Log-probability entries (and byte lengths) of the tokens whose text the parser has not placed yet.

@@ -115,6 +115,7 @@ Json CompletionAssembler::chunk(std::string text, Json logprobs) const {
 
 bool CompletionAssembler::on_token(const TokenEvent& token, std::vector<Json>& chunks) {
     ++completion_tokens_;
+    cached_tokens_ += token.cached_prompt_tokens; // set on the first token only
     if (text_.stopped() || stop_token_) {
         return text_.stopped();
     }
@@ -190,7 +191,7 @@ Json CompletionAssembler::finish_chunk(bool length, std::vector<Json>& chunks) {
 }
 
 Json CompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
-    return server::usage_chunk(chunk("", nullptr), prompt_tokens, completion_tokens_);
+    return server::usage_chunk(chunk("", nullptr), prompt_tokens, completion_tokens_, cached_tokens_);
 }
 
 Json CompletionAssembler::response(bool length, int64_t prompt_tokens) {
@@ -205,7 +206,7 @@ Json CompletionAssembler::response(bool length, int64_t prompt_tokens) {
                 {"created", created_},
                 {"model", model_},
                 {"choices", Json::array({std::move(choice)})},
-                {"usage", usage_object(prompt_tokens, completion_tokens_)}};
+                {"usage", usage_object(prompt_tokens, completion_tokens_, cached_tokens_)}};
 }
 
 } // namespace tllm::server

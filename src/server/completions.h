@@ -78,7 +78,8 @@ class CompletionAssembler {
     bool finished_ = false;
     bool stop_token_ = false; // the reply ended at one of options_.stop_tokens
     int64_t completion_tokens_ = 0;
-    size_t token_bytes_ = 0; // of the reply's tokens so far: where the next one's text starts
+    int64_t cached_tokens_ = 0; // prompt tokens served by the prefix cache (TokenEvent::cached_prompt_tokens)
+    size_t token_bytes_ = 0;    // of the reply's tokens so far: where the next one's text starts
 };
 
 } // namespace tllm::server

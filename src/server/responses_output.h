@@ -36,6 +36,8 @@ class ResponseAssembler {
     void start(std::vector<nlohmann::ordered_json>& events);
     // One sampled token: the events it causes (none while a header or a multi-byte character is incomplete).
     void on_token(TokenId token, std::vector<nlohmann::ordered_json>& events);
+    // Prompt tokens the prefix cache served (TokenEvent::cached_prompt_tokens of the first token), for usage.
+    void add_cached_tokens(int64_t tokens) { info_.cached_tokens += tokens; }
     // The end of generation (`length`: the token limit cut it): closes the open item and appends
     // response.completed, or response.incomplete with incomplete_details.reason "max_output_tokens".
     void finish(bool length, std::vector<nlohmann::ordered_json>& events);

@@ -26,6 +26,7 @@ class ResponsesReply : public ReplyWriter {
     void start(std::string& out) override { send(&ResponseAssembler::start, out); }
     bool token(const TokenEvent& token, std::string& out) override {
         std::vector<Json> events;
+        assembler_->add_cached_tokens(token.cached_prompt_tokens);
         assembler_->on_token(token.token, events);
         append(events, out);
         return false;

@@ -108,15 +108,16 @@ Json token_bytes_json(std::string_view bytes) {
     return out;
 }
 
-Json usage_object(int64_t prompt_tokens, int64_t completion_tokens) {
+Json usage_object(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
     return {{"prompt_tokens", prompt_tokens},
             {"completion_tokens", completion_tokens},
-            {"total_tokens", prompt_tokens + completion_tokens}};
+            {"total_tokens", prompt_tokens + completion_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
-Json usage_chunk(Json chunk, int64_t prompt_tokens, int64_t completion_tokens) {
+Json usage_chunk(Json chunk, int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
     chunk["choices"] = Json::array();
-    chunk["usage"] = usage_object(prompt_tokens, completion_tokens);
+    chunk["usage"] = usage_object(prompt_tokens, completion_tokens, cached_tokens);
     return chunk;
 }
 

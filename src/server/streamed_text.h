@@ -58,8 +58,10 @@ nlohmann::ordered_json token_bytes_json(std::string_view bytes);
 
 // `usage` of the chunked routes: {prompt_tokens, completion_tokens, total_tokens}; and their last chunk of a stream
 // that asked for it (stream_options.include_usage): `chunk` with no choices and the usage.
-nlohmann::ordered_json usage_object(int64_t prompt_tokens, int64_t completion_tokens);
-nlohmann::ordered_json usage_chunk(nlohmann::ordered_json chunk, int64_t prompt_tokens, int64_t completion_tokens);
+// OpenAI's usage object; cached_tokens: prompt tokens the prefix cache served (prompt_tokens_details).
+nlohmann::ordered_json usage_object(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
+nlohmann::ordered_json
+usage_chunk(nlohmann::ordered_json chunk, int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
 
 // Chat Completions' entry of a sampled token: {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}.
 nlohmann::ordered_json chat_logprob_entry(const Tokenizer& tokenizer, const TokenEvent& token);
