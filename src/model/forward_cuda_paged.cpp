@@ -156,10 +156,9 @@ Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows) 
         while (r + run < rows.size() && rows[r + run] == rows[r] + static_cast<int32_t>(run)) {
             ++run;
         }
-        TLLM_CU_RETURN(context_.driver(),
-                       cuMemcpyDtoDAsync(gathered + r * row_bytes,
-                                         normed_.ptr() + static_cast<size_t>(rows[r]) * row_bytes, run * row_bytes,
-                                         stream_.get()));
+        TLLM_CU_RETURN(context_.driver(), cuMemcpyDtoDAsync(gathered + r * row_bytes,
+                                                            normed_.ptr() + static_cast<size_t>(rows[r]) * row_bytes,
+                                                            run * row_bytes, stream_.get()));
         r += run;
     }
     return enqueue_unembedding(residual_.as<float>(), static_cast<int>(rows.size()), cuda::Rounding::kBf16);
@@ -183,9 +182,8 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
                                       std::span<const PagedSampling> sampling,
                                       std::vector<int32_t>& tokens,
                                       std::vector<std::vector<float>>& kept_logits) {
-    const size_t wanted = static_cast<size_t>(std::count_if(chunks.begin(), chunks.end(), [](const PagedChunk& c) {
-        return c.logits;
-    }));
+    const size_t wanted =
+        static_cast<size_t>(std::count_if(chunks.begin(), chunks.end(), [](const PagedChunk& c) { return c.logits; }));
     TLLM_CHECK(sampling.size() == wanted, "{} sampling rows for {} chunks wanting logits", sampling.size(), wanted);
     tokens.assign(wanted, -1);
     kept_logits.assign(wanted, {});
@@ -198,9 +196,8 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
     std::vector<size_t> order(wanted); // logits row → sampling row
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
-    const bool decode_only = wanted == chunks.size() && std::all_of(chunks.begin(), chunks.end(), [](const auto& c) {
-                                 return c.tokens.size() == 1;
-                             });
+    const bool decode_only = wanted == chunks.size() && std::all_of(chunks.begin(), chunks.end(),
+                                                                    [](const auto& c) { return c.tokens.size() == 1; });
     if (decode_only && !chunks.empty() && static_cast<int64_t>(chunks.size()) <= max_step_tokens_) {
         // Every chunk samples, so sampling row i is chunk i; the step's rows are the chunks in sampling order.
         std::vector<PagedChunk> sorted(wanted);
