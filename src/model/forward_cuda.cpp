@@ -330,6 +330,9 @@ Status CudaForward::decode(CudaKvCache& cache,
     for (int64_t i = 0; i < steps; ++i) {
         const int bound = decode_key_bound(cache, position + i);
         if (!graph_valid || graph_max_keys_ != bound) {
+            if (i > 0) { // the old graph's replays finish before its executable is replaced and capture begins
+                TLLM_RETURN_IF_ERROR(stream_.synchronize());
+            }
             TLLM_RETURN_IF_ERROR(capture_decode(cache, params, bound));
             graph_valid = true;
         }
