@@ -4,6 +4,7 @@
 #include "cli/chat_command.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
+#include "core/environment.h"
 #include "core/log.h"
 #include "server/http_server.h"
 
@@ -31,7 +32,9 @@ struct ServeFlags {
     std::string backend;
     std::string source = "modelscope";
     int threads = 0;
-    std::string store; // SQLite file of stored responses; "": in memory
+    std::string store;           // SQLite file of stored responses; "": in memory
+    std::string browser_backend; // "": no web search in the Responses API
+    bool no_code_interpreter = false;
 };
 
 // Names a Responses request may give the model besides the one /v1/models lists: OpenAI's and Hugging Face's
@@ -89,6 +92,19 @@ Status run_serve(const ServeFlags& flags) {
     server_options.max_open = int64_t{flags.max_concurrency} + flags.max_queue;
     // A streaming request holds a handler thread while it is open; four more keep health checks answered.
     server_options.threads = static_cast<int>(std::min<int64_t>(server_options.max_open + 4, 2048));
+    std::optional<tools::BrowserSettings> browser;
+    if (!flags.browser_backend.empty()) {
+        browser = tools::BrowserSettings::from_environment(Environment::from_process(), flags.browser_backend);
+    }
+    std::optional<tools::PythonSettings> python;
+    if (!flags.no_code_interpreter) {
+        python = tools::PythonSettings{};
+    }
+    TLLM_ASSIGN_OR_RETURN(server_options.builtin_tools, server::BuiltinTools::create(browser, python));
+    if (!server_options.builtin_tools.python_unavailable.empty()) {
+        TLLM_LOG_WARN("code_interpreter calls will be answered with an error: {}",
+                      server_options.builtin_tools.python_unavailable);
+    }
     std::unique_ptr<server::ResponseStore> store;
     if (flags.store.empty()) {
         store = std::make_unique<server::MemoryResponseStore>();
@@ -178,6 +194,11 @@ void register_serve_command(CLI::App& app) {
     serve->add_option("--threads", flags->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
     serve->add_option("--store", flags->store,
                       "SQLite file that keeps stored responses across restarts (default: the newest 1024 in memory)");
+    serve->add_option("--browser-backend", flags->browser_backend,
+                      "Web search for the Responses API's web_search tools: exa (EXA_API_KEY), youcom (YDC_API_KEY) or "
+                      "local:DIR (a folder of documents); default: none (such requests get a 400)");
+    serve->add_flag("--no-code-interpreter", flags->no_code_interpreter,
+                    "Refuse the Responses API's code_interpreter tool (default: python in a bubblewrap sandbox)");
     serve->callback([flags] { throw CLI::RuntimeError(report(run_serve(*flags))); });
 }
 

@@ -160,7 +160,7 @@ void HttpServer::answer(BatchRequest request,
     if (streamed) {
         reply_stream(engine_, stream, writer, active, res);
     } else {
-        reply_whole(engine_, *stream, *writer, res);
+        reply_whole(engine_, stream, *writer, res);
     }
 }
 

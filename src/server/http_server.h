@@ -9,6 +9,7 @@
 #include "server/engine_loop.h"
 #include "server/metrics.h"
 #include "server/response_store.h"
+#include "server/responses_tools.h"
 #include "tokenizer/tokenizer.h"
 
 #include <atomic>
@@ -34,8 +35,9 @@ struct ServerOptions {
     std::vector<std::string> model_aliases; // other names a Responses request may give the model (else 404)
     ChatLimits limits;
     size_t max_body_bytes = 8u << 20;
-    int threads = 16;        // handler threads: requests served at once
-    int64_t max_open = 1024; // requests generating or waiting; more get 429 with Retry-After
+    int threads = 16;           // handler threads: requests served at once
+    int64_t max_open = 1024;    // requests generating or waiting; more get 429 with Retry-After
+    BuiltinTools builtin_tools; // the Responses API's web search and code interpreter (none by default)
 };
 
 class HttpServer {

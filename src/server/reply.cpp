@@ -66,24 +66,33 @@ int64_t unix_seconds() {
         .count();
 }
 
-void reply_whole(EngineLoop& engine, RequestStream& stream, ReplyWriter& writer, httplib::Response& res) {
+void reply_whole(EngineLoop& engine,
+                 std::shared_ptr<RequestStream> stream,
+                 ReplyWriter& writer,
+                 httplib::Response& res) {
     std::string ignored;
     while (true) {
         RequestEvent e;
-        if (!stream.next(e, kPoll)) {
+        if (!stream->next(e, kPoll)) {
             continue;
         }
         if (e.kind == RequestEvent::Kind::kError) {
             send_error(res, http_status(e.error.code()), e.error.message());
             return;
         }
-        const bool length = e.kind == RequestEvent::Kind::kFinished && e.finished.reason == FinishReason::kLength;
+        bool length = e.kind == RequestEvent::Kind::kFinished && e.finished.reason == FinishReason::kLength;
         if (e.kind == RequestEvent::Kind::kToken) {
             ignored.clear();
             if (!writer.token(e.token, ignored)) {
                 continue;
             }
-            engine.cancel(stream.id()); // a stop string: the reply is complete
+            engine.cancel(stream->id()); // a stop string: the reply is complete
+        } else if (std::optional<BatchRequest> next = writer.next_request(length, ignored)) {
+            // Already counted as open: the reply's first request has ended.
+            if (std::shared_ptr<RequestStream> continued = engine.submit(std::move(*next))) {
+                stream = std::move(continued);
+                continue;
+            }
         }
         std::string body;
         writer.finished(length, body);
@@ -136,7 +145,19 @@ void reply_stream(EngineLoop& engine,
                 return last();
             }
             if (e.kind == RequestEvent::Kind::kFinished) {
-                state->writer->finished(e.finished.reason == FinishReason::kLength, out);
+                bool length = e.finished.reason == FinishReason::kLength;
+                // A tool's run may take a while; the client learns of the call's end first.
+                if (!out.empty() && !sink.write(out.data(), out.size())) {
+                    return false;
+                }
+                out.clear();
+                if (std::optional<BatchRequest> next = state->writer->next_request(length, out)) {
+                    if (std::shared_ptr<RequestStream> continued = engine.submit(std::move(*next))) {
+                        state->stream = std::move(continued); // the releaser cancels this one if the client goes
+                        return out.empty() || sink.write(out.data(), out.size());
+                    }
+                }
+                state->writer->finished(length, out);
                 return last();
             }
             if (state->writer->token(e.token, out)) { // a stop string: the reply is complete

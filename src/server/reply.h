@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,14 @@ class ReplyWriter {
     virtual bool token(const TokenEvent& token, std::string& out) = 0;
     // The end (`length`: the token limit was reached): appends the rest of a stream, or the whole body.
     virtual void finished(bool length, std::string& out) = 0;
+    // The request ended (`length`: at its token limit). A reply that goes on past it (the Responses API runs a
+    // built-in tool the model called, and the model reads its answer) appends its events and returns the request
+    // that continues it, to be submitted as it is; nullopt: finished() follows, with `length` as left here.
+    virtual std::optional<BatchRequest> next_request(bool& length, std::string& out) {
+        (void)length;
+        (void)out;
+        return std::nullopt;
+    }
     // The engine refused or failed the request: appends a stream's last events (a whole reply gets the error
     // object instead).
     virtual void failed(const Error& error, std::string& out) = 0;
@@ -102,8 +111,12 @@ class ActiveRequest {
     std::atomic<int>& count_;
 };
 
-// Waits for the request's end and answers with the whole body (application/json), or with the error.
-void reply_whole(EngineLoop& engine, RequestStream& stream, ReplyWriter& writer, httplib::Response& res);
+// Waits for the request's end (and its continuations') and answers with the whole body (application/json), or with
+// the error.
+void reply_whole(EngineLoop& engine,
+                 std::shared_ptr<RequestStream> stream,
+                 ReplyWriter& writer,
+                 httplib::Response& res);
 // Answers with server-sent events as they come; a client that goes away has its request cancelled. `active` is
 // held until the stream is done.
 void reply_stream(EngineLoop& engine,

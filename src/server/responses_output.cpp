@@ -11,7 +11,7 @@ using Json = nlohmann::ordered_json;
 ResponseAssembler::ResponseAssembler(const Tokenizer& tokenizer,
                                      ResponseInfo info,
                                      std::span<const TokenId> forced_header)
-    : parser_(tokenizer, Role::kAssistant), info_(std::move(info)) {
+    : tokenizer_(&tokenizer), parser_(tokenizer, Role::kAssistant), info_(std::move(info)) {
     const size_t underscore = info_.id.find('_');
     base_ = underscore == std::string::npos ? info_.id : info_.id.substr(underscore + 1);
     for (TokenId token : forced_header) {
@@ -96,7 +96,7 @@ Json ResponseAssembler::part() const {
     if (open_ == Item::kReasoning) {
         return {{"type", "reasoning_text"}, {"text", text_}};
     }
-    return {{"type", "output_text"}, {"text", text_}, {"annotations", Json::array()}};
+    return {{"type", "output_text"}, {"text", text_}, {"annotations", annotations_}};
 }
 
 void ResponseAssembler::open_item(Item kind, const ParsedMessage& header, std::vector<Json>& events) {
@@ -125,12 +125,18 @@ void ResponseAssembler::open_item(Item kind, const ParsedMessage& header, std::v
                 {"arguments", ""},
                 {"status", "in_progress"}};
         break;
+    case Item::kWebSearch:
+    case Item::kCodeInterpreter:
+        open_tool_item(kind, fmt::format("{}_{}{:02x}", kind == Item::kWebSearch ? "ws" : "ci", base_, index), events);
+        return;
     case Item::kNone:
         return;
     }
     output_.push_back(item);
     open_ = kind;
     text_.clear();
+    raw_.clear();
+    annotations_ = Json::array();
     events.push_back(event("response.output_item.added", {{"output_index", index}, {"item", std::move(item)}}));
     if (kind != Item::kFunctionCall) {
         Json fields = where(true);
@@ -145,6 +151,14 @@ void ResponseAssembler::add_text(const std::string& text, std::vector<Json>& eve
     }
     if (open_ == Item::kNone) { // the parser starts every message before its text; this is a safety net
         open_item(Item::kMessage, ParsedMessage{}, events);
+    }
+    if (open_ == Item::kWebSearch || open_ == Item::kCodeInterpreter) {
+        add_tool_text(text, events);
+        return;
+    }
+    if (open_ == Item::kMessage && citations_ != nullptr) {
+        add_cited_text(text, false, events);
+        return;
     }
     text_ += text;
     const bool call = open_ == Item::kFunctionCall;
@@ -162,6 +176,13 @@ void ResponseAssembler::add_text(const std::string& text, std::vector<Json>& eve
 void ResponseAssembler::close_item(std::vector<Json>& events) {
     if (open_ == Item::kNone) {
         return;
+    }
+    if (open_ == Item::kWebSearch || open_ == Item::kCodeInterpreter) {
+        close_tool_item(events);
+        return;
+    }
+    if (open_ == Item::kMessage && citations_ != nullptr) {
+        add_cited_text("", true, events); // a citation cut off at the end is shown as it is
     }
     Json& item = output_.back();
     const char* status = cut_ ? "incomplete" : "completed";
@@ -196,6 +217,8 @@ void ResponseAssembler::handle(const ParserEvent& e, std::vector<Json>& events) 
         const ParsedMessage& header = e.message;
         if (header.recipient && header.recipient->starts_with("functions.") && header.recipient->size() > 10) {
             open_item(Item::kFunctionCall, header, events);
+        } else if (const Item tool = tool_item(header); tool != Item::kNone) {
+            open_item(tool, header, events);
         } else if (header.channel == "analysis" || header.recipient) {
             // Calls to tools not served here read as what they are: the model's working.
             open_item(Item::kReasoning, header, events);
@@ -208,6 +231,10 @@ void ResponseAssembler::handle(const ParserEvent& e, std::vector<Json>& events) 
         add_text(e.text, events);
         return;
     case ParserEventType::kMessageEnd:
+        if ((open_ == Item::kWebSearch || open_ == Item::kCodeInterpreter) && e.message.end_token == kTokenCall) {
+            await_result(events);
+            return;
+        }
         close_item(events);
         return;
     case ParserEventType::kToolCall:

@@ -4,6 +4,7 @@
 #include "chat/render.h"
 #include "core/log.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
 
@@ -108,9 +109,12 @@ Result<Json> normalized_item(const Json& item, const std::string& where) {
             return bad_request(where + ".output is missing");
         }
         TLLM_RETURN_IF_ERROR(parts_text(out["output"], where + ".output"));
+    } else if (*type == "web_search_call" || *type == "code_interpreter_call") {
+        // Built-in calls of an earlier response, which clients send back: accepted and not rendered. Their answers
+        // are not in the items, and on the analysis channel before a final answer Harmony drops them anyway.
     } else {
         return unsupported(fmt::format("{}: items of type \"{}\" are not supported (message, reasoning, "
-                                       "function_call and function_call_output are)",
+                                       "function_call, function_call_output and built-in calls are)",
                                        where, *type));
     }
     return out;
@@ -227,9 +231,18 @@ bool valid_function_name(const std::string& name) {
     return true;
 }
 
-// The function tools, checked, as the Response repeats them; tools of other types (web search, file search,
-// code interpreter, MCP, ...) are left out: this server runs none of them yet.
-Result<Json> function_tools(const Json& body) {
+// The built-in tool a `tools` entry of type `type` names: "browser" or "python" ("" for none of them).
+std::string builtin_tool(const std::string& type) {
+    if (type == "web_search" || type == "web_search_preview" || type.starts_with("web_search_preview_") ||
+        type.starts_with("web_search_20")) {
+        return "browser";
+    }
+    return type == "code_interpreter" ? "python" : "";
+}
+
+// The function tools and the built-in ones the server runs, checked, as the Response repeats them (`builtin_names`
+// gets "browser" and "python" for those asked for); tools of other types (file search, MCP, ...) are left out.
+Result<Json> function_tools(const Json& body, const ToolNamespaces& builtin, std::vector<std::string>& builtin_names) {
     Json tools = Json::array();
     auto it = body.find("tools");
     if (it == body.end() || it->is_null()) {
@@ -243,6 +256,18 @@ Result<Json> function_tools(const Json& body) {
         const std::string where = fmt::format("tools[{}]", i);
         if (!tool.is_object() || string_member(tool, "type") == nullptr) {
             return bad_request(where + " must be an object with a \"type\"");
+        }
+        if (const std::string name = builtin_tool(tool["type"].get<std::string>()); !name.empty()) {
+            if (!builtin.contains(name)) {
+                return bad_request(fmt::format(
+                    "{}: {} is not available on this server ({})", where, tool["type"].get<std::string>(),
+                    name == "browser" ? "it was started without --browser-backend" : "its code interpreter is off"));
+            }
+            if (std::find(builtin_names.begin(), builtin_names.end(), name) == builtin_names.end()) {
+                builtin_names.push_back(name);
+            }
+            tools.push_back(tool);
+            continue;
         }
         if (tool["type"] != "function") {
             TLLM_LOG_INFO("responses: skipping a tool of type {} (not served)", tool["type"].get<std::string>());
@@ -328,8 +353,12 @@ Result<std::optional<std::string>> previous_response_id(const Json& body) {
     return std::optional<std::string>(it->get<std::string>());
 }
 
-Result<ResponsesJob> parse_responses_request(
-    const Json& body, const Json& previous, const Tokenizer& tokenizer, const ChatLimits& limits, uint64_t seed) {
+Result<ResponsesJob> parse_responses_request(const Json& body,
+                                             const Json& previous,
+                                             const Tokenizer& tokenizer,
+                                             const ChatLimits& limits,
+                                             uint64_t seed,
+                                             const ToolNamespaces& builtin) {
     if (!body.is_object()) {
         return bad_request("the request body must be a JSON object");
     }
@@ -364,10 +393,13 @@ Result<ResponsesJob> parse_responses_request(
         instructions = *it;
         messages.insert(messages.begin(), Json{{"role", "developer"}, {"content", *it}});
     }
-    TLLM_ASSIGN_OR_RETURN(Json tools, function_tools(body));
+    std::vector<std::string> builtin_names;
+    TLLM_ASSIGN_OR_RETURN(Json tools, function_tools(body, builtin, builtin_names));
     std::vector<std::string> function_names;
     for (const Json& tool : tools) {
-        function_names.push_back(tool["name"].get<std::string>());
+        if (tool["type"] == "function") {
+            function_names.push_back(tool["name"].get<std::string>());
+        }
     }
     TLLM_ASSIGN_OR_RETURN(ToolChoice choice, tool_choice_field(body, function_names, tokenizer));
     job.forced_header = std::move(choice.forced_header);
@@ -377,9 +409,12 @@ Result<ResponsesJob> parse_responses_request(
     TLLM_ASSIGN_OR_RETURN(bool parallel_tool_calls, bool_field(body, "parallel_tool_calls", true));
 
     Json chat = {{"messages", std::move(messages)}};
-    if (declare_tools && !tools.empty()) {
+    if (declare_tools && !function_names.empty()) {
         chat["tools"] = Json::array();
         for (const Json& tool : tools) {
+            if (tool["type"] != "function") {
+                continue;
+            }
             Json function = {{"name", tool["name"]}};
             if (!tool["description"].is_null()) {
                 function["description"] = tool["description"];
@@ -395,9 +430,18 @@ Result<ResponsesJob> parse_responses_request(
     }
     ChatRequestOptions render_options;
     render_options.conversation_start_date = limits.conversation_date;
-    TLLM_ASSIGN_OR_RETURN(std::vector<Message> conversation, harmony_messages_from_chat_request(chat, render_options));
+    TLLM_ASSIGN_OR_RETURN(job.harmony, harmony_messages_from_chat_request(chat, render_options));
+    // Built-in tools are declared in the system message, as the chat's -b and -p do; tool_choice none leaves them
+    // out too (at OpenAI it means no tool at all).
+    if (declare_tools && !job.harmony.empty() && job.harmony[0].role == Role::kSystem) {
+        auto& system = std::get<SystemContent>(job.harmony[0].content.at(0));
+        for (const std::string& name : builtin_names) {
+            system.tools[name] = builtin.at(name);
+            (name == "browser" ? job.browser : job.python) = true;
+        }
+    }
     TLLM_ASSIGN_OR_RETURN(std::vector<TokenId> prompt,
-                          HarmonyRenderer(tokenizer).render_for_completion(conversation, Role::kAssistant));
+                          HarmonyRenderer(tokenizer).render_for_completion(job.harmony, Role::kAssistant));
     prompt.insert(prompt.end(), job.forced_header.begin(), job.forced_header.end());
     TLLM_RETURN_IF_ERROR(fill_generation(body, {"max_output_tokens"}, prompt, limits, seed, job.request));
 

@@ -7,6 +7,7 @@
 // channel's calls and tool messages.
 #pragma once
 
+#include "chat/message.h"
 #include "core/result.h"
 #include "runtime/batch_engine.h"
 #include "server/request_fields.h"
@@ -33,6 +34,11 @@ struct ResponsesJob {
     // tool_choice "required" or a named function: the start of a call's header, appended to the prompt so that
     // the model cannot answer in prose. The parser of the output reads these first.
     std::vector<TokenId> forced_header;
+    // The Harmony conversation the prompt was rendered from: a built-in tool's answer continues it.
+    std::vector<Message> harmony;
+    // The built-in tools the request asked for (web_search*, code_interpreter), declared in the system message.
+    bool browser = false;
+    bool python = false;
 };
 
 // previous_response_id when the body has one (a 400 when it is not a string).
@@ -40,11 +46,14 @@ Result<std::optional<std::string>> previous_response_id(const nlohmann::ordered_
 
 // `previous`: the conversation of the response named by previous_response_id (an empty array when none).
 // kInvalidArgument (400) names the field a client got wrong; kUnsupported what we do not offer (non-text content,
-// background responses); kContextOverflow when the prompt does not fit.
+// background responses); kContextOverflow when the prompt does not fit. `builtin`: the namespaces of the built-in
+// tools the server runs ("browser" for web_search and web_search_preview, "python" for code_interpreter), declared in
+// the system message of requests that ask for them; asking for one the server does not run is a 400, as at OpenAI.
 Result<ResponsesJob> parse_responses_request(const nlohmann::ordered_json& body,
                                              const nlohmann::ordered_json& previous,
                                              const Tokenizer& tokenizer,
                                              const ChatLimits& limits,
-                                             uint64_t default_seed);
+                                             uint64_t default_seed,
+                                             const ToolNamespaces& builtin = {});
 
 } // namespace tllm::server

@@ -5,6 +5,7 @@
 #include "server/reply.h"
 #include "server/responses_output.h"
 #include "server/responses_request.h"
+#include "server/responses_tools.h"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -20,8 +21,13 @@ using Json = nlohmann::ordered_json;
 // client may continue from it at once.
 class ResponsesReply : public ReplyWriter {
   public:
-    ResponsesReply(std::unique_ptr<ResponseAssembler> assembler, ResponseStore* store, ResponsesJob job, bool streamed)
-        : assembler_(std::move(assembler)), store_(store), job_(std::move(job)), streamed_(streamed) {}
+    ResponsesReply(std::unique_ptr<ResponseAssembler> assembler,
+                   ResponseStore* store,
+                   ResponsesJob job,
+                   bool streamed,
+                   std::unique_ptr<ResponseTools> tools)
+        : assembler_(std::move(assembler)), store_(store), job_(std::move(job)), streamed_(streamed),
+          tools_(std::move(tools)) {}
 
     void start(std::string& out) override { send(&ResponseAssembler::start, out); }
     bool token(const TokenEvent& token, std::string& out) override {
@@ -50,6 +56,16 @@ class ResponsesReply : public ReplyWriter {
             out = response.dump();
         }
     }
+    std::optional<BatchRequest> next_request(bool& length, std::string& out) override {
+        if (tools_ == nullptr) {
+            return std::nullopt;
+        }
+        std::vector<Json> events;
+        ResponseTools::Step step = tools_->run(*assembler_, events);
+        append(events, out);
+        length = length || step.length;
+        return std::move(step.next);
+    }
     void failed(const Error& error, std::string& out) override {
         std::vector<Json> events;
         assembler_->fail(error, events);
@@ -74,6 +90,7 @@ class ResponsesReply : public ReplyWriter {
     ResponseStore* store_; // null: not stored
     ResponsesJob job_;
     bool streamed_;
+    std::unique_ptr<ResponseTools> tools_; // null: the request asked for no built-in tool
 };
 
 // Whether a store operation found the response `id`; when not, the answer is sent: 500 when the store failed, 404
@@ -129,7 +146,8 @@ void HttpServer::responses_routes() {
             previous = std::move((*stored)->conversation);
         }
         const uint64_t seed = seed_.fetch_add(0x9e3779b97f4a7c15ull);
-        Result<ResponsesJob> job = parse_responses_request(body, previous, tokenizer_, options_.limits, seed);
+        Result<ResponsesJob> job = parse_responses_request(body, previous, tokenizer_, options_.limits, seed,
+                                                           options_.builtin_tools.namespaces);
         if (!job.ok()) {
             send_error(res, http_status(job.error().code()), job.error().message());
             return;
@@ -139,6 +157,13 @@ void HttpServer::responses_routes() {
         info.created_at = unix_seconds();
         info.echo = job->echo;
         info.input_tokens = static_cast<int64_t>(job->request.prompt.size());
+        info.browser_tool = job->browser;
+        info.python_tool = job->python;
+        std::unique_ptr<ResponseTools> tools;
+        if (job->browser || job->python) {
+            tools = std::make_unique<ResponseTools>(options_.builtin_tools, tokenizer_, job->harmony, job->request,
+                                                    options_.limits.context, job->browser, job->python);
+        }
         const bool streamed = job->stream;
         answer(
             std::move(job->request), streamed,
@@ -146,7 +171,8 @@ void HttpServer::responses_routes() {
                 info.id = fmt::format("resp_{:016x}{:08x}", seed ^ id_salt_, id);
                 auto assembler = std::make_unique<ResponseAssembler>(tokenizer_, std::move(info), job->forced_header);
                 ResponseStore* store = job->store ? store_ : nullptr;
-                return std::make_shared<ResponsesReply>(std::move(assembler), store, std::move(job).value(), streamed);
+                return std::make_shared<ResponsesReply>(std::move(assembler), store, std::move(job).value(), streamed,
+                                                        std::move(tools));
             },
             res);
     });

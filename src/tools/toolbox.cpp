@@ -187,4 +187,13 @@ std::string Toolbox::normalize_citations(std::string_view text, bool& partial) c
     return std::move(normalized.text);
 }
 
+NormalizedCitations Toolbox::citations(std::string_view text, bool hide_partial) const {
+    if (!browser_) {
+        NormalizedCitations plain;
+        plain.text = std::string(text);
+        return plain;
+    }
+    return browser_->normalize_citations_with_links(text, hide_partial);
+}
+
 } // namespace tllm::tools

@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/browser/backend.h"
+#include "tools/browser/browser.h"
 
 #include <atomic>
 #include <filesystem>
@@ -18,8 +19,6 @@
 #include <string_view>
 
 namespace tllm::tools {
-
-class Browser;
 
 struct BrowserSettings {
     // "exa", "youcom" or "local:DIR" (a folder of .html/.md/.txt documents, for offline use).
@@ -82,6 +81,9 @@ class Toolbox {
     // Browser citations 【cursor†Lx-Ly】 in `text` turned into links for display; `partial` is set when the
     // text ends inside what may become a citation (hold it back until more text comes).
     std::string normalize_citations(std::string_view text, bool& partial) const;
+    // The same with each citation's place and URL (the Responses API's url_citation annotations); with
+    // `hide_partial`, a citation cut off at the end is left out. Without a browser, the text as it is.
+    NormalizedCitations citations(std::string_view text, bool hide_partial) const;
 
   private:
     explicit Toolbox(ToolboxOptions options);

@@ -314,9 +314,11 @@ TEST_F(HttpServerTest, BadResponsesRequestsGetOpenAIsErrorObject) {
                  400, "tools[0].parameters");
     expect_error(Json{{"input", "Hi"}, {"previous_response_id", "resp_nothing"}}.dump(), 404, "resp_nothing");
     expect_error(Json{{"input", std::string(100 * 1024, 'a')}}.dump(), 413, "too large");
-    // A tool of a type not served is skipped, not refused; the server still serves.
+    // A built-in tool this server was not started with is refused, as OpenAI refuses what it does not offer.
+    expect_error(Json{{"input", "Hi"}, {"tools", {{{"type", "web_search"}}}}}.dump(), 400, "web_search");
+    // A tool of a type never served is skipped, not refused; the server still serves.
     auto r = client_->Post(
-        "/v1/responses", Json{{"input", "Hi"}, {"max_output_tokens", 4}, {"tools", {{{"type", "web_search"}}}}}.dump(),
+        "/v1/responses", Json{{"input", "Hi"}, {"max_output_tokens", 4}, {"tools", {{{"type", "file_search"}}}}}.dump(),
         "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;

@@ -42,7 +42,7 @@ TEST(ResponsesRequest, AFunctionCallRoundTripRendersAsHarmony) {
         {"model", "gpt-oss-20b"},
         {"instructions", "Be brief."},
         {"reasoning", {{"effort", "low"}}},
-        {"tools", {kWeatherTool, {{"type", "web_search_preview"}}}}, // a tool not served: skipped
+        {"tools", {kWeatherTool, {{"type", "file_search"}}}}, // a tool not served: skipped
         {"input",
          {{{"role", "user"}, {"content", "Weather in SF?"}},
           {{"type", "reasoning"},

@@ -77,7 +77,7 @@ try {
 
   // A function call round trip, as a client that ran the call sends it back; a reasoning item is replayed.
   const roundTrip = await client.responses.create({
-    model, tools: [weather, { type: "web_search_preview" }], max_output_tokens: 8, temperature: 0,
+    model, tools: [weather, { type: "file_search", vector_store_ids: ["vs_1"] }], max_output_tokens: 8, temperature: 0,
     input: [
       { role: "user", content: "Weather in Paris?" },
       { type: "reasoning", id: "rs_1", summary: [], content: [{ type: "reasoning_text", text: "Need the weather." }] },
