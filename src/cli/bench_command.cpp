@@ -9,6 +9,7 @@
 #include "cli/gemm_bench.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
+#include "cli/serve_bench.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "model/config.h"
@@ -43,6 +44,8 @@ struct BenchFlags {
     std::vector<int> concurrency;
     double arrival_rate = 0;
     int requests = 64;
+    std::string serve_url; // bench --serve: a running server over HTTP instead of the engine
+    std::string api_key;
 };
 
 // Bytes one decode step reads at context length `context`: every non-expert weight, top_k experts
@@ -71,6 +74,22 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
 }
 
 Status run_bench(const BenchFlags& flags) {
+    if (!flags.serve_url.empty()) {
+        if (!flags.model.empty() || !flags.synthetic.empty() || flags.arrival_rate > 0 || flags.gemm) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              "bench --serve measures a running server: --model, --synthetic, --arrival-rate and "
+                              "--gemm do not go with it");
+        }
+        ServeBenchFlags serve;
+        serve.url = flags.serve_url;
+        serve.api_key = flags.api_key;
+        serve.concurrency = flags.concurrency.empty() ? std::vector<int>{1, 8, 32, 64, 256} : flags.concurrency;
+        serve.prompt_tokens = flags.prompt_tokens;
+        serve.gen_tokens = flags.gen_tokens;
+        serve.seed = flags.seed;
+        serve.json_only = flags.json_only;
+        return run_serve_bench(serve);
+    }
     if (!flags.concurrency.empty() || flags.arrival_rate > 0) {
         ConcurrencyBenchFlags batched;
         batched.model = flags.model;
@@ -265,6 +284,10 @@ void register_bench_command(CLI::App& app) {
     bench->add_flag("--gemm", flags->gemm,
                     "Time each matrix product of a step (dense and MXFP4 experts) at 1, 8, 64, 512 and 2048 tokens "
                     "against the card's mma.sync peak and copy bandwidth, instead of the model");
+    bench->add_option("--serve", flags->serve_url,
+                      "Load a running server over HTTP instead (http://HOST:PORT): streaming chat completions at each "
+                      "--concurrency level (default 1,8,32,64,256)");
+    bench->add_option("--api-key", flags->api_key, "Bearer key for --serve");
     bench->callback([flags] { throw CLI::RuntimeError(report(run_bench(*flags))); });
 }
 

@@ -1,6 +1,7 @@
 #include "cli/concurrency_bench.h"
 
 #include "cli/build_info.h"
+#include "cli/load_bench_report.h"
 #include "cli/model_commands.h"
 #include "cli/process_stats.h"
 #include "core/log.h"
@@ -19,15 +20,6 @@ namespace tllm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double percentile(std::vector<double> values, double p) {
-    if (values.empty()) {
-        return 0;
-    }
-    std::sort(values.begin(), values.end());
-    const size_t index = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
-    return values[std::min(index, values.size() - 1)];
-}
 
 struct Planned {
     double at = 0; // seconds after the start
@@ -77,20 +69,18 @@ Result<nlohmann::json> run_setting(BatchEngine& engine, std::vector<Planned> pla
             gaps.push_back(times[i] - times[i - 1]);
         }
     }
-    return nlohmann::json{{"requests", submitted.size()},
-                          {"seconds", wall},
-                          {"output_tok_s", static_cast<double>(generated) / wall},
-                          {"total_tok_s", static_cast<double>(prompt_total + generated) / wall},
-                          {"queue_ms_p50", 1e3 * percentile(queued, 0.5)},
-                          {"queue_ms_p99", 1e3 * percentile(queued, 0.99)},
-                          {"ttft_ms_p50", 1e3 * percentile(ttft, 0.5)},
-                          {"ttft_ms_p99", 1e3 * percentile(ttft, 0.99)},
-                          {"itl_ms_p50", 1e3 * percentile(gaps, 0.5)},
-                          {"itl_ms_p99", 1e3 * percentile(gaps, 0.99)},
-                          {"kv_blocks_peak", peak_blocks},
-                          {"kv_blocks", kv_blocks},
-                          {"preemptions", engine.scheduler().preemptions()},
-                          {"peak_resident_mb", static_cast<double>(read_process_stats().peak_resident_bytes) / 1e6}};
+    nlohmann::json row{{"requests", submitted.size()},
+                       {"seconds", wall},
+                       {"output_tok_s", static_cast<double>(generated) / wall},
+                       {"total_tok_s", static_cast<double>(prompt_total + generated) / wall},
+                       {"queue_ms_p50", 1e3 * percentile(queued, 0.5)},
+                       {"queue_ms_p99", 1e3 * percentile(queued, 0.99)},
+                       {"kv_blocks_peak", peak_blocks},
+                       {"kv_blocks", kv_blocks},
+                       {"preemptions", engine.scheduler().preemptions()},
+                       {"peak_resident_mb", static_cast<double>(read_process_stats().peak_resident_bytes) / 1e6}};
+    add_latency_percentiles(row, ttft, gaps);
+    return row;
 }
 
 } // namespace
@@ -173,12 +163,7 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
         row["model"] = model_name;
         row["streams"] = streams;
         row["arrival_rate"] = flags.arrival_rate;
-        row["prompt_tokens"] = flags.prompt_tokens;
-        row["gen_tokens"] = flags.gen_tokens;
-        row["version"] = version;
-        std::printf("%s\n", row.dump().c_str());
-        std::fflush(stdout);
-        rows.push_back(std::move(row));
+        emit_row(std::move(row), flags.prompt_tokens, flags.gen_tokens, version, rows);
     }
     if (!flags.json_only) {
         std::printf("\n%s, %s backend, %s, %d-token prompts, %d generated per stream\n", card.c_str(),
