@@ -67,6 +67,9 @@ void response_side(const uint8_t* data, size_t size) {
     tllm::server::ResponseInfo info;
     info.id = "resp_fuzz";
     info.model = "gpt-oss";
+    // Half the streams as a response that runs the built-in tools: calls to browser.* and python become their items
+    // (no tool runs here; a call waits for a result that never comes, and finishing closes it).
+    info.browser_tool = info.python_tool = size % 4 >= 2;
     tllm::server::ResponseAssembler streamed(tokenizer(), info);
     tllm::server::ResponseAssembler whole(tokenizer(), info);
     std::vector<Json> events;
@@ -95,8 +98,10 @@ void response_side(const uint8_t* data, size_t size) {
     const Json& output = response["output"];
     for (size_t i = 0; i < output.size(); ++i) {
         const Json& item = output[i];
-        const std::string text = item["type"] == "function_call" ? item["arguments"].get<std::string>()
-                                                                 : item["content"][0]["text"].get<std::string>();
+        const std::string text = item["type"] == "function_call"           ? item["arguments"].get<std::string>()
+                                 : item["type"] == "code_interpreter_call" ? item["code"].get<std::string>()
+                                 : item["type"] == "web_search_call"       ? std::string() // shown as its action
+                                                                     : item["content"][0]["text"].get<std::string>();
         TLLM_CHECK(deltas[static_cast<int64_t>(i)] == text, "item {}: deltas differ from its text", i);
     }
 }
