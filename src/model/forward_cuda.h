@@ -89,6 +89,20 @@ class CudaForward {
     Status enqueue_layers(const StepKv& kv, int n, int n_splits, int max_keys);
     // Logits of `rows` rows of the final norm's output starting at `input`, into logits_.
     Status enqueue_unembedding(const float* input, int rows, cuda::Rounding rounding);
+    // A paged step's inputs on the host: the chunks' tokens one after another, their positions, the block tables
+    // per layer group with each token's offset into them, and the step rows of the chunks that want logits.
+    struct PagedStepInputs {
+        std::vector<int32_t> tokens;
+        std::vector<int32_t> positions;
+        std::vector<int32_t> offsets[2];
+        std::vector<int32_t> tables[2];
+        std::vector<int32_t> logit_rows;
+    };
+    // Checks and concatenates the chunks (kInvalidArgument for token ids outside the vocabulary or too many tokens).
+    Result<PagedStepInputs> gather_paged_inputs(const CudaPagedKvStore& store,
+                                                std::span<const PagedChunk> chunks) const;
+    // Writes the inputs into tokens_, positions_, tables_ and table_offsets_; the rows that find the KV through them.
+    Result<StepKv> upload_paged_inputs(const CudaPagedKvStore& store, const PagedStepInputs& inputs);
     // A paged step's layers (forward_cuda_paged.cpp): the step rows of the chunks that want logits, in chunk order.
     Result<std::vector<int32_t>> enqueue_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks);
     // Logits of the given rows of the final norm's output, gathered in that order into logits_.

@@ -10,21 +10,16 @@
 
 namespace tllm {
 
-Result<std::vector<int32_t>> CudaForward::enqueue_paged(const CudaPagedKvStore& store,
-                                                        std::span<const PagedChunk> chunks) {
+Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const CudaPagedKvStore& store,
+                                                                      std::span<const PagedChunk> chunks) const {
     const GptOssConfig& c = weights_.config();
-    const PagedKvLayout& layout = store.layout();
-    std::vector<int32_t> tokens;
-    std::vector<int32_t> positions;
-    std::vector<int32_t> offsets[2];
-    std::vector<int32_t> tables[2];
-    std::vector<int32_t> logit_rows; // step rows whose logits are wanted
+    PagedStepInputs in;
     for (const PagedChunk& chunk : chunks) {
         TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
                    chunk.start);
         const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
         for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
-            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * layout.block_tokens >= end,
+            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * store.layout().block_tokens >= end,
                        "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
         }
         for (size_t i = 0; i < chunk.tokens.size(); ++i) {
@@ -33,38 +28,50 @@ Result<std::vector<int32_t>> CudaForward::enqueue_paged(const CudaPagedKvStore& 
                 return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
                                   c.vocab_size);
             }
-            tokens.push_back(token);
-            positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
+            in.tokens.push_back(token);
+            in.positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
             for (int group = 0; group < 2; ++group) {
-                offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
+                in.offsets[group].push_back(static_cast<int32_t>(in.tables[group].size()));
             }
         }
         for (int group = 0; group < 2; ++group) {
-            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
+            in.tables[group].insert(in.tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
         }
         if (chunk.logits) {
-            logit_rows.push_back(static_cast<int32_t>(tokens.size()) - 1);
+            in.logit_rows.push_back(static_cast<int32_t>(in.tokens.size()) - 1);
         }
     }
-    const int n = static_cast<int>(tokens.size());
+    const int n = static_cast<int>(in.tokens.size());
     if (n == 0 || n > max_step_tokens_) {
         return make_error(ErrorCode::kInvalidArgument, "a paged step of {} tokens (1 to {} per step)", n,
                           max_step_tokens_);
     }
+    return in;
+}
+
+Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvStore& store, const PagedStepInputs& in) {
     StepKv kv;
     kv.paged = &store;
     for (int group = 0; group < 2; ++group) {
-        TLLM_RETURN_IF_ERROR(reserve_tables(group, std::max<size_t>(tables[group].size(), 1) * 4));
-        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
-        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
-        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(), layout.block_tokens,
-                          static_cast<int32_t>(layout.block_rows())};
+        TLLM_RETURN_IF_ERROR(reserve_tables(group, std::max<size_t>(in.tables[group].size(), 1) * 4));
+        TLLM_RETURN_IF_ERROR(tables_[group].upload(in.tables[group].data(), in.tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(in.offsets[group].data(), in.offsets[group].size() * 4));
+        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(),
+                          store.layout().block_tokens, static_cast<int32_t>(store.layout().block_rows())};
     }
-    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
-    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
+    TLLM_RETURN_IF_ERROR(tokens_.upload(in.tokens.data(), in.tokens.size() * 4));
+    TLLM_RETURN_IF_ERROR(positions_.upload(in.positions.data(), in.positions.size() * 4));
+    return kv;
+}
+
+Result<std::vector<int32_t>> CudaForward::enqueue_paged(const CudaPagedKvStore& store,
+                                                        std::span<const PagedChunk> chunks) {
+    TLLM_ASSIGN_OR_RETURN(PagedStepInputs in, gather_paged_inputs(store, chunks));
+    TLLM_ASSIGN_OR_RETURN(const StepKv kv, upload_paged_inputs(store, in));
+    const int n = static_cast<int>(in.tokens.size());
     TLLM_RETURN_IF_ERROR(
-        enqueue_layers(kv, n, step_splits(n), *std::max_element(positions.begin(), positions.end()) + 1));
-    return logit_rows;
+        enqueue_layers(kv, n, step_splits(n), *std::max_element(in.positions.begin(), in.positions.end()) + 1));
+    return std::move(in.logit_rows);
 }
 
 Status CudaForward::reserve_tables(int group, size_t bytes) {
@@ -80,50 +87,23 @@ Status CudaForward::reserve_tables(int group, size_t bytes) {
 }
 
 Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks) {
-    const GptOssConfig& c = weights_.config();
-    const int n = static_cast<int>(chunks.size());
+    TLLM_ASSIGN_OR_RETURN(PagedStepInputs in, gather_paged_inputs(store, chunks));
+    const int n = static_cast<int>(in.tokens.size());
     int bucket = 1;
     while (bucket < n) {
         bucket *= 2;
     }
     bucket = std::min<int>(bucket, static_cast<int>(max_step_tokens_));
-    std::vector<int32_t> tokens(static_cast<size_t>(bucket), 0);
-    std::vector<int32_t> positions(static_cast<size_t>(bucket), 0);
-    std::vector<int32_t> offsets[2];
-    std::vector<int32_t> tables[2];
-    int32_t max_position = 0;
-    for (int i = 0; i < n; ++i) {
-        const PagedChunk& chunk = chunks[static_cast<size_t>(i)];
-        const int32_t token = chunk.tokens[0];
-        if (token < 0 || token >= c.vocab_size) {
-            return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
-                              c.vocab_size);
-        }
-        tokens[static_cast<size_t>(i)] = token;
-        positions[static_cast<size_t>(i)] = static_cast<int32_t>(chunk.start);
-        max_position = std::max(max_position, positions[static_cast<size_t>(i)]);
-        for (int group = 0; group < 2; ++group) {
-            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * store.layout().block_tokens > chunk.start,
-                       "block table of {} blocks for position {}", chunk.tables[group].size(), chunk.start);
-            offsets[group].push_back(static_cast<int32_t>(tables[group].size()));
-            tables[group].insert(tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
-        }
-    }
-    StepKv kv;
-    kv.paged = &store;
+    const int32_t max_position = *std::max_element(in.positions.begin(), in.positions.end());
+    // Padding tokens: token 0 at position 0 of the padding block, all of them (they write the same row, with the
+    // same values).
+    in.tokens.resize(static_cast<size_t>(bucket), 0);
+    in.positions.resize(static_cast<size_t>(bucket), 0);
     for (int group = 0; group < 2; ++group) {
-        // Padding tokens: token 0 at position 0 of the padding block, all of them (they write the same row, with
-        // the same values).
-        offsets[group].resize(static_cast<size_t>(bucket), static_cast<int32_t>(tables[group].size()));
-        tables[group].push_back(store.padding_block());
-        TLLM_RETURN_IF_ERROR(reserve_tables(group, tables[group].size() * 4));
-        TLLM_RETURN_IF_ERROR(tables_[group].upload(tables[group].data(), tables[group].size() * 4));
-        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(offsets[group].data(), offsets[group].size() * 4));
-        kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(),
-                          store.layout().block_tokens, static_cast<int32_t>(store.layout().block_rows())};
+        in.offsets[group].resize(static_cast<size_t>(bucket), static_cast<int32_t>(in.tables[group].size()));
+        in.tables[group].push_back(store.padding_block());
     }
-    TLLM_RETURN_IF_ERROR(tokens_.upload(tokens.data(), tokens.size() * 4));
-    TLLM_RETURN_IF_ERROR(positions_.upload(positions.data(), positions.size() * 4));
+    TLLM_ASSIGN_OR_RETURN(const StepKv kv, upload_paged_inputs(store, in));
     // The attention kernels depend on whether any key count reaches the tensor-core bound (OpKernels).
     const bool short_context = max_position + 1 < cuda::OpKernels::kTensorCoreDecodeKeys;
     const auto key = std::make_tuple(&store, bucket, short_context);
