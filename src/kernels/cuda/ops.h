@@ -280,6 +280,14 @@ class OpKernels {
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
     CUfunction attention_split_f32kv_ = nullptr;
+    // The split decode kernel for bf16 caches with head_dim 64 or 128 (attention_sinks, attention_sinks_paged):
+    // the CUDA-core tiles or the tensor cores by decode_key_tile, with its block and dynamic shared memory.
+    struct SplitLaunch {
+        CUfunction function;
+        Dim3 block;
+        unsigned shared_bytes;
+    };
+    SplitLaunch split_launch(bool paged, int head_dim, unsigned group, int window, int max_keys) const;
     CUfunction attention_split_mma_[2] = {};       // bf16 caches, head_dim 64, 128: the tensor-core split kernel
     CUfunction attention_split_mma_paged_[2] = {}; // paged bf16 caches, head_dim 64, 128
     CUfunction attention_split_tiled_[2] = {};     // the CUDA-core tiled split kernel, for short contexts

@@ -87,15 +87,10 @@ Status OpKernels::attention_sinks(CUstream stream,
                                     n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out);
         }
         if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
-            const int d = head_dim == 64 ? 0 : 1;
-            const Dim3 grid{static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)};
-            if (decode_key_tile(window, max_keys) == kTiledKeys) {
-                return launch_dependent(context_, pdl_, attention_split_tiled_[d], grid, {32 * std::max(group, 4u)}, 0,
-                                        stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window,
-                                        scale, sinks, partial_stats, partial_acc, tickets, out);
-            }
-            return launch_dependent(context_, pdl_, attention_split_mma_[d], grid, {128},
-                                    split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads,
+            const SplitLaunch split = split_launch(false, head_dim, group, window, max_keys);
+            return launch_dependent(context_, pdl_, split.function,
+                                    {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)},
+                                    split.block, split.shared_bytes, stream, q, q_stride, positions, n_heads,
                                     n_kv_heads, k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc,
                                     tickets, out);
         }
@@ -154,16 +149,20 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                    rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
                "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
                n_splits);
+    const SplitLaunch split = split_launch(true, head_dim, group, window, max_keys);
+    return launch_dependent(context_, pdl_, split.function,
+                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, split.block,
+                            split.shared_bytes, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache,
+                            window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+}
+
+OpKernels::SplitLaunch
+OpKernels::split_launch(bool paged, int head_dim, unsigned group, int window, int max_keys) const {
     const int d = head_dim == 64 ? 0 : 1;
-    const Dim3 grid{static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)};
-    if (decode_key_tile(window, max_keys) == kTiledKeys) {
-        return launch_dependent(context_, pdl_, attention_split_tiled_paged_[d], grid, {32 * std::max(group, 4u)}, 0,
-                                stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache, window, scale,
-                                sinks, partial_stats, partial_acc, tickets, out, rows);
+    if (decode_key_tile(window, max_keys) == kTiledKeys) { // one warp per query head, at least 4
+        return {paged ? attention_split_tiled_paged_[d] : attention_split_tiled_[d], {32 * std::max(group, 4u)}, 0};
     }
-    return launch_dependent(context_, pdl_, attention_split_mma_paged_[d], grid, {128},
-                            split_mma_shared_bytes(head_dim), stream, q, q_stride, positions, n_heads, n_kv_heads,
-                            k_cache, v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+    return {paged ? attention_split_mma_paged_[d] : attention_split_mma_[d], {128}, split_mma_shared_bytes(head_dim)};
 }
 
 template Status OpKernels::attention_sinks<uint16_t>(CUstream,
