@@ -32,9 +32,11 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
         return bad_request("the request body must be a JSON object");
     }
     ChatCompletionJob job;
-    job.model = body.value("model", Json("gpt-oss")).is_string() ? body.value("model", std::string("gpt-oss")) : "";
-    if (job.model.empty()) {
-        return bad_request("model must be a non-empty string");
+    if (auto model = body.find("model"); model != body.end() && !model->is_null()) {
+        if (!model->is_string() || model->get<std::string>().empty()) {
+            return bad_request("model must be a non-empty string");
+        }
+        job.model = model->get<std::string>();
     }
     TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> n, integer_field(body, "n", 1, 128));
     if (n.value_or(1) != 1) {

@@ -33,7 +33,7 @@ struct ChatCompletionJob {
     bool stream = false;
     bool include_usage = false; // stream_options.include_usage
     ChatOutputOptions output;
-    std::string model;
+    std::string model; // as the request names it ("" when it names none)
 };
 
 // kInvalidArgument (HTTP 400) with a message naming the field for anything a client got wrong; kUnsupported for

@@ -34,7 +34,7 @@ struct CompletionJob {
     bool stream = false;
     bool include_usage = false;
     CompletionOutputOptions output;
-    std::string model;
+    std::string model; // as the request names it ("" when it names none)
 };
 
 // kInvalidArgument (400) names the field a client got wrong; kUnsupported what is not served: more than one

@@ -4,6 +4,7 @@
 #include "server/completions.h"
 #include "server/reply.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
 #include <httplib.h>
@@ -124,6 +125,9 @@ void HttpServer::chunked_route(const char* path,
         if (!parse_json_body(req.body, body, res)) {
             return;
         }
+        if (refuse_unknown_model(body, res)) {
+            return;
+        }
         const uint64_t seed = seed_.fetch_add(0x9e3779b97f4a7c15ull);
         Result<Job> job = parse(body, tokenizer_, options_.limits, seed);
         if (!job.ok()) {
@@ -133,7 +137,7 @@ void HttpServer::chunked_route(const char* path,
         const int64_t prompt_tokens = static_cast<int64_t>(job->request.prompt.size());
         const bool streamed = job->stream;
         const bool include_usage = job->include_usage;
-        const std::string model = body.contains("model") ? job->model : options_.model_name;
+        const std::string model = job->model.empty() ? options_.model_name : job->model; // as the request names it
         answer(
             std::move(job->request), streamed,
             [&](uint64_t id) {
@@ -162,6 +166,21 @@ void HttpServer::answer(BatchRequest request,
     } else {
         reply_whole(engine_, stream, *writer, res);
     }
+}
+
+bool HttpServer::refuse_unknown_model(const Json& body, httplib::Response& res) const {
+    auto model = body.is_object() ? body.find("model") : body.end();
+    if (model == body.end() || !model->is_string() || model->get<std::string>().empty()) {
+        return false; // absent or null is served; other types are the parser's 400
+    }
+    const std::string& name = model->get<std::string>();
+    const std::vector<std::string>& aliases = options_.model_aliases;
+    if (name == options_.model_name || std::find(aliases.begin(), aliases.end(), name) != aliases.end()) {
+        return false;
+    }
+    send_error(res, 404, fmt::format("the model '{}' is not served here; '{}' is", name, options_.model_name),
+               "model_not_found", "model");
+    return true;
 }
 
 void HttpServer::refuse_full(httplib::Response& res) const {

@@ -32,7 +32,7 @@ struct ServerOptions {
     int port = 8000;     // 0: any free port (port() tells which)
     std::string api_key; // "": no key needed
     std::string model_name = "gpt-oss";
-    std::vector<std::string> model_aliases; // other names a Responses request may give the model (else 404)
+    std::vector<std::string> model_aliases; // other names a request may give the model (else 404)
     ChatLimits limits;
     size_t max_body_bytes = 8u << 20;
     int threads = 16;           // handler threads: requests served at once
@@ -75,7 +75,9 @@ class HttpServer {
                 bool streamed,
                 const std::function<std::shared_ptr<ReplyWriter>(uint64_t id)>& make,
                 httplib::Response& res);
-    bool serves_model(const std::string& name) const;
+    // A 404 model_not_found (true) when `body` names a model that is neither the served one (what /v1/models
+    // lists) nor one of its aliases; a request that names none is served.
+    bool refuse_unknown_model(const nlohmann::ordered_json& body, httplib::Response& res) const;
     void refuse_full(httplib::Response& res) const; // 429 with Retry-After
 
     EngineLoop& engine_;

@@ -36,18 +36,21 @@ int http_status(ErrorCode code) {
     }
 }
 
-Json error_body(const std::string& message, int status, const char* code) {
+Json error_body(const std::string& message, int status, const char* code, const char* param) {
     const char* type = status == 401   ? "authentication_error"
                        : status == 429 ? "rate_limit_error"
                        : status < 500  ? "invalid_request_error"
                                        : "server_error";
-    return Json{
-        {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code ? Json(code) : Json()}}}};
+    return Json{{"error",
+                 {{"message", message},
+                  {"type", type},
+                  {"param", param ? Json(param) : Json()},
+                  {"code", code ? Json(code) : Json()}}}};
 }
 
-void send_error(httplib::Response& res, int status, const std::string& message, const char* code) {
+void send_error(httplib::Response& res, int status, const std::string& message, const char* code, const char* param) {
     res.status = status;
-    res.set_content(error_body(message, status, code).dump(), "application/json");
+    res.set_content(error_body(message, status, code, param).dump(), "application/json");
 }
 
 bool parse_json_body(const std::string& text, Json& body, httplib::Response& res) {

@@ -21,9 +21,15 @@ namespace tllm::server {
 
 // The HTTP status of an error a request met (400 for a client's mistake, 404 for what is not there, ...).
 int http_status(ErrorCode code);
-// {"error": {"message", "type", "param", "code"}}; `code` is OpenAI's machine-readable name, when there is one.
-nlohmann::ordered_json error_body(const std::string& message, int status, const char* code = nullptr);
-void send_error(httplib::Response& res, int status, const std::string& message, const char* code = nullptr);
+// {"error": {"message", "type", "param", "code"}}; `code` is OpenAI's machine-readable name and `param` the field at
+// fault, when there are such.
+nlohmann::ordered_json
+error_body(const std::string& message, int status, const char* code = nullptr, const char* param = nullptr);
+void send_error(httplib::Response& res,
+                int status,
+                const std::string& message,
+                const char* code = nullptr,
+                const char* param = nullptr);
 int64_t unix_seconds();
 // Parses a request body; false (with the 400 sent) when it is not JSON.
 bool parse_json_body(const std::string& text, nlohmann::ordered_json& body, httplib::Response& res);

@@ -7,7 +7,6 @@
 #include "server/responses_request.h"
 #include "server/responses_tools.h"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -112,24 +111,13 @@ bool found(
 
 } // namespace
 
-bool HttpServer::serves_model(const std::string& name) const {
-    return name.empty() || name == options_.model_name ||
-           std::find(options_.model_aliases.begin(), options_.model_aliases.end(), name) !=
-               options_.model_aliases.end();
-}
-
 void HttpServer::responses_routes() {
     http_->Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) {
         Json body;
         if (!parse_json_body(req.body, body, res)) {
             return;
         }
-        if (body.is_object() && body.contains("model") && body["model"].is_string() &&
-            !serves_model(body["model"].get<std::string>())) {
-            send_error(res, 404,
-                       fmt::format("the model '{}' is not served here; '{}' is", body["model"].get<std::string>(),
-                                   options_.model_name),
-                       "model_not_found");
+        if (refuse_unknown_model(body, res)) {
             return;
         }
         Result<std::optional<std::string>> previous_id = previous_response_id(body);

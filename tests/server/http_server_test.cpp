@@ -104,7 +104,7 @@ TEST_F(HttpServerTest, BadRequestsGetOpenAIsErrorObject) {
         EXPECT_NE(error["error"]["message"].get<std::string>().find(words), std::string::npos) << r->body;
     };
     expect_error(client_->Post("/v1/chat/completions", "{not json", "application/json"), 400, "not valid JSON");
-    expect_error(post(Json{{"model", "m"}}), 400, "messages");
+    expect_error(post(Json{{"model", "gpt-oss"}}), 400, "messages");
     Json hot = body(8, false);
     hot["temperature"] = 9;
     expect_error(post(hot), 400, "temperature");
@@ -116,6 +116,51 @@ TEST_F(HttpServerTest, BadRequestsGetOpenAIsErrorObject) {
     auto r = post(body(4, false));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
+}
+
+// Every generating route names the model as /v1/models does: that name and its aliases are served, a request that
+// names none too, and any other name gets OpenAI's 404 model_not_found.
+TEST_F(HttpServerTest, UnknownModelsGet404ModelNotFoundOnEveryRoute) {
+    start();
+    auto models = client_->Get("/v1/models");
+    ASSERT_TRUE(models);
+    const std::string served = Json::parse(models->body)["data"][0]["id"];
+    EXPECT_EQ(served, "gpt-oss");
+    const Json chat = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2}};
+    const Json completion = {{"prompt", "Hi"}, {"max_tokens", 2}};
+    const Json response = {{"input", "Hi"}, {"max_output_tokens", 2}};
+    for (const auto& [path, request] :
+         {std::pair{"/v1/chat/completions", chat}, std::pair{"/v1/completions", completion},
+          std::pair{"/v1/responses", response}}) {
+        for (const Json& name : {Json(served), Json("gpt-oss-test"), Json()}) {
+            Json named = request;
+            if (!name.is_null()) {
+                named["model"] = name;
+            }
+            auto r = client_->Post(path, named.dump(), "application/json");
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 200) << path << " " << name << " -> " << r->body;
+            // The reply names the model as the request did, else as /v1/models does.
+            EXPECT_EQ(Json::parse(r->body)["model"], name.is_null() ? served : name.get<std::string>()) << path;
+        }
+        Json unknown = request;
+        unknown["model"] = "gpt-5";
+        auto r = client_->Post(path, unknown.dump(), "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 404) << path << " -> " << r->body;
+        const Json error = Json::parse(r->body)["error"];
+        EXPECT_EQ(error["type"], "invalid_request_error") << path;
+        EXPECT_EQ(error["param"], "model") << path;
+        EXPECT_EQ(error["code"], "model_not_found") << path;
+        EXPECT_EQ(error["message"], "the model 'gpt-5' is not served here; 'gpt-oss' is") << path;
+        // A model that is not a string is the parser's 400, naming the field.
+        unknown["model"] = 7;
+        r = client_->Post(path, unknown.dump(), "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << path << " -> " << r->body;
+        EXPECT_NE(r->body.find("model"), std::string::npos) << r->body;
+    }
+    EXPECT_TRUE(engine_idle());
 }
 
 TEST_F(HttpServerTest, AKeyIsNeededWhenOneIsSet) {

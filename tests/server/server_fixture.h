@@ -41,6 +41,7 @@ class HttpServerTest : public ::testing::Test {
         options.port = 0;
         options.api_key = api_key;
         options.max_open = max_open;
+        options.model_aliases = {"gpt-oss-test"}; // what the requests of body() name
         options.limits.max_output_tokens = 1600;
         options.limits.context = 4096;
         options.limits.conversation_date = "2026-12-07";

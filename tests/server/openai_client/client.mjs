@@ -65,6 +65,9 @@ try {
   await assert.rejects(
     client.chat.completions.create({ model: "gpt-oss-demo", messages: "hello" }),
     (error) => error instanceof OpenAI.BadRequestError && /messages/.test(error.message));
+  await assert.rejects(
+    client.chat.completions.create({ model: "gpt-9", messages }),
+    (error) => error instanceof OpenAI.NotFoundError && error.code === "model_not_found" && error.param === "model");
   console.log("errors: ok");
 
   const aborted = new AbortController();

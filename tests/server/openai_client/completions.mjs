@@ -56,6 +56,9 @@ try {
                        (error) => error instanceof OpenAI.BadRequestError && /one prompt per request/.test(error.message));
   await assert.rejects(client.completions.create({ model, prompt: "Hi", echo: true }),
                        (error) => error instanceof OpenAI.BadRequestError && /echo/.test(error.message));
+  await assert.rejects(client.completions.create({ model: "gpt-9", prompt: "Hi" }),
+                       (error) => error instanceof OpenAI.NotFoundError && error.code === "model_not_found" &&
+                         error.param === "model");
   console.log("completions errors: ok");
 
   const messages = [{ role: "user", content: "Say something." }];
