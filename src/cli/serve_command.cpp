@@ -89,6 +89,8 @@ Status run_serve(const ServeFlags& flags) {
     server_options.limits.max_output_tokens = flags.max_output_tokens;
     server_options.limits.context = std::min<int64_t>(kv_tokens, engine->config().max_context());
     server_options.limits.conversation_date = today();
+    // A reply's choices run at once, each a sequence: more than run at once would wait for one another.
+    server_options.limits.max_choices = std::min(16, flags.max_concurrency);
     server_options.max_open = int64_t{flags.max_concurrency} + flags.max_queue;
     // A streaming request holds a handler thread while it is open; four more keep health checks answered.
     server_options.threads = static_cast<int>(std::min<int64_t>(server_options.max_open + 4, 2048));

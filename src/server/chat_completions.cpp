@@ -38,10 +38,7 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
         }
         job.model = model->get<std::string>();
     }
-    TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> n, integer_field(body, "n", 1, 128));
-    if (n.value_or(1) != 1) {
-        return Error(ErrorCode::kUnsupported, "n: one choice per request is served");
-    }
+    TLLM_ASSIGN_OR_RETURN(job.n, choices_field(body, limits));
     TLLM_ASSIGN_OR_RETURN(job.output.logprobs, bool_field(body, "logprobs", false));
     TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> top_logprobs,
                           integer_field(body, "top_logprobs", 0, BatchEngine::kMaxTopLogprobs));
@@ -79,10 +76,14 @@ parse_chat_completion(const Json& body, const Tokenizer& tokenizer, const ChatLi
     return job;
 }
 
-ChatCompletionAssembler::ChatCompletionAssembler(
-    const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, ChatOutputOptions options)
+ChatCompletionAssembler::ChatCompletionAssembler(const Tokenizer& tokenizer,
+                                                 std::string id,
+                                                 std::string model,
+                                                 int64_t created,
+                                                 ChatOutputOptions options,
+                                                 int index)
     : tokenizer_(tokenizer), parser_(tokenizer, Role::kAssistant), id_(std::move(id)), model_(std::move(model)),
-      created_(created), exclude_reasoning_(options.exclude_reasoning), logprobs_(options.logprobs),
+      created_(created), index_(index), exclude_reasoning_(options.exclude_reasoning), logprobs_(options.logprobs),
       content_(std::move(options.stop_text)) {
     for (TokenId token : options.forced_header) {
         parser_.push(token, pending_);
@@ -90,7 +91,7 @@ ChatCompletionAssembler::ChatCompletionAssembler(
 }
 
 Json ChatCompletionAssembler::chunk(Json delta) const {
-    Json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    Json choice = {{"index", index_}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
     return Json{{"id", id_},
                 {"object", "chat.completion.chunk"},
                 {"created", created_},
@@ -147,7 +148,10 @@ void ChatCompletionAssembler::handle(const ParserEvent& event, std::vector<Json>
         recipient_ = event.message.recipient;
         if (recipient_ && recipient_->starts_with("functions.")) {
             const size_t index = tool_calls_.size();
-            Json call = {{"id", fmt::format("call_{}_{}", id_.substr(std::min<size_t>(id_.size(), 9)), index)},
+            // The choices of one reply share its id: a choice past the first names itself too.
+            const std::string suffix = id_.substr(std::min<size_t>(id_.size(), 9)) +
+                                       (index_ > 0 ? fmt::format("_c{}", index_) : std::string());
+            Json call = {{"id", fmt::format("call_{}_{}", suffix, index)},
                          {"type", "function"},
                          {"function", {{"name", recipient_->substr(10)}, {"arguments", ""}}}};
             tool_calls_.push_back(call);
@@ -261,7 +265,7 @@ Json ChatCompletionAssembler::response(bool length, int64_t prompt_tokens) {
     if (!tool_calls_.empty()) {
         message["tool_calls"] = tool_calls_;
     }
-    Json choice = {{"index", 0},
+    Json choice = {{"index", index_},
                    {"message", std::move(message)},
                    {"logprobs", logprobs_ ? Json{{"content", content_.entries()}, {"refusal", nullptr}} : Json()},
                    {"finish_reason", chat_finish_name(finish_reason(length))}};

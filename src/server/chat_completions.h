@@ -34,10 +34,11 @@ struct ChatCompletionJob {
     bool include_usage = false; // stream_options.include_usage
     ChatOutputOptions output;
     std::string model; // as the request names it ("" when it names none)
+    int n = 1;         // choices, each its own engine request (choice_requests)
 };
 
 // kInvalidArgument (HTTP 400) with a message naming the field for anything a client got wrong; kUnsupported for
-// what we do not offer (n > 1, non-text content). tool_choice "required" or named ends the prompt with the start
+// what we do not offer (non-text content). tool_choice "required" or named ends the prompt with the start
 // of a call's header (ToolChoice), "none" leaves the functions undeclared.
 Result<ChatCompletionJob> parse_chat_completion(const nlohmann::ordered_json& body,
                                                 const Tokenizer& tokenizer,
@@ -46,11 +47,15 @@ Result<ChatCompletionJob> parse_chat_completion(const nlohmann::ordered_json& bo
 
 enum class ChatFinish { kStop, kLength, kToolCalls };
 
-// Turns one request's sampled tokens into OpenAI's objects.
+// Turns one request's sampled tokens into OpenAI's objects: those of the choice `index`.
 class ChatCompletionAssembler {
   public:
-    ChatCompletionAssembler(
-        const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, ChatOutputOptions options);
+    ChatCompletionAssembler(const Tokenizer& tokenizer,
+                            std::string id,
+                            std::string model,
+                            int64_t created,
+                            ChatOutputOptions options,
+                            int index = 0);
 
     // One sampled token: appends the stream chunks it causes (none while a header or a multi-byte character is
     // incomplete). True when the reply has ended (a stop string was reached): the caller ends the request.
@@ -61,6 +66,8 @@ class ChatCompletionAssembler {
     // The usage chunk of a stream (stream_options.include_usage), and the whole response of a non-stream request.
     nlohmann::ordered_json usage_chunk(int64_t prompt_tokens) const;
     nlohmann::ordered_json response(bool length, int64_t prompt_tokens);
+    int64_t completion_tokens() const { return completion_tokens_; }
+    int64_t cached_tokens() const { return cached_tokens_; }
 
   private:
     nlohmann::ordered_json chunk(nlohmann::ordered_json delta) const;
@@ -79,6 +86,7 @@ class ChatCompletionAssembler {
     std::string id_;
     std::string model_;
     int64_t created_;
+    int index_;
     bool exclude_reasoning_ = false;
     bool logprobs_ = false;
     bool role_sent_ = false;

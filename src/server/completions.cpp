@@ -70,11 +70,15 @@ parse_completion(const Json& body, const Tokenizer& tokenizer, const ChatLimits&
         }
         job.model = model->get<std::string>();
     }
-    for (const char* key : {"n", "best_of"}) {
-        TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> count, integer_field(body, key, 1, 128));
-        if (count.value_or(1) != 1) {
-            return unsupported(fmt::format("{}: one choice per request is served", key));
-        }
+    TLLM_ASSIGN_OR_RETURN(job.n, choices_field(body, limits));
+    // best_of returns the best `n` of that many, by log-probability: only where it asks for no more than `n`, which
+    // is `n` itself, is it served.
+    TLLM_ASSIGN_OR_RETURN(std::optional<int64_t> best_of, integer_field(body, "best_of", 1, limits.max_choices));
+    if (best_of.value_or(job.n) != job.n) {
+        return unsupported(
+            fmt::format("best_of: picking the best of several completions is not served (best_of may only equal n, "
+                        "{}), got {}",
+                        job.n, *best_of));
     }
     TLLM_ASSIGN_OR_RETURN(bool echo, bool_field(body, "echo", false));
     if (echo) {
@@ -98,14 +102,18 @@ parse_completion(const Json& body, const Tokenizer& tokenizer, const ChatLimits&
     return job;
 }
 
-CompletionAssembler::CompletionAssembler(
-    const Tokenizer& tokenizer, std::string id, std::string model, int64_t created, CompletionOutputOptions options)
-    : tokenizer_(tokenizer), id_(std::move(id)), model_(std::move(model)), created_(created),
+CompletionAssembler::CompletionAssembler(const Tokenizer& tokenizer,
+                                         std::string id,
+                                         std::string model,
+                                         int64_t created,
+                                         CompletionOutputOptions options,
+                                         int index)
+    : tokenizer_(tokenizer), id_(std::move(id)), model_(std::move(model)), created_(created), index_(index),
       options_(std::move(options)), text_(options_.stop_text) {}
 
 Json CompletionAssembler::chunk(std::string text, Json logprobs) const {
     Json choice = {
-        {"index", 0}, {"text", std::move(text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", nullptr}};
+        {"index", index_}, {"text", std::move(text)}, {"logprobs", std::move(logprobs)}, {"finish_reason", nullptr}};
     return Json{{"id", id_},
                 {"object", "text_completion"},
                 {"created", created_},
@@ -197,7 +205,7 @@ Json CompletionAssembler::usage_chunk(int64_t prompt_tokens) const {
 Json CompletionAssembler::response(bool length, int64_t prompt_tokens) {
     std::vector<Json> unused;
     finish(unused);
-    Json choice = {{"index", 0},
+    Json choice = {{"index", index_},
                    {"text", text_.text()},
                    {"logprobs", logprobs_object(text_.entries())},
                    {"finish_reason", finish_reason(length)}};

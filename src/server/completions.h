@@ -35,23 +35,25 @@ struct CompletionJob {
     bool include_usage = false;
     CompletionOutputOptions output;
     std::string model; // as the request names it ("" when it names none)
+    int n = 1;         // choices, each its own engine request (choice_requests)
 };
 
 // kInvalidArgument (400) names the field a client got wrong; kUnsupported what is not served: more than one
-// prompt, n or best_of above 1, echo, suffix.
+// prompt, best_of other than n, echo, suffix.
 Result<CompletionJob> parse_completion(const nlohmann::ordered_json& body,
                                        const Tokenizer& tokenizer,
                                        const ChatLimits& limits,
                                        uint64_t default_seed);
 
-// Turns one request's sampled tokens into text_completion objects, streamed or whole.
+// Turns one request's sampled tokens into text_completion objects, streamed or whole: those of the choice `index`.
 class CompletionAssembler {
   public:
     CompletionAssembler(const Tokenizer& tokenizer,
                         std::string id,
                         std::string model,
                         int64_t created,
-                        CompletionOutputOptions options);
+                        CompletionOutputOptions options,
+                        int index = 0);
 
     // One sampled token: appends the chunks it causes. True when a stop string has ended the reply.
     bool on_token(const TokenEvent& token, std::vector<nlohmann::ordered_json>& chunks);
@@ -59,6 +61,8 @@ class CompletionAssembler {
     nlohmann::ordered_json finish_chunk(bool length, std::vector<nlohmann::ordered_json>& chunks);
     nlohmann::ordered_json usage_chunk(int64_t prompt_tokens) const;
     nlohmann::ordered_json response(bool length, int64_t prompt_tokens);
+    int64_t completion_tokens() const { return completion_tokens_; }
+    int64_t cached_tokens() const { return cached_tokens_; }
 
   private:
     nlohmann::ordered_json chunk(std::string text, nlohmann::ordered_json logprobs) const;
@@ -72,6 +76,7 @@ class CompletionAssembler {
     std::string id_;
     std::string model_;
     int64_t created_;
+    int index_;
     CompletionOutputOptions options_;
     Utf8StreamDecoder decoder_;
     StreamedText text_;

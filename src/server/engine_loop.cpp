@@ -44,21 +44,21 @@ EngineLoop::~EngineLoop() {
     }
 }
 
-std::shared_ptr<RequestStream> EngineLoop::submit(BatchRequest request, int64_t max_open) {
-    std::shared_ptr<RequestStream> stream;
+std::optional<uint64_t>
+EngineLoop::submit(BatchRequest request, std::shared_ptr<RequestStream> stream, int64_t max_open) {
+    uint64_t id = 0;
     {
         std::lock_guard lock(mutex_);
         if (open_ >= max_open) {
-            return nullptr;
+            return std::nullopt;
         }
         ++open_;
-        request.id = next_id_++;
-        stream = std::make_shared<RequestStream>(request.id);
-        incoming_.push_back({std::move(request), stream, Clock::now()});
+        id = request.id = next_id_++;
+        incoming_.push_back({std::move(request), std::move(stream), Clock::now()});
         ++stats_.requests;
     }
     work_.notify_all();
-    return stream;
+    return id;
 }
 
 void EngineLoop::cancel(uint64_t id) {
@@ -117,9 +117,10 @@ void EngineLoop::run() {
         std::lock_guard lock(mutex_);
         open_ -= count;
     };
-    auto fail = [](const std::shared_ptr<RequestStream>& stream, Error error) {
+    auto fail = [](const std::shared_ptr<RequestStream>& stream, uint64_t id, Error error) {
         RequestEvent event;
         event.kind = RequestEvent::Kind::kError;
+        event.id = id;
         event.error = std::move(error);
         stream->push(std::move(event));
     };
@@ -142,14 +143,14 @@ void EngineLoop::run() {
         }
         if (failing) {
             for (Incoming& in : incoming) {
-                fail(in.stream, *failing);
+                fail(in.stream, in.request.id, *failing);
             }
             ended(static_cast<int64_t>(incoming.size()));
             incoming.clear();
             for (auto& [id, open] : streams_) {
                 std::vector<FinishedRequest> dropped;
                 batch_->cancel(id, dropped);
-                fail(open.stream, *failing);
+                fail(open.stream, id, *failing);
             }
             ended(static_cast<int64_t>(streams_.size()));
             streams_.clear();
@@ -159,7 +160,7 @@ void EngineLoop::run() {
             const auto prompt_tokens = static_cast<int64_t>(in.request.prompt.size());
             Status status = batch_->submit(std::move(in.request));
             if (!status.ok()) {
-                fail(in.stream, status.error());
+                fail(in.stream, id, status.error());
                 ended(1);
                 continue;
             }
@@ -190,7 +191,7 @@ void EngineLoop::run() {
             for (auto& [id, open] : streams_) {
                 std::vector<FinishedRequest> dropped;
                 batch_->cancel(id, dropped);
-                fail(open.stream, status.error());
+                fail(open.stream, id, status.error());
             }
             ended(static_cast<int64_t>(streams_.size()));
             streams_.clear();
@@ -202,6 +203,7 @@ void EngineLoop::run() {
             auto it = streams_.find(token.id);
             if (it != streams_.end()) {
                 RequestEvent event;
+                event.id = token.id;
                 event.token = std::move(token);
                 it->second.stream->push(std::move(event));
             }
@@ -213,6 +215,7 @@ void EngineLoop::run() {
             }
             RequestEvent event;
             event.kind = RequestEvent::Kind::kFinished;
+            event.id = done.id;
             event.finished = std::move(done);
             it->second.stream->push(std::move(event));
             streams_.erase(it);
@@ -221,11 +224,11 @@ void EngineLoop::run() {
     }
     const Error shutting_down(ErrorCode::kInternal, "the server is shutting down");
     for (auto& [id, open] : streams_) {
-        fail(open.stream, shutting_down);
+        fail(open.stream, id, shutting_down);
     }
     std::lock_guard lock(mutex_);
     for (Incoming& in : incoming_) {
-        fail(in.stream, shutting_down);
+        fail(in.stream, in.request.id, shutting_down);
     }
 }
 

@@ -26,23 +26,22 @@ namespace tllm::server {
 struct RequestEvent {
     enum class Kind { kToken, kFinished, kError };
     Kind kind = Kind::kToken;
+    uint64_t id = 0;                       // the request's: a stream may carry several (the choices of one reply)
     TokenEvent token;                      // kToken
     FinishedRequest finished;              // kFinished
     Error error{ErrorCode::kInternal, ""}; // kError: the request was refused (bad parameters) or the engine failed
 };
 
-// One request's queue of events, filled by the engine thread.
+// The queue of events of one reply's requests (one, or one per choice), filled by the engine thread: one queue, so
+// that its handler waits on all of them at once.
 class RequestStream {
   public:
-    explicit RequestStream(uint64_t id) : id_(id) {}
-    uint64_t id() const { return id_; }
     // The next event, waiting up to `timeout`; false when none came (the caller may check its client and wait
     // again).
     bool next(RequestEvent& event, std::chrono::milliseconds timeout);
     void push(RequestEvent event);
 
   private:
-    uint64_t id_;
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<RequestEvent> events_;
@@ -73,9 +72,10 @@ class EngineLoop {
     EngineLoop(const EngineLoop&) = delete;
     EngineLoop& operator=(const EngineLoop&) = delete;
 
-    // Queues a request (its id is set here); its events arrive on the returned stream. A request the engine
-    // refuses gets one kError event. Null when `max_open` requests are open already (generating or waiting).
-    std::shared_ptr<RequestStream> submit(BatchRequest request, int64_t max_open = INT64_MAX);
+    // Queues a request whose events go to `stream` and returns its id (set here); nullopt when `max_open` requests
+    // are open already (generating or waiting). A request the engine refuses gets one kError event.
+    std::optional<uint64_t>
+    submit(BatchRequest request, std::shared_ptr<RequestStream> stream, int64_t max_open = INT64_MAX);
     // Ends a request early (its client is gone); its blocks go back to the pool. Unknown ids are ignored.
     void cancel(uint64_t id);
     EngineLoopStats stats() const;

@@ -138,33 +138,45 @@ void HttpServer::chunked_route(const char* path,
         const bool streamed = job->stream;
         const bool include_usage = job->include_usage;
         const std::string model = job->model.empty() ? options_.model_name : job->model; // as the request names it
+        const int n = job->n;
         answer(
-            std::move(job->request), streamed,
+            choice_requests(std::move(job->request), n), streamed,
             [&](uint64_t id) {
-                return std::make_shared<ChunkedReply<Assembler>>(
-                    std::make_unique<Assembler>(tokenizer_, fmt::format("{}-{:016x}", id_prefix, id ^ seed), model,
-                                                unix_seconds(), std::move(job->output)),
-                    prompt_tokens, streamed, include_usage);
+                const std::string reply_id = fmt::format("{}-{:016x}", id_prefix, id ^ seed);
+                const int64_t created = unix_seconds();
+                std::vector<std::unique_ptr<Assembler>> choices;
+                for (int i = 0; i < n; ++i) {
+                    choices.push_back(
+                        std::make_unique<Assembler>(tokenizer_, reply_id, model, created, job->output, i));
+                }
+                return std::make_shared<ChunkedReply<Assembler>>(std::move(choices), prompt_tokens, streamed,
+                                                                 include_usage);
             },
             res);
     });
 }
 
-void HttpServer::answer(BatchRequest request,
+void HttpServer::answer(std::vector<BatchRequest> choices,
                         bool streamed,
                         const std::function<std::shared_ptr<ReplyWriter>(uint64_t id)>& make,
                         httplib::Response& res) {
     auto active = std::make_shared<ActiveRequest>(active_);
-    std::shared_ptr<RequestStream> stream = engine_.submit(std::move(request), options_.max_open);
-    if (stream == nullptr) {
+    SubmittedReply reply;
+    reply.stream = std::make_shared<RequestStream>();
+    // The other choices are submitted when the first has its first token (reply.h), into places free now.
+    const auto others = static_cast<int64_t>(choices.size()) - 1;
+    std::optional<uint64_t> id = engine_.submit(std::move(choices[0]), reply.stream, options_.max_open - others);
+    if (!id) {
         refuse_full(res);
         return;
     }
-    std::shared_ptr<ReplyWriter> writer = make(stream->id());
+    reply.first_id = *id;
+    reply.later.assign(std::make_move_iterator(choices.begin() + 1), std::make_move_iterator(choices.end()));
+    std::shared_ptr<ReplyWriter> writer = make(*id);
     if (streamed) {
-        reply_stream(engine_, stream, writer, active, res);
+        reply_stream(engine_, std::move(reply), writer, active, res);
     } else {
-        reply_whole(engine_, stream, *writer, res);
+        reply_whole(engine_, std::move(reply), *writer, res);
     }
 }
 

@@ -69,9 +69,9 @@ class HttpServer {
     chunked_route(const char* path,
                   Result<Job> (*parse)(const nlohmann::ordered_json&, const Tokenizer&, const ChatLimits&, uint64_t),
                   const char* id_prefix);
-    // Submits `request` (429 when the server is full) and answers with what the writer `make` (given the
-    // request's id) makes of its events, whole or as server-sent events.
-    void answer(BatchRequest request,
+    // Submits the requests of a reply's choices (429 when the server lacks a place for each) and answers with what
+    // the writer `make` (given the first request's id) makes of their events, whole or as server-sent events.
+    void answer(std::vector<BatchRequest> choices,
                 bool streamed,
                 const std::function<std::shared_ptr<ReplyWriter>(uint64_t id)>& make,
                 httplib::Response& res);

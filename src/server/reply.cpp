@@ -1,7 +1,9 @@
 #include "server/reply.h"
 
 #include <chrono>
+#include <functional>
 #include <httplib.h>
+#include <map>
 
 namespace tllm::server {
 namespace {
@@ -10,12 +12,103 @@ using Json = nlohmann::ordered_json;
 constexpr auto kPoll = std::chrono::milliseconds(100);      // how often a waiting handler checks for events
 constexpr auto kKeepAlive = std::chrono::milliseconds(500); // silence after which a stream checks on its client
 
+// One reply's requests in flight: which choice each is, which are still open, and the choices not yet submitted. It
+// carries each event of the reply's stream to the writer.
+class OpenReply {
+  public:
+    enum class Progress { kOpen, kDone, kClientGone };
+
+    OpenReply(EngineLoop& engine, SubmittedReply reply, ReplyWriter& writer)
+        : engine_(engine), stream_(std::move(reply.stream)), first_id_(reply.first_id), later_(std::move(reply.later)),
+          writer_(writer) {
+        choice_of_[first_id_] = 0;
+    }
+
+    bool next(RequestEvent& event) { return stream_->next(event, kPoll); }
+    const std::optional<Error>& error() const { return error_; }
+
+    // Carries `event` to the writer, appending what it writes to `out`. `flush` sends `out` as it stands (before a
+    // tool runs, which may take a while) and empties it; false when the client is gone.
+    Progress handle(RequestEvent& event, std::string& out, const std::function<bool(std::string&)>& flush) {
+        auto it = choice_of_.find(event.id);
+        if (it == choice_of_.end()) {
+            return Progress::kOpen; // a choice that has ended: tokens of its last step may still come
+        }
+        const size_t choice = it->second;
+        if (event.id == first_id_ && !later_.empty() && event.kind != RequestEvent::Kind::kError) {
+            // The first choice's prompt is computed and published: the others reuse all of it but its last part.
+            for (size_t i = 0; i < later_.size(); ++i) {
+                choice_of_[*engine_.submit(std::move(later_[i]), stream_)] = i + 1;
+            }
+            later_.clear();
+        }
+        switch (event.kind) {
+        case RequestEvent::Kind::kError:
+            error_ = event.error;
+            writer_.failed(event.error, out);
+            cancel();
+            return Progress::kDone;
+        case RequestEvent::Kind::kToken:
+            if (!writer_.token(choice, event.token, out)) {
+                return Progress::kOpen;
+            }
+            engine_.cancel(event.id); // a stop string: the choice is complete
+            return end(event.id, choice, false, out, flush);
+        case RequestEvent::Kind::kFinished:
+            break;
+        }
+        bool length = event.finished.reason == FinishReason::kLength;
+        if (!flush(out)) {
+            return Progress::kClientGone;
+        }
+        if (std::optional<BatchRequest> next = writer_.next_request(choice, length, out)) {
+            choice_of_.erase(event.id);
+            choice_of_[*engine_.submit(std::move(*next), stream_)] = choice; // already counted as open
+            return Progress::kOpen;
+        }
+        return end(event.id, choice, length, out, flush);
+    }
+
+    // Cancels the requests still open (the client is gone, or the reply failed); the choices not yet submitted never
+    // will be.
+    void cancel() {
+        for (const auto& [id, choice] : choice_of_) {
+            engine_.cancel(id);
+        }
+        choice_of_.clear();
+        later_.clear();
+    }
+
+  private:
+    Progress
+    end(uint64_t id, size_t choice, bool length, std::string& out, const std::function<bool(std::string&)>& flush) {
+        choice_of_.erase(id);
+        writer_.finished(choice, length, out);
+        if (!choice_of_.empty() || !later_.empty()) {
+            return Progress::kOpen;
+        }
+        if (!flush(out)) { // what a whole reply drops: its body is what done() writes
+            return Progress::kClientGone;
+        }
+        writer_.done(out);
+        return Progress::kDone;
+    }
+
+    EngineLoop& engine_;
+    std::shared_ptr<RequestStream> stream_;
+    uint64_t first_id_;
+    std::vector<BatchRequest> later_;
+    ReplyWriter& writer_;
+    std::map<uint64_t, size_t> choice_of_; // open request -> its choice
+    std::optional<Error> error_;
+};
+
 // What a streamed response's content provider keeps between its calls.
 struct StreamState {
-    std::shared_ptr<RequestStream> stream;
     std::shared_ptr<ReplyWriter> writer;
+    std::unique_ptr<OpenReply> reply;
     bool started = false;
-    bool ended = false; // the engine is done with the request
+    bool ended = false; // the reply is complete: no request of it is open
     std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
 };
 
@@ -69,69 +162,54 @@ int64_t unix_seconds() {
         .count();
 }
 
-void reply_whole(EngineLoop& engine,
-                 std::shared_ptr<RequestStream> stream,
-                 ReplyWriter& writer,
-                 httplib::Response& res) {
-    std::string ignored;
+void reply_whole(EngineLoop& engine, SubmittedReply submitted, ReplyWriter& writer, httplib::Response& res) {
+    OpenReply reply(engine, std::move(submitted), writer);
+    // A whole reply's body is what done() writes; what the other calls append is for streams.
+    auto discard = [](std::string& out) {
+        out.clear();
+        return true;
+    };
+    std::string out;
     while (true) {
         RequestEvent e;
-        if (!stream->next(e, kPoll)) {
+        if (!reply.next(e)) {
             continue;
         }
-        if (e.kind == RequestEvent::Kind::kError) {
-            send_error(res, http_status(e.error.code()), e.error.message());
-            return;
+        out.clear();
+        if (reply.handle(e, out, discard) == OpenReply::Progress::kOpen) {
+            continue;
         }
-        bool length = e.kind == RequestEvent::Kind::kFinished && e.finished.reason == FinishReason::kLength;
-        if (e.kind == RequestEvent::Kind::kToken) {
-            ignored.clear();
-            if (!writer.token(e.token, ignored)) {
-                continue;
-            }
-            engine.cancel(stream->id()); // a stop string: the reply is complete
-        } else if (std::optional<BatchRequest> next = writer.next_request(length, ignored)) {
-            // Already counted as open: the reply's first request has ended.
-            if (std::shared_ptr<RequestStream> continued = engine.submit(std::move(*next))) {
-                stream = std::move(continued);
-                continue;
-            }
+        if (reply.error()) {
+            send_error(res, http_status(reply.error()->code()), reply.error()->message());
+        } else {
+            res.set_content(out, "application/json");
         }
-        std::string body;
-        writer.finished(length, body);
-        res.set_content(body, "application/json");
         return;
     }
 }
 
 void reply_stream(EngineLoop& engine,
-                  std::shared_ptr<RequestStream> stream,
+                  SubmittedReply submitted,
                   std::shared_ptr<ReplyWriter> writer,
                   std::shared_ptr<ActiveRequest> active,
                   httplib::Response& res) {
     auto state = std::make_shared<StreamState>();
-    state->stream = std::move(stream);
+    state->reply = std::make_unique<OpenReply>(engine, std::move(submitted), *writer);
     state->writer = std::move(writer);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [&engine, state](size_t, httplib::DataSink& sink) {
+        [state](size_t, httplib::DataSink& sink) {
             std::string out;
             if (!state->started) {
                 state->started = true;
                 state->writer->start(out);
             }
-            auto last = [&] {
-                state->ended = true;
-                const bool written = sink.write(out.data(), out.size());
-                sink.done();
-                return written;
-            };
             RequestEvent e;
-            if (!state->stream->next(e, kPoll)) {
+            if (!state->reply->next(e)) {
                 // Nothing to send (the request waits for a place, or its output is inside a Harmony header): a
                 // comment line now and then, which clients ignore, finds out whether the client is still there. A
-                // failed write ends the stream, and the releaser cancels the request.
+                // failed write ends the stream, and the releaser cancels the requests.
                 const auto now = std::chrono::steady_clock::now();
                 if (out.empty() && now - state->last_write < kKeepAlive) {
                     return true;
@@ -143,36 +221,27 @@ void reply_stream(EngineLoop& engine,
                 return sink.write(out.data(), out.size());
             }
             state->last_write = std::chrono::steady_clock::now();
-            if (e.kind == RequestEvent::Kind::kError) {
-                state->writer->failed(e.error, out);
-                return last();
+            auto flush = [&sink](std::string& text) {
+                const bool written = text.empty() || sink.write(text.data(), text.size());
+                text.clear();
+                return written;
+            };
+            switch (state->reply->handle(e, out, flush)) {
+            case OpenReply::Progress::kOpen:
+                return flush(out);
+            case OpenReply::Progress::kClientGone:
+                return false;
+            case OpenReply::Progress::kDone:
+                break;
             }
-            if (e.kind == RequestEvent::Kind::kFinished) {
-                bool length = e.finished.reason == FinishReason::kLength;
-                // A tool's run may take a while; the client learns of the call's end first.
-                if (!out.empty() && !sink.write(out.data(), out.size())) {
-                    return false;
-                }
-                out.clear();
-                if (std::optional<BatchRequest> next = state->writer->next_request(length, out)) {
-                    if (std::shared_ptr<RequestStream> continued = engine.submit(std::move(*next))) {
-                        state->stream = std::move(continued); // the releaser cancels this one if the client goes
-                        return out.empty() || sink.write(out.data(), out.size());
-                    }
-                }
-                state->writer->finished(length, out);
-                return last();
-            }
-            if (state->writer->token(e.token, out)) { // a stop string: the reply is complete
-                engine.cancel(state->stream->id());
-                state->writer->finished(false, out);
-                return last();
-            }
-            return out.empty() || sink.write(out.data(), out.size());
+            state->ended = true;
+            const bool written = flush(out);
+            sink.done();
+            return written;
         },
-        [&engine, state, active](bool) {
+        [state, active](bool) {
             if (!state->ended) { // the client went away
-                engine.cancel(state->stream->id());
+                state->reply->cancel();
             }
         });
 }

@@ -137,6 +137,31 @@ tool_choice_field(const Json& body, const std::vector<std::string>& function_nam
     return choice;
 }
 
+Result<int> choices_field(const Json& body, const ChatLimits& limits) {
+    auto it = body.find("n");
+    if (it == body.end() || it->is_null()) {
+        return 1;
+    }
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > limits.max_choices) {
+        return bad_request(fmt::format("n must be an integer from 1 to {} (the choices one request may ask for "
+                                       "here), got {}",
+                                       limits.max_choices, it->dump()));
+    }
+    return static_cast<int>(it->get<int64_t>());
+}
+
+std::vector<BatchRequest> choice_requests(BatchRequest first, int n) {
+    std::vector<BatchRequest> out;
+    out.reserve(static_cast<size_t>(std::max(n, 1)));
+    out.push_back(std::move(first));
+    for (int i = 1; i < n; ++i) {
+        BatchRequest choice = out[0];
+        choice.sampling.seed += static_cast<uint64_t>(i);
+        out.push_back(std::move(choice));
+    }
+    return out;
+}
+
 Status fill_generation(const Json& body,
                        std::initializer_list<const char*> max_keys,
                        const std::vector<TokenId>& prompt,

@@ -20,6 +20,7 @@ struct ChatLimits {
     int64_t max_output_tokens = 4096; // for requests that name none, and the most one may ask for
     int64_t context = 0;              // prompt + output tokens (the model's context)
     std::string conversation_date;    // "YYYY-MM-DD" for the system message
+    int64_t max_choices = 16;         // `n`: choices one request may ask for, each a sequence of its own
 };
 
 // kInvalidArgument: an HTTP 400 whose message names the field.
@@ -58,6 +59,12 @@ struct ToolChoice {
 Result<ToolChoice> tool_choice_field(const nlohmann::ordered_json& body,
                                      const std::vector<std::string>& function_names,
                                      const Tokenizer& tokenizer);
+
+// `n`: how many choices the reply has (1 when absent or null), at most limits.max_choices.
+Result<int> choices_field(const nlohmann::ordered_json& body, const ChatLimits& limits);
+// The engine requests of a reply's `n` choices: `first` for choice 0 and its copies, choice i sampling with seed + i,
+// so that the choices differ and a given seed gives the same choices again.
+std::vector<BatchRequest> choice_requests(BatchRequest first, int n);
 
 // Fills `request` from `prompt` and the body's sampling fields. The token limit is the first of `max_keys` the
 // body has (each within [1, limits.max_output_tokens]), else what the context leaves up to max_output_tokens;

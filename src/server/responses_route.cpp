@@ -29,17 +29,18 @@ class ResponsesReply : public ReplyWriter {
           tools_(std::move(tools)) {}
 
     void start(std::string& out) override { send(&ResponseAssembler::start, out); }
-    bool token(const TokenEvent& token, std::string& out) override {
+    bool token(size_t, const TokenEvent& token, std::string& out) override {
         std::vector<Json> events;
         assembler_->add_cached_tokens(token.cached_prompt_tokens);
         assembler_->on_token(token.token, events);
         append(events, out);
         return false;
     }
-    void finished(bool length, std::string& out) override {
+    void finished(size_t, bool length, std::string& out) override {
         std::vector<Json> events;
         assembler_->finish(length, events);
-        const Json response = assembler_->response();
+        response_ = assembler_->response();
+        const Json& response = response_;
         if (store_ != nullptr) {
             StoredResponse stored{response["id"].get<std::string>(), response, job_.input_items, job_.conversation};
             for (const Json& item : assembler_->output()) {
@@ -49,13 +50,14 @@ class ResponsesReply : public ReplyWriter {
                 TLLM_LOG_ERROR("cannot store {}: {}", stored.id, status.error().to_string());
             }
         }
-        if (streamed_) {
-            append(events, out);
-        } else {
-            out = response.dump();
+        append(events, out);
+    }
+    void done(std::string& out) override {
+        if (!streamed_) {
+            out = response_.dump();
         }
     }
-    std::optional<BatchRequest> next_request(bool& length, std::string& out) override {
+    std::optional<BatchRequest> next_request(size_t, bool& length, std::string& out) override {
         if (tools_ == nullptr) {
             return std::nullopt;
         }
@@ -90,6 +92,7 @@ class ResponsesReply : public ReplyWriter {
     ResponsesJob job_;
     bool streamed_;
     std::unique_ptr<ResponseTools> tools_; // null: the request asked for no built-in tool
+    Json response_;                        // once finished
 };
 
 // Whether a store operation found the response `id`; when not, the answer is sent: 500 when the store failed, 404
@@ -153,8 +156,10 @@ void HttpServer::responses_routes() {
                                                     options_.limits.context, job->browser, job->python);
         }
         const bool streamed = job->stream;
+        std::vector<BatchRequest> one;
+        one.push_back(std::move(job->request));
         answer(
-            std::move(job->request), streamed,
+            std::move(one), streamed,
             [&](uint64_t id) {
                 info.id = fmt::format("resp_{:016x}{:08x}", seed ^ id_salt_, id);
                 auto assembler = std::make_unique<ResponseAssembler>(tokenizer_, std::move(info), job->forced_header);

@@ -139,6 +139,7 @@ TEST(ChatCompletions, RequestsAreCheckedFieldByField) {
     EXPECT_FLOAT_EQ(job->request.sampling.temperature, 1.0f);
     EXPECT_FALSE(job->stream);
     EXPECT_EQ(job->model, "gpt-oss-20b");
+    EXPECT_EQ(job->n, 1);
     // The prompt ends by opening the assistant's turn.
     const std::string prompt = tokenizer().decode(job->request.prompt).value();
     EXPECT_NE(prompt.find("2026-12-07"), std::string::npos);
@@ -167,7 +168,9 @@ TEST(ChatCompletions, RequestsAreCheckedFieldByField) {
     refused(with("top_p", 0), "top_p");
     refused(with("max_tokens", 101), "max_tokens");
     refused(with("max_tokens", 0), "max_tokens");
-    refused(with("n", 2), "one choice");
+    refused(with("n", 17), "n must be an integer from 1 to 16");
+    refused(with("n", 0), "n must be");
+    refused(with("n", "2"), "n must be");
     refused(with("stream", "yes"), "stream");
     refused(with("stop", Json::array({"a", "b", "c", "d", "e"})), "stop");
     refused(with("stop", ""), "stop");

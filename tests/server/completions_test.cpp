@@ -57,8 +57,12 @@ TEST(Completions, PromptsAreRawTextOrTokenIds) {
     refused({{"prompt", 3}}, ErrorCode::kInvalidArgument, "prompt");
     refused({{"prompt", "Hi"}, {"echo", true}}, ErrorCode::kUnsupported, "echo");
     refused({{"prompt", "Hi"}, {"suffix", "x"}}, ErrorCode::kUnsupported, "suffix");
-    refused({{"prompt", "Hi"}, {"n", 2}}, ErrorCode::kUnsupported, "n:");
+    refused({{"prompt", "Hi"}, {"n", 17}}, ErrorCode::kInvalidArgument, "n must be an integer from 1 to 16");
     refused({{"prompt", "Hi"}, {"best_of", 3}}, ErrorCode::kUnsupported, "best_of");
+    refused({{"prompt", "Hi"}, {"n", 2}, {"best_of", 3}}, ErrorCode::kUnsupported, "best_of may only equal n");
+    auto two = parse_completion({{"prompt", "Hi"}, {"n", 2}, {"best_of", 2}}, t, completion_limits(), 1);
+    ASSERT_TRUE(two.ok()) << two.error().to_string();
+    EXPECT_EQ(two->n, 2);
     refused({{"prompt", "Hi"}, {"logprobs", 21}}, ErrorCode::kInvalidArgument, "logprobs");
     refused({{"prompt", "Hi"}, {"logprobs", true}}, ErrorCode::kInvalidArgument, "logprobs");
     refused({{"prompt", "Hi"}, {"max_tokens", 101}}, ErrorCode::kInvalidArgument, "max_tokens");

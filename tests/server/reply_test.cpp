@@ -15,12 +15,12 @@ namespace {
 class ContinuingWriter : public ReplyWriter {
   public:
     explicit ContinuingWriter(BatchRequest second) : second_(std::move(second)) {}
-    bool token(const TokenEvent&, std::string& out) override {
+    bool token(size_t, const TokenEvent&, std::string& out) override {
         ++tokens_.back();
         out += "t";
         return false;
     }
-    std::optional<BatchRequest> next_request(bool& length, std::string& out) override {
+    std::optional<BatchRequest> next_request(size_t, bool& length, std::string& out) override {
         if (tokens_.size() > 1) {
             return std::nullopt;
         }
@@ -30,7 +30,8 @@ class ContinuingWriter : public ReplyWriter {
         out += "[next]";
         return second_;
     }
-    void finished(bool length, std::string& out) override { out += length ? "[length]" : "[stop]"; }
+    void finished(size_t, bool length, std::string& out) override { out += length ? "[length]" : "[stop]"; }
+    void done(std::string& out) override { out += "[done]"; }
     void failed(const Error& error, std::string& out) override { out += "[failed: " + error.message() + "]"; }
     const std::vector<int>& tokens() const { return tokens_; }
 
@@ -68,6 +69,12 @@ class ReplyLoopTest : public ::testing::Test {
         EXPECT_EQ(loop_->stats().open, 0);
         EXPECT_EQ(loop_->stats().requests, 2);
     }
+    SubmittedReply submit(BatchRequest first) {
+        SubmittedReply reply;
+        reply.stream = std::make_shared<RequestStream>();
+        reply.first_id = loop_->submit(std::move(first), reply.stream).value();
+        return reply;
+    }
     std::unique_ptr<tllm::testing::TinyChatModel> model_;
     std::unique_ptr<EngineLoop> loop_;
 };
@@ -75,8 +82,8 @@ class ReplyLoopTest : public ::testing::Test {
 TEST_F(ReplyLoopTest, AWholeReplyReadsTheContinuingRequest) {
     ContinuingWriter writer(request(2, 500));
     httplib::Response res;
-    reply_whole(*loop_, loop_->submit(request(3, 100)), writer, res);
-    EXPECT_EQ(res.body, "[length]"); // a whole reply's body is what finished() writes, at the second one's end
+    reply_whole(*loop_, submit(request(3, 100)), writer, res);
+    EXPECT_EQ(res.body, "[done]"); // a whole reply's body is what done() writes, after the second one's end
     EXPECT_EQ(writer.tokens(), (std::vector<int>{3, 2}));
     expect_idle();
 }
@@ -87,7 +94,7 @@ TEST_F(ReplyLoopTest, AStreamedReplyCarriesOnAfterItsFirstRequest) {
     std::string streamed;
     {
         httplib::Response res;
-        reply_stream(*loop_, loop_->submit(request(3, 100)), writer, std::make_shared<ActiveRequest>(active), res);
+        reply_stream(*loop_, submit(request(3, 100)), writer, std::make_shared<ActiveRequest>(active), res);
         bool done = false;
         httplib::DataSink sink;
         sink.write = [&](const char* data, size_t size) {
@@ -109,7 +116,7 @@ TEST_F(ReplyLoopTest, AStreamedReplyCarriesOnAfterItsFirstRequest) {
             reply += streamed[at++];
         }
     }
-    EXPECT_EQ(reply, "ttt[next]tt[length]");
+    EXPECT_EQ(reply, "ttt[next]tt[length][done]");
     EXPECT_EQ(active.load(), 0);
     expect_idle();
 }

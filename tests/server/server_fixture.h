@@ -3,6 +3,7 @@
 // answers.
 #pragma once
 
+#include "../common/chat_test_config.h"
 #include "../common/tiny_chat_model.h"
 #include "server/http_server.h"
 

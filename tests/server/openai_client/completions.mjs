@@ -1,6 +1,6 @@
 // OpenAI's official client (npm `openai`) against `tritonllm serve --demo`: legacy completions (whole and
 // streamed, with logprobs; errors), Chat Completions log-probabilities (whole and streamed alike, their bytes
-// adding up to the content) and tool_choice naming a function (the reply is that call).
+// adding up to the content), tool_choice naming a function (the reply is that call) and `n` choices.
 // Usage: node completions.mjs TRITONLLM_BINARY. Prints one line per check; exits non-zero on the first failure.
 import OpenAI from "openai";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -87,6 +87,24 @@ try {
     client.chat.completions.create({ model, messages, tools, tool_choice: { type: "function", function: { name: "nope" } } }),
     (error) => error instanceof OpenAI.BadRequestError && /nope/.test(error.message));
   console.log("tool_choice: ok");
+
+  // n choices: each its own sequence (seed + i), whole and streamed alike, the prompt counted once.
+  const several = { model, messages, max_tokens: 12, seed: 11, n: 3 };
+  const three = await client.chat.completions.create(several);
+  assert.deepEqual(three.choices.map((choice) => choice.index), [0, 1, 2]);
+  const one = await client.chat.completions.create({ ...several, n: 1 });
+  assert.equal(three.usage.prompt_tokens, one.usage.prompt_tokens, "the prompt is counted once");
+  assert.deepEqual(three.choices[0].message, one.choices[0].message, "choice 0 is what seed 11 alone gives");
+  const byIndex = ["", "", ""];
+  for await (const chunk of await client.chat.completions.create({ ...several, stream: true })) {
+    for (const choice of chunk.choices) byIndex[choice.index] += choice.delta.content ?? "";
+  }
+  assert.deepEqual(byIndex, three.choices.map((choice) => choice.message.content ?? ""));
+  const texts = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 6, seed: 2, n: 2 });
+  assert.equal(texts.choices.length, 2);
+  await assert.rejects(client.chat.completions.create({ ...several, n: 17 }),
+                       (error) => error instanceof OpenAI.BadRequestError && /n must be an integer/.test(error.message));
+  console.log("n choices: ok");
   await stop(server);
   server = null;
 } finally {
