@@ -7,6 +7,7 @@ packages=(
   libreadline-dev tmux
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libsqlite3-dev pkg-config
   libgumbo-dev bubblewrap python3
+  chromium
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -38,6 +39,15 @@ client_dir="$(dirname "$0")/../tests/server/openai_client"
 if [[ ! -f "$client_dir/node_modules/openai/package.json" ]]; then
   (cd "$client_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
+# The chat page `serve` embeds (web/: marked, DOMPurify, highlight.js, bundled by esbuild at build time; CMake stops
+# with a message when they are missing) and its end-to-end tests (tests/web: playwright-core, which downloads no
+# browser; the tests drive Debian's chromium, installed above). package-lock.json pins each.
+for npm_dir in web tests/web; do
+  npm_dir="$(dirname "$0")/../$npm_dir"
+  if [[ ! -f "$npm_dir/node_modules/.package-lock.json" || "$npm_dir/package-lock.json" -nt "$npm_dir/node_modules/.package-lock.json" ]]; then
+    (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+done
 
 # --- CUDA toolkit (kernel infrastructure) ----------------------------------------------------------
 # nvcc compiles src/kernels/cuda/ops/*.cu to CUBIN for sm_80..sm_120 at build time, so the build needs

@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "server/completions.h"
 #include "server/reply.h"
+#include "server/static_assets.h"
 
 #include <algorithm>
 #include <chrono>
@@ -75,7 +76,7 @@ void HttpServer::routes() {
             send_error(res, 503, "the server is shutting down");
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (options_.api_key.empty() || req.path == "/health") {
+        if (options_.api_key.empty() || req.path == "/health" || is_page_path(req.path)) {
             return httplib::Server::HandlerResponse::Unhandled;
         }
         if (req.get_header_value("Authorization") != "Bearer " + options_.api_key) {
@@ -110,6 +111,7 @@ void HttpServer::routes() {
             {"id", options_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "tritonllm"}};
         res.set_content(Json{{"object", "list"}, {"data", Json::array({model})}}.dump(), "application/json");
     });
+    serve_page(*http_, embedded_web_assets());
     chunked_route<ChatCompletionJob, ChatCompletionAssembler>("/v1/chat/completions", parse_chat_completion,
                                                               "chatcmpl");
     chunked_route<CompletionJob, CompletionAssembler>("/v1/completions", parse_completion, "cmpl");
