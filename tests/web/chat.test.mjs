@@ -48,11 +48,15 @@ describe("against tritonllm serve --demo", () => {
 
   it("streams a reply and shows its speed", async () => {
     await assert.doesNotReject(page.getByLabel("Model").filter({ hasText: "gpt-oss-demo" }).waitFor());
-    await page.getByLabel("Max output tokens").fill("40");
+    await page.getByLabel("Max output tokens").fill("120");
+    await page.getByLabel("Instructions").fill("Answer briefly.");
+    await page.getByLabel("Temperature").fill("0.7");
     const body = await send(page, "Write a haiku about GPUs.");
     assert.equal(body.stream, true);
     assert.equal(body.store, false);
-    assert.equal(body.max_output_tokens, 40);
+    assert.equal(body.max_output_tokens, 120);
+    assert.equal(body.instructions, "Answer briefly.");
+    assert.equal(body.temperature, 0.7);
     assert.deepEqual(body.reasoning, { effort: "medium" });
     assert.deepEqual(body.input, [{ type: "message", role: "user", content: "Write a haiku about GPUs." }]);
     // While it streams: the stop button, and text that grows.
@@ -117,6 +121,24 @@ describe("against tritonllm serve --demo", () => {
     assert.match(await error.textContent(), /refused the request \(HTTP 400\).*web_search is not available/);
     await shot(page, "04-refused.png");
     await page.getByLabel("Browser (web search)").uncheck();
+  });
+
+  it("keeps a question asked just before a reload, and deletes a conversation", async () => {
+    await page.getByRole("button", { name: "New chat" }).click();
+    await send(page, "Interrupted question");
+    await page.getByRole("button", { name: "Stop" }).waitFor();
+    await page.reload();
+    await page.waitForSelector("body[data-ready]");
+    assert.deepEqual(await page.locator(".turn").allTextContents(), ["Interrupted question"]);
+    assert.ok(await idle(server.url), "the reply the reload cut off was cancelled");
+    const entries = page.locator("#conversation-list li");
+    const count = await entries.count();
+    await page.getByRole("button", { name: "Delete “Interrupted question”" }).click();
+    assert.equal(await entries.count(), count - 1);
+    assert.equal(await page.locator(".turn").count(), 0, "the open conversation was the one deleted");
+    await page.reload();
+    await page.waitForSelector("body[data-ready]");
+    assert.equal(await entries.count(), count - 1);
   });
 
   it("has no script errors", () => {
@@ -269,7 +291,7 @@ describe("a server with an API key", () => {
       await page.getByLabel("Message", { exact: true }).fill("Hello?");
       await page.keyboard.press("Enter");
       assert.equal((await request).headers().authorization, "Bearer sekrit");
-      await replyDone(page);
+      await assistant(page).locator(".turn-stats", { hasText: "tokens" }).waitFor();
       assert.equal(await page.getByRole("alert").isVisible(), false);
       await context.close();
     } finally {

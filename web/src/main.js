@@ -21,6 +21,7 @@ const state = {
   current: null,
   settings: store.loadSettings(),
   apiKey: store.loadApiKey(),
+  deleted: new Set(), // ids of conversations deleted in this visit
   live: null, // the streaming reply: { turn, controller, article, nodes, dirty, frame, timer }
 };
 
@@ -84,15 +85,15 @@ async function loadModel() {
 
 // --- conversations ------------------------------------------------------------------------------------------------
 
-function persist() {
-  const conversation = state.current;
-  if (conversation.turns.length > 0) {
+// Saves `conversation` (first in the list) and the list; the open conversation stays the open one.
+function persist(conversation = state.current) {
+  if (conversation.turns.length > 0 && !state.deleted.has(conversation.id)) {
     conversation.title = titleOf(conversation);
     conversation.updated = Date.now();
     state.conversations = [conversation, ...state.conversations.filter((c) => c.id !== conversation.id)];
   }
   ui.storageNote.hidden = store.saveConversations(state.conversations);
-  store.saveCurrentId(conversation.id);
+  store.saveCurrentId(state.current.id);
   renderList();
 }
 
@@ -113,6 +114,7 @@ function openConversation(id) {
 }
 
 function deleteConversation(id) {
+  state.deleted.add(id); // a reply it was streaming must not bring it back
   state.conversations = state.conversations.filter((c) => c.id !== id);
   store.saveConversations(state.conversations);
   if (state.current?.id === id) openConversation(null);
@@ -201,16 +203,18 @@ function setStreaming(on) {
 }
 
 async function reply() {
+  // The user may open another conversation while this one streams (which stops it): the reply stays with its own.
+  const conversation = state.current;
   let body;
   try {
-    body = requestBody(state.current, state.settings);
+    body = requestBody(conversation, state.settings);
   } catch (error) {
     showError(error.message);
     return;
   }
   hideError();
   const turn = newAssistantTurn();
-  state.current.turns.push(turn);
+  conversation.turns.push(turn);
   const article = assistantTurn();
   ui.messages.append(article);
   ui.empty.hidden = true;
@@ -235,7 +239,7 @@ async function reply() {
     if (error.name === "AbortError") {
       turn.status = "stopped";
     } else if (error instanceof ServerRefused && error.status === 401 && turn.items.length === 0) {
-      state.current.turns.pop();
+      conversation.turns.pop();
       article.remove();
       retry = await useKey(state.apiKey ? "The server did not accept this key." : "This server needs an API key.");
       if (!retry) showError(error.message);
@@ -250,15 +254,15 @@ async function reply() {
     state.live = null;
     setStreaming(false);
   }
-  if (retry) return reply();
+  if (retry && state.current === conversation) return reply();
   if (turn.status === "failed") showError(`The server could not finish the reply: ${turn.error}`);
   // Unfinished items of a stopped or cut reply are closed as they stand, so the conversation can go on.
   for (const item of turn.items) if (item?.status === "in_progress") item.status = "incomplete";
-  if (state.current.turns.includes(turn)) {
-    drawAssistant(article, turn, state.current.turns.at(-1) === turn);
+  if (state.current === conversation) {
+    drawAssistant(article, turn, conversation.turns.at(-1) === turn);
     showStats(turn);
   }
-  persist();
+  persist(conversation);
   const form = article.querySelector(".answer textarea");
   (form ?? ui.prompt).focus();
 }
@@ -269,6 +273,7 @@ function send() {
   if (!text) return;
   ui.prompt.value = "";
   state.current.turns.push({ role: "user", text });
+  persist(); // a reload mid-reply keeps the question
   ui.messages.append(userTurn({ text }));
   ui.empty.hidden = true;
   reply();

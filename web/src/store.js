@@ -34,7 +34,10 @@ function write(key, value) {
 
 export function loadConversations() {
   const list = read(keys.conversations, []);
-  return Array.isArray(list) ? list.filter((c) => c && typeof c.id === "string" && Array.isArray(c.turns)) : [];
+  const valid = Array.isArray(list) ? list.filter((c) => c && typeof c.id === "string" && Array.isArray(c.turns)) : [];
+  // A reply still streaming when the page was closed ended there.
+  for (const turn of valid.flatMap((c) => c.turns)) if (turn.status === "streaming") turn.status = "stopped";
+  return valid;
 }
 
 // On a full storage the oldest conversations go first.
