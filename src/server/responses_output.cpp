@@ -1,6 +1,7 @@
 #include "server/responses_output.h"
 
 #include "core/log.h"
+#include "server/responses_replay.h"
 
 #include <fmt/format.h>
 
@@ -203,6 +204,9 @@ void ResponseAssembler::close_item(std::vector<Json>& events) {
         fields["part"] = part();
         events.push_back(event("response.content_part.done", std::move(fields)));
         item["content"] = Json::array({part()});
+        if (open_ == Item::kMessage && citations_ != nullptr && raw_ != text_) {
+            item["harmony"] = written_text_fields(raw_); // the citations as the model wrote them
+        }
     }
     item["status"] = status;
     events.push_back(event("response.output_item.done", {{"output_index", output_.size() - 1}, {"item", item}}));

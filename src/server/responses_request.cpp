@@ -3,6 +3,7 @@
 #include "chat/openai_request.h"
 #include "chat/render.h"
 #include "core/log.h"
+#include "server/responses_replay.h"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -86,6 +87,7 @@ Result<Json> normalized_item(const Json& item, const std::string& where) {
             return bad_request(where + ".content is missing");
         }
         TLLM_RETURN_IF_ERROR(parts_text(out["content"], where + ".content"));
+        TLLM_RETURN_IF_ERROR(written_text(out, where));
     } else if (*type == "reasoning") {
         const bool has_content = out.contains("content") && !out["content"].is_null();
         if (has_content) {
@@ -110,8 +112,7 @@ Result<Json> normalized_item(const Json& item, const std::string& where) {
         }
         TLLM_RETURN_IF_ERROR(parts_text(out["output"], where + ".output"));
     } else if (*type == "web_search_call" || *type == "code_interpreter_call") {
-        // Built-in calls of an earlier response, which clients send back: accepted and not rendered. Their answers
-        // are not in the items, and on the analysis channel before a final answer Harmony drops them anyway.
+        TLLM_RETURN_IF_ERROR(check_builtin_item(out, where)); // built-in calls of an earlier response
     } else {
         return unsupported(fmt::format("{}: items of type \"{}\" are not supported (message, reasoning, "
                                        "function_call, function_call_output and built-in calls are)",
@@ -141,16 +142,24 @@ Result<Json> input_items(const Json& body) {
     return items;
 }
 
-// The conversation's items as Chat Completions messages. An assistant turn is one chat message: reasoning, then
-// text, then calls, as the items come; text next to calls is thus a preamble on the commentary channel, as the
-// chat route renders it. `first_input`: where this request's items begin (for the messages naming an item).
-Result<Json> chat_messages(const Json& conversation, size_t first_input) {
+// The conversation's items as Chat Completions messages, but for the built-in calls, which that API cannot express:
+// a message {"role": "builtin", "call": k} stands for calls[k] (no client message has that role).
+struct ChatConversation {
+    Json messages = Json::array();
+    std::vector<BuiltinExchange> calls;
+};
+
+// An assistant turn is one chat message: reasoning, then text, then calls, as the items come; text next to calls is
+// thus a preamble on the commentary channel, as the chat route renders it. `first_input`: where this request's items
+// begin (for the messages naming an item).
+Result<ChatConversation> chat_messages(const Json& conversation, size_t first_input) {
     auto where = [&](size_t i) {
         return i >= first_input ? fmt::format("input[{}]", i - first_input)
                                 : fmt::format("item {} of the previous response's conversation", i);
     };
     std::map<std::string, std::string> call_names; // call_id -> function name
-    Json messages = Json::array();
+    ChatConversation out;
+    Json& messages = out.messages;
     Json assistant; // the assistant turn being gathered, null when none
     auto flush = [&] {
         if (!assistant.is_null()) {
@@ -175,6 +184,8 @@ Result<Json> chat_messages(const Json& conversation, size_t first_input) {
             TLLM_ASSIGN_OR_RETURN(std::string text, parts_text(item["content"], where(i) + ".content"));
             const std::string role = item["role"].get<std::string>();
             if (role == "assistant") {
+                TLLM_ASSIGN_OR_RETURN(std::optional<std::string> written, written_text(item, where(i)));
+                text = written.value_or(std::move(text)); // what the model wrote, its citations unmade
                 open_assistant(true);
                 assistant["content"] = std::move(text);
                 continue;
@@ -213,10 +224,49 @@ Result<Json> chat_messages(const Json& conversation, size_t first_input) {
             TLLM_ASSIGN_OR_RETURN(std::string output, parts_text(item["output"], where(i) + ".output"));
             messages.push_back(
                 {{"role", "tool"}, {"tool_call_id", call_id}, {"name", name->second}, {"content", std::move(output)}});
+        } else if (std::optional<BuiltinExchange> call = builtin_exchange(item)) { // web_search_call, ...
+            flush();
+            messages.push_back({{"role", "builtin"}, {"call", out.calls.size()}});
+            out.calls.push_back(std::move(*call));
         }
     }
     flush();
-    return messages;
+    return out;
+}
+
+// The Harmony conversation of `conversation` as one Chat Completions request with `request`'s other fields (tools,
+// reasoning_effort) renders it, with the built-in calls in their places: the system and developer messages come of
+// the instructions (system and developer messages) and tools, then each other message makes its turns in order,
+// as it would in one request.
+Result<std::vector<Message>>
+harmony_conversation(const ChatConversation& conversation, Json request, const ChatRequestOptions& options) {
+    request["messages"] = Json::array();
+    for (const Json& message : conversation.messages) {
+        if (message["role"] == "system" || message["role"] == "developer") {
+            request["messages"].push_back(message);
+        }
+    }
+    TLLM_ASSIGN_OR_RETURN(std::vector<Message> out, harmony_messages_from_chat_request(request, options));
+    for (const Json& message : conversation.messages) {
+        if (message["role"] == "system" || message["role"] == "developer") {
+            continue;
+        }
+        if (message["role"] == "builtin") {
+            // Text just before a call is the preamble the model wrote on the commentary channel: its final answer
+            // would have ended its turn.
+            if (!out.empty() && out.back().role == Role::kAssistant && out.back().channel == "final") {
+                out.back().channel = "commentary";
+            }
+            const BuiltinExchange& call = conversation.calls.at(message["call"].get<size_t>());
+            out.push_back(call.first);
+            out.push_back(call.second);
+            continue;
+        }
+        TLLM_ASSIGN_OR_RETURN(std::vector<Message> turn,
+                              harmony_messages_from_chat_request({{"messages", Json::array({message})}}, options));
+        out.insert(out.end(), std::make_move_iterator(turn.begin() + 1), std::make_move_iterator(turn.end()));
+    }
+    return out;
 }
 
 bool valid_function_name(const std::string& name) {
@@ -384,14 +434,14 @@ Result<ResponsesJob> parse_responses_request(const Json& body,
     for (const Json& item : job.input_items) {
         job.conversation.push_back(item);
     }
-    TLLM_ASSIGN_OR_RETURN(Json messages, chat_messages(job.conversation, previous.size()));
+    TLLM_ASSIGN_OR_RETURN(ChatConversation conversation, chat_messages(job.conversation, previous.size()));
     Json instructions;
     if (auto it = body.find("instructions"); it != body.end() && !it->is_null()) {
         if (!it->is_string()) {
             return bad_request("instructions must be a string");
         }
         instructions = *it;
-        messages.insert(messages.begin(), Json{{"role", "developer"}, {"content", *it}});
+        conversation.messages.insert(conversation.messages.begin(), Json{{"role", "developer"}, {"content", *it}});
     }
     std::vector<std::string> builtin_names;
     TLLM_ASSIGN_OR_RETURN(Json tools, function_tools(body, builtin, builtin_names));
@@ -408,7 +458,7 @@ Result<ResponsesJob> parse_responses_request(const Json& body,
     TLLM_ASSIGN_OR_RETURN(Json meta, metadata(body));
     TLLM_ASSIGN_OR_RETURN(bool parallel_tool_calls, bool_field(body, "parallel_tool_calls", true));
 
-    Json chat = {{"messages", std::move(messages)}};
+    Json chat = Json::object();
     if (declare_tools && !function_names.empty()) {
         chat["tools"] = Json::array();
         for (const Json& tool : tools) {
@@ -430,7 +480,7 @@ Result<ResponsesJob> parse_responses_request(const Json& body,
     }
     ChatRequestOptions render_options;
     render_options.conversation_start_date = limits.conversation_date;
-    TLLM_ASSIGN_OR_RETURN(job.harmony, harmony_messages_from_chat_request(chat, render_options));
+    TLLM_ASSIGN_OR_RETURN(job.harmony, harmony_conversation(conversation, std::move(chat), render_options));
     // Built-in tools are declared in the system message, as the chat's -b and -p do; tool_choice none leaves them
     // out too (at OpenAI it means no tool at all).
     if (declare_tools && !job.harmony.empty() && job.harmony[0].role == Role::kSystem) {

@@ -3,6 +3,7 @@
 // ran.
 #include "chat/chat_session.h"
 #include "server/responses_output.h"
+#include "server/responses_replay.h"
 #include "tools/toolbox.h"
 
 #include <fmt/format.h>
@@ -147,13 +148,16 @@ void ResponseAssembler::tool_result(const Message& result, std::vector<Json>& ev
                                    : std::get<std::string>(result.content[0]);
     Json& item = output_.back();
     item["status"] = "completed";
-    if (open_ == Item::kWebSearch) {
+    const bool web_search = open_ == Item::kWebSearch;
+    if (web_search) {
         item["action"] = web_search_action(parser_.messages().back().recipient.value_or(""), text_, output);
-        events.push_back(event("response.web_search_call.completed", where(false)));
     } else {
         item["outputs"] = Json::array({{{"type", "logs"}, {"logs", output}}});
-        events.push_back(event("response.code_interpreter_call.completed", where(false)));
     }
+    // What a later request needs to render the call as the model read it (responses_replay.h).
+    item["harmony"] = replay_fields(to_message(parser_.messages().back()), output, web_search);
+    events.push_back(event(
+        web_search ? "response.web_search_call.completed" : "response.code_interpreter_call.completed", where(false)));
     events.push_back(event("response.output_item.done", {{"output_index", output_.size() - 1}, {"item", item}}));
     open_ = Item::kNone;
     text_.clear();

@@ -231,6 +231,21 @@ TEST_F(BuiltinToolsTest, SearchOpenAndAnAnswerThatCitesThePage) {
     }
     EXPECT_EQ(streamed, cited.text);
     EXPECT_EQ(annotations_added, 1);
+    // The message keeps what the model wrote, and a conversation that goes on renders that, as the model read its
+    // own answer (the calls before the first final answer are dropped, as the renderer drops analysis).
+    EXPECT_EQ(output[2]["harmony"], Json({{"text", answer}}));
+    Json items = Json::array({{{"role", "user"}, {"content", "What is a kiwifruit?"}}});
+    for (const Json& item : output) {
+        items.push_back(item);
+    }
+    items.push_back({{"role", "user"}, {"content", "More?"}});
+    auto next = parse({{"input", items}, {"tools", {{{"type", "web_search_preview"}}}}});
+    ASSERT_TRUE(next.ok()) << next.error().to_string();
+    EXPECT_TRUE(text_of(next->request.prompt)
+                    .ends_with("<|start|>user<|message|>What is a kiwifruit?<|end|><|start|>assistant<|channel|>final"
+                               "<|message|>" +
+                               answer + "<|end|><|start|>user<|message|>More?<|end|><|start|>assistant"))
+        << text_of(next->request.prompt);
     // Usage counts every request of the response: three prompts, and all the model wrote.
     EXPECT_EQ(response["usage"]["input_tokens"],
               run->prompts[0].size() + run->prompts[1].size() + run->prompts[2].size());
@@ -319,6 +334,129 @@ TEST_F(BuiltinToolsTest, CallsToToolsTheRequestDidNotAskForStayReasoning) {
     run->assembler->finish(false, run->events);
     EXPECT_EQ(run->assembler->response()["output"][0]["type"], "reasoning");
     EXPECT_EQ(run->tools->calls(), 0);
+}
+
+// Built-in calls sent back as the response gave them (a whole conversation, no previous_response_id) render to the
+// prompt the stored response is continued with, and that prompt starts with exactly the tokens the model read after
+// its calls: the calls as it wrote them (header, content type) and the tools' answers.
+TEST_F(BuiltinToolsTest, ReplayedCallsRenderAsTheModelReadThemAndAsTheStoredChainDoes) {
+    tools::PythonSettings missing; // the code interpreter answers with an error, the same wherever this runs
+    missing.bwrap_path = (fs::path(documents_.path()) / "no-bwrap").string();
+    auto served = BuiltinTools::create(browser_, missing);
+    ASSERT_TRUE(served.ok()) << served.error().to_string();
+    served_ = std::move(served).value();
+    const Json tools = {{{"type", "web_search_preview"}},
+                        {{"type", "code_interpreter"}},
+                        {{"type", "function"}, {"name", "get_weather"}, {"parameters", {{"type", "object"}}}}};
+    const Json question = {{"role", "user"}, {"content", "Kiwifruit, then the weather?"}};
+    auto run = start({{"input", Json::array({question})}, {"tools", tools}});
+    ASSERT_NE(run, nullptr);
+    ASSERT_TRUE(write_and_run(*run,
+                              "<|channel|>analysis<|message|>Search first.<|end|><|start|>assistant<|channel|>"
+                              "analysis to=browser.search code<|message|>{\"query\": \"kiwifruit berry\"}<|call|>")
+                    .next);
+    ASSERT_TRUE(write_and_run(*run, "<|channel|>analysis to=python code<|message|>print(6*7)<|call|>").next);
+    // A preamble and a function call: the response ends for the client to answer.
+    EXPECT_FALSE(write_and_run(*run, "<|channel|>commentary<|message|>Now the weather.<|end|><|start|>assistant"
+                                     "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>"
+                                     "{\"city\": \"Paris\"}<|call|>")
+                     .next);
+    run->assembler->finish(false, run->events);
+    const Json output = run->assembler->response()["output"];
+    ASSERT_EQ(output.size(), 5u) << output.dump(1);
+    EXPECT_EQ(output[1]["type"], "web_search_call");
+    const std::string page = output[1]["harmony"]["output"];
+    EXPECT_NE(page.find("Kiwifruit"), std::string::npos) << page;
+    EXPECT_EQ(output[1]["harmony"], Json({{"recipient", "browser.search"},
+                                          {"channel", "analysis"},
+                                          {"content_type", "code"},
+                                          {"arguments", "{\"query\": \"kiwifruit berry\"}"},
+                                          {"output", page}}));
+    EXPECT_EQ(output[2]["type"], "code_interpreter_call");
+    EXPECT_EQ(output[2]["harmony"], Json({{"recipient", "python"}, {"channel", "analysis"}, {"content_type", "code"}}));
+    const Json answer = {{"type", "function_call_output"}, {"call_id", output[4]["call_id"]}, {"output", "Sunny."}};
+
+    // Through the store: the stored conversation (the input, then the output), then the answer.
+    Json stored = run->job.conversation;
+    for (const Json& item : output) {
+        stored.push_back(item);
+    }
+    auto chained = parse_responses_request({{"input", Json::array({answer})}, {"tools", tools}}, stored, harmony(),
+                                           test_limits(), 5, served_.namespaces);
+    ASSERT_TRUE(chained.ok()) << chained.error().to_string();
+    // Replayed: all of it as input items, as a client sends the output back (through JSON text).
+    Json items = Json::array({question});
+    for (const Json& item : Json::parse(output.dump())) {
+        items.push_back(item);
+    }
+    items.push_back(answer);
+    auto replayed = parse({{"input", items}, {"tools", tools}});
+    ASSERT_TRUE(replayed.ok()) << replayed.error().to_string();
+    EXPECT_EQ(replayed->request.prompt, chained->request.prompt);
+
+    // The last prompt the model read (after the python call's answer) starts the replayed one, token for token.
+    const std::vector<TokenId>& read = run->prompts.back();
+    const std::vector<TokenId>& prompt = replayed->request.prompt;
+    ASSERT_GT(prompt.size(), read.size());
+    EXPECT_EQ(std::vector<TokenId>(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(read.size())), read)
+        << text_of(prompt) << "\n----\n"
+        << text_of(read);
+    EXPECT_TRUE(text_of(prompt).ends_with(
+        "<|channel|>commentary<|message|>Now the weather.<|end|><|start|>assistant to=functions.get_weather"
+        "<|channel|>commentary <|constrain|>json<|message|>{\"city\": \"Paris\"}<|call|><|start|>functions.get_weather "
+        "to=assistant<|channel|>commentary<|message|>Sunny.<|end|><|start|>assistant"))
+        << text_of(prompt);
+}
+
+// OpenAI's own code_interpreter_call (code and logs, no `harmony`) is a python call and its answer; a web_search_call
+// without the page the model read, and a call that never ran, are left out; a `harmony` field that cannot be what the
+// server wrote is a 400 naming it.
+TEST_F(BuiltinToolsTest, BuiltinItemsInOpenAIsShapeAndBadOnes) {
+    const Json items = {
+        {{"role", "user"}, {"content", "Hi"}},
+        {{"type", "code_interpreter_call"},
+         {"id", "ci_1"},
+         {"status", "completed"},
+         {"code", "print(1)"},
+         {"outputs", {{{"type", "logs"}, {"logs", "1\n"}}, {{"type", "image"}, {"url", "x"}}}},
+         {"container_id", "c"}},
+        {{"type", "web_search_call"}, {"id", "ws_1"}, {"status", "completed"}, {"action", {{"type", "search"}}}},
+        {{"type", "code_interpreter_call"}, {"id", "ci_2"}, {"status", "incomplete"}, {"code", "print(2)"}},
+        {{"role", "user"}, {"content", "And?"}}};
+    auto job = parse({{"input", items}});
+    ASSERT_TRUE(job.ok()) << job.error().to_string();
+    EXPECT_TRUE(
+        text_of(job->request.prompt)
+            .ends_with("<|start|>user<|message|>Hi<|end|><|start|>assistant to=python<|channel|>analysis"
+                       "<|message|>print(1)<|call|><|start|>python to=assistant<|channel|>analysis<|message|>1\n"
+                       "<|end|><|start|>user<|message|>And?<|end|><|start|>assistant"))
+        << text_of(job->request.prompt);
+
+    auto refused = [&](Json item, const std::string& words) {
+        auto result = parse({{"input", Json::array({{{"role", "user"}, {"content", "Hi"}}, std::move(item)})}});
+        ASSERT_FALSE(result.ok()) << words;
+        EXPECT_EQ(result.error().code(), ErrorCode::kInvalidArgument);
+        EXPECT_NE(result.error().message().find(words), std::string::npos) << result.error().message();
+    };
+    const Json web = {
+        {"type", "web_search_call"},
+        {"harmony", {{"recipient", "browser.search"}, {"channel", "analysis"}, {"arguments", "{}"}, {"output", "p"}}}};
+    EXPECT_TRUE(parse({{"input", Json::array({{{"role", "user"}, {"content", "Hi"}}, web})}}).ok());
+    auto with = [&](const char* key, Json value) {
+        Json item = web;
+        item["harmony"][key] = std::move(value);
+        return item;
+    };
+    refused(with("recipient", "functions.f"), "input[1].harmony.recipient \"functions.f\" is not a call to browser.*");
+    refused(with("channel", "final"), "input[1].harmony.channel");
+    refused(with("output", nullptr), "input[1].harmony.output must be a string");
+    refused(with("content_type", 3), "input[1].harmony.content_type");
+    refused({{"type", "web_search_call"}, {"harmony", "x"}}, "input[1].harmony must be an object");
+    refused({{"role", "assistant"}, {"content", "A"}, {"harmony", {{"text", 1}}}}, "input[1].harmony.text");
+    refused({{"type", "code_interpreter_call"}, {"outputs", "x"}}, "input[1].outputs must be an array");
+    refused({{"type", "code_interpreter_call"}, {"outputs", {{{"type", "logs"}}}}}, "input[1].outputs[0].logs");
+    refused({{"type", "code_interpreter_call"}, {"harmony", {{"recipient", "browser.open"}, {"channel", "analysis"}}}},
+            "not a call to python*");
 }
 
 } // namespace
