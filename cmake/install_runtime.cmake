@@ -60,6 +60,7 @@ add_debian_component(libstdc++6 "GNU C++ library and libgcc" "compiled in (porta
 add_debian_component(libfmt-dev "{fmt}" "compiled in")
 add_debian_component(nlohmann-json3-dev "JSON for Modern C++" "compiled in (header-only)")
 add_debian_component(libcli11-dev "CLI11" "compiled in (header-only)")
+add_debian_component(libcpp-httplib-dev "cpp-httplib" "compiled in (header-only, from Debian's source package)")
 get_filename_component(vocab_package "${TLLM_VOCAB_LICENSE}" DIRECTORY)
 get_filename_component(vocab_package "${vocab_package}" DIRECTORY)
 if(EXISTS "${vocab_package}/LICENSE")

@@ -28,19 +28,28 @@ function(tllm_no_fp_contraction)
   set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS -ffp-contract=off SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()
 
-# cpp-httplib (Debian: libcpp-httplib-dev) as the target named by TLLM_HTTPLIB: Debian's ships a pkg-config file
-# (and a compiled library), newer releases a CMake package.
+# cpp-httplib as the target named by TLLM_HTTPLIB, compiled into whatever links it as the header-only library it is
+# upstream: httplib.h from Debian's source package of libcpp-httplib-dev, which scripts/install-deps.sh unpacks into
+# .deps/cpp-httplib/. Debian's binary package is a shared library built with GCC 12, whose libstdc++.so.6 needs
+# glibc 2.36, which the portable tarball (glibc 2.34) cannot ask of its users. The features are Debian's build's:
+# TLS (OpenSSL), gzip and brotli. Made at the top level, so that the packages it links are seen everywhere.
+find_path(TLLM_HTTPLIB_DIR httplib.h PATHS "${PROJECT_SOURCE_DIR}/.deps/cpp-httplib" NO_DEFAULT_PATH
+          DOC "cpp-httplib's source (its full httplib.h)")
+if(NOT TLLM_HTTPLIB_DIR)
+  message(FATAL_ERROR "cpp-httplib's source is missing from .deps/cpp-httplib: run scripts/install-deps.sh")
+endif()
+find_package(OpenSSL REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TLLM_BROTLI REQUIRED IMPORTED_TARGET GLOBAL libbrotlienc libbrotlidec)
+add_library(tllm_httplib INTERFACE)
+# Ahead of the system's include path, where libcpp-httplib-dev's declarations-only httplib.h is.
+target_include_directories(tllm_httplib SYSTEM BEFORE INTERFACE "${TLLM_HTTPLIB_DIR}")
+target_compile_definitions(tllm_httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT CPPHTTPLIB_ZLIB_SUPPORT
+                                                  CPPHTTPLIB_BROTLI_SUPPORT)
+target_link_libraries(tllm_httplib INTERFACE OpenSSL::SSL OpenSSL::Crypto ZLIB::ZLIB PkgConfig::TLLM_BROTLI
+                                             Threads::Threads)
 macro(tllm_find_httplib)
-  if(NOT TARGET httplib::httplib AND NOT TARGET PkgConfig::TLLM_CPP_HTTPLIB)
-    find_package(httplib CONFIG QUIET)
-    if(NOT TARGET httplib::httplib)
-      find_package(PkgConfig REQUIRED)
-      pkg_check_modules(TLLM_CPP_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
-    endif()
-  endif()
-  if(TARGET httplib::httplib)
-    set(TLLM_HTTPLIB httplib::httplib)
-  else()
-    set(TLLM_HTTPLIB PkgConfig::TLLM_CPP_HTTPLIB)
-  endif()
+  set(TLLM_HTTPLIB tllm_httplib)
 endmacro()

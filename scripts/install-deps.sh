@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build ccache clang clang-format libclang-rt-14-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libreadline-dev tmux
-  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libsqlite3-dev pkg-config
+  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev libbrotli-dev zlib1g-dev libsqlite3-dev pkg-config
   libgumbo-dev bubblewrap python3
   chromium
 )
@@ -21,6 +21,38 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- cpp-httplib, compiled in (the server and `bench --serve`, issue 14) ----------------------------------------
+# Debian's libcpp-httplib is a shared library built with GCC 12, whose libstdc++.so.6 needs glibc 2.36: newer than
+# the portable tarball's floor (2.34, docs/install.md). So every build compiles cpp-httplib in, as the header-only
+# library it is upstream: httplib.h from Debian's source package of the installed libcpp-httplib-dev (the same
+# version, Debian's patches applied), unpacked into .deps/cpp-httplib/, where CMake looks for it.
+httplib_dir="$(dirname "$0")/../.deps/cpp-httplib"
+httplib_version=$(dpkg-query -W -f='${Version}' libcpp-httplib-dev)
+if [[ $(cat "$httplib_dir/VERSION" 2>/dev/null) != "$httplib_version" ]]; then
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  # apt-get source reads the distribution's deb-src entries: added beside its deb ones where there are none.
+  if ! apt-get source --print-uris "cpp-httplib=$httplib_version" >/dev/null 2>&1; then
+    for sources in /etc/apt/sources.list.d/*.sources; do
+      [[ -f $sources && $(basename "$sources") != tritonllm-* ]] || continue
+      sed 's/^Types: deb$/Types: deb-src/' "$sources" |
+        "${sudo_cmd[@]}" tee "/etc/apt/sources.list.d/tritonllm-src-$(basename "$sources")" >/dev/null
+    done
+    if [[ -f /etc/apt/sources.list ]]; then
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list |
+        "${sudo_cmd[@]}" tee /etc/apt/sources.list.d/tritonllm-src.list >/dev/null
+    fi
+    "${sudo_cmd[@]}" apt-get update -qq
+  fi
+  source_work=$(mktemp -d)
+  chmod 777 "$source_work" # apt's download user writes there
+  (cd "$source_work" && apt-get source -qq "cpp-httplib=$httplib_version" >/dev/null)
+  mkdir -p "$httplib_dir"
+  cp "$source_work"/cpp-httplib-*/httplib.h "$source_work"/cpp-httplib-*/LICENSE "$httplib_dir/"
+  echo "$httplib_version" >"$httplib_dir/VERSION"
+  rm -rf "$source_work"
 fi
 
 # --- tokenizer (issue 3) ---------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 #include "cli/serve_bench.h"
 
-#if TLLM_WITH_SERVER
 #include "cli/build_info.h"
 #include "cli/load_bench_report.h"
 #include "core/log.h"
@@ -284,16 +283,3 @@ Status run_serve_bench(const ServeBenchFlags& flags) {
 }
 
 } // namespace tllm
-
-#else // the portable build has no HTTP client library (src/cli/CMakeLists.txt says why)
-
-namespace tllm {
-
-Status run_serve_bench(const ServeBenchFlags&) {
-    return make_error(ErrorCode::kUnsupported, "this portable build leaves out the HTTP client: build tritonllm from "
-                                               "source (README.md) to run `tritonllm bench --serve`");
-}
-
-} // namespace tllm
-
-#endif

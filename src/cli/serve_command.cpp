@@ -1,6 +1,5 @@
 #include "cli/serve_command.h"
 
-#if TLLM_WITH_SERVER
 #include "cli/chat_command.h"
 #include "cli/model_commands.h"
 #include "cli/report.h"
@@ -205,24 +204,3 @@ void register_serve_command(CLI::App& app) {
 }
 
 } // namespace tllm
-
-#else // the portable build (src/cli/CMakeLists.txt says why)
-
-#include "cli/report.h"
-#include "core/result.h"
-
-namespace tllm {
-
-void register_serve_command(CLI::App& app) {
-    CLI::App* serve = app.add_subcommand("serve", "Serve a model over OpenAI's Chat Completions API (HTTP)");
-    serve->allow_extras();
-    serve->callback([] {
-        throw CLI::RuntimeError(report(make_error(
-            ErrorCode::kUnsupported, "this portable build leaves out the server: build tritonllm from source "
-                                     "(README.md) to run `tritonllm serve`")));
-    });
-}
-
-} // namespace tllm
-
-#endif

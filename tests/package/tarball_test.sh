@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The release tarball on a machine that has nothing of ours: unpacks it into an empty folder and runs
-# `tritonllm --version`, `tokenize`, `render` and the `--demo` chat from there. Where bubblewrap can make a
+# `tritonllm --version`, `tokenize`, `render`, the `--demo` chat and `serve --demo` (loaded by `bench --serve`) from
+# there. Where bubblewrap can make a
 # namespace, the runs happen in a root holding only the unpacked tree and glibc (the libraries any Linux has),
 # so a library missing from the bundle fails here as it would on the user's machine.
 #   tests/package/tarball_test.sh TARBALL [EXPECTED_GIT_COMMIT]
@@ -15,7 +16,8 @@ fail() {
 }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+serve_pid=""
+trap '[[ -n $serve_pid ]] && kill -9 "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir "$work/empty"
 tar -xzf "$tarball" -C "$work/empty"
 roots=("$work"/empty/*)
@@ -77,6 +79,10 @@ else
   echo "tarball_test: bubblewrap cannot make a namespace here; running on this machine's root" >&2
 fi
 run() { env -i HOME="$work/home" "${run_isolated[@]}" "$binary_in_run" "$@"; }
+# The same with the machine's network (loopback), for the server and its client, which run apart.
+share_net=()
+((${#run_isolated[@]})) && share_net=(--share-net)
+run_net() { env -i HOME="$work/home" "${run_isolated[@]}" "${share_net[@]}" "$binary_in_run" "$@"; }
 
 # --version: this commit, and a CUBIN for every shipped arch.
 version=$(run --version) || fail "--version exited with $?"
@@ -125,4 +131,36 @@ chat=$(printf 'Hello there\nAnd again\n' | run --demo --max-tokens 12 2>"$work/c
   fail "the --demo chat exited with $?: $(cat "$work/chat.err")"
 [[ -n $chat ]] || fail "the --demo chat printed no reply"
 (($(grep -c "Decode TPS" "$work/chat.err") == 2)) || fail "the --demo chat's stderr lacks a speed line per reply: $(cat "$work/chat.err")"
+
+# serve --demo (cpp-httplib compiled in): the tree's own HTTP client, bench --serve, loads it with streaming chat
+# completions, and this machine's python asks for a whole one and the web chat's page.
+run_net serve --demo --host 127.0.0.1 --port 0 2>"$work/serve.err" &
+serve_pid=$!
+port=""
+for _ in $(seq 600); do
+  port=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+' "$work/serve.err" | grep -oE '[0-9]+$' || true)
+  [[ -n $port ]] && break
+  kill -0 "$serve_pid" 2>/dev/null || fail "serve --demo exited: $(cat "$work/serve.err")"
+  sleep 0.1
+done
+[[ -n $port ]] || fail "serve --demo did not start within a minute: $(cat "$work/serve.err")"
+bench=$(run_net bench --serve "http://127.0.0.1:$port" --concurrency 1,4 --prompt-tokens 16 --gen-tokens 8 --json \
+  2>"$work/bench.err") || fail "bench --serve exited with $?: $(cat "$work/bench.err")"
+python3 - "$bench" "$port" <<'PY' || fail "serve --demo: $bench"
+import json, sys, urllib.request
+rows = [json.loads(line) for line in sys.argv[1].splitlines() if line.startswith("{")]
+assert [row["streams"] for row in rows] == [1, 4], rows
+assert all(row["errors"] == 0 and row["output_tokens_total"] > 0 for row in rows), rows
+base = f"http://127.0.0.1:{sys.argv[2]}"
+body = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}).encode()
+request = urllib.request.Request(base + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+reply = json.load(urllib.request.urlopen(request, timeout=60))
+assert reply["object"] == "chat.completion" and reply["usage"]["completion_tokens"] >= 1, reply
+page = urllib.request.urlopen(base + "/", timeout=60)
+assert page.headers["Content-Type"].startswith("text/html"), page.headers
+PY
+kill -TERM "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=""
+echo "tarball_test: serve --demo answered bench --serve and a chat completion" >&2
 echo "tarball_test: PASS ($(basename "$tarball"))" >&2
