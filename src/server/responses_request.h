@@ -1,10 +1,10 @@
 // OpenAI Responses requests over Harmony. A request's `input` (a string, or items: messages, reasoning,
-// function_call, function_call_output) is normalised to items; the conversation to render is the previous
-// response's conversation (previous_response_id) followed by these items. The items are turned into the Chat
-// Completions messages they correspond to, so that chat/openai_request.h renders them exactly as the chat route
-// does: `instructions` and system/developer messages become the developer message, function tools its
-// TypeScript-like namespace, reasoning items the analysis channel, function calls and their outputs the commentary
-// channel's calls and tool messages.
+// function_call, function_call_output, and the built-in calls of earlier responses) is normalised to items; the
+// conversation to render is the previous response's conversation (previous_response_id) followed by these items. The
+// items are turned into the Chat Completions messages they correspond to, so that chat/openai_request.h renders them
+// exactly as the chat route does: `instructions` and system/developer messages become the developer message, function
+// tools its TypeScript-like namespace, reasoning items the analysis channel, function calls and their outputs the
+// commentary channel's calls and tool messages, built-in calls the messages the model read (responses_replay.h).
 #pragma once
 
 #include "chat/message.h"
