@@ -137,6 +137,10 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
     TLLM_ASSIGN_OR_RETURN(DeviceBuffer n_tiles, DeviceBuffer::allocate(*context, 4));
     TLLM_ASSIGN_OR_RETURN(DeviceBuffer act, DeviceBuffer::allocate(*context, max_pairs * inter * 4));
     TLLM_ASSIGN_OR_RETURN(DeviceBuffer expert_out, DeviceBuffer::allocate(*context, max_pairs * hidden * 4));
+    // The forward pass's split-k scratch for the dense products of QKV, the out-projection and the router.
+    const size_t split_floats =
+        OpKernels::matmul_split_workspace_floats(max_tokens, std::max({qkv_rows, hidden, experts}));
+    TLLM_ASSIGN_OR_RETURN(DeviceBuffer split_partials, DeviceBuffer::allocate(*context, split_floats * 4));
 
     struct Dense {
         const char* name;
@@ -173,6 +177,7 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
         rows.push_back(std::move(row));
     };
 
+    const std::span<float> split_span(split_partials.as<float>(), split_floats);
     for (const int n : flags.tokens) {
         for (const Dense& g : dense) {
             const size_t count = size_t(g.m) * g.k;
@@ -181,7 +186,8 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
                                       const uint16_t* w = pool.as<uint16_t>() + (size_t(call) % copies) * count;
                                       return kernels->bf16w_matmul(stream.get(), x.as<float>(), n, g.k, w, g.m,
                                                                    g.bias ? bias.as<uint16_t>() : nullptr,
-                                                                   y.as<float>(), g.epilogue, Rounding::kBf16);
+                                                                   y.as<float>(), g.epilogue, Rounding::kBf16,
+                                                                   g.m == vocab ? std::span<float>{} : split_span);
                                   }));
             report(g.name, n, g.m, g.k, ms, 2.0 * n * g.m * g.k, count * 2.0 + (g.bias ? g.m * 2.0 : 0.0));
         }
@@ -193,7 +199,7 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
             v = rng.uniform(-4.0f, 4.0f);
         }
         TLLM_RETURN_IF_ERROR(router_logits.upload(logits.data(), logits.size() * 4));
-        const int tile_size = kernels->moe_tile_size(n, std::max(hidden, inter), Rounding::kBf16);
+        const int tile_size = kernels->moe_tile_size(n, top_k, experts, std::max(hidden, inter), Rounding::kBf16);
         const int max_tiles = static_cast<int>(max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
         TLLM_RETURN_IF_ERROR(kernels->topk_route(
             stream.get(), router_logits.as<float>(), n, experts, top_k, tile_size, pair_expert.as<int32_t>(),

@@ -31,6 +31,13 @@ ScratchSizes scratch_sizes(const GptOssConfig& c, int64_t max_step_tokens) {
 
 constexpr int kMaxSplits = 64;
 
+// Floats of scratch for the dense products' split k (OpKernels::bf16w_matmul): the widest of QKV, the
+// out-projection and the router.
+uint64_t split_workspace_floats(const ScratchSizes& s) {
+    const int widest = static_cast<int>(std::max({s.qkv, s.hidden, s.experts}));
+    return cuda::OpKernels::matmul_split_workspace_floats(static_cast<int>(std::min<uint64_t>(s.n, 64)), widest);
+}
+
 } // namespace
 
 uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_tokens) {
@@ -39,7 +46,8 @@ uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_toke
                             s.n * s.heads * kMaxSplits * (2 + s.head_dim) + s.pairs * (2 + s.inter + s.hidden);
     // The per-row sampling buffers (counters, seeds, tokens) and the sampler's state.
     const uint64_t sampling = s.n * 20 + cuda::LogitsSampler::scratch_bytes(std::min<int64_t>(max_step_tokens, 65535));
-    return floats * 4 + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 + s.pairs * 4 + sampling;
+    return (floats + split_workspace_floats(s)) * 4 + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 + s.pairs * 4 +
+           sampling;
 }
 
 Result<std::unique_ptr<CudaForward>> CudaForward::create(const cuda::CudaContext& context,
@@ -70,6 +78,7 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     TLLM_RETURN_IF_ERROR(alloc(normed_, s.n * s.hidden * 4));
     TLLM_RETURN_IF_ERROR(alloc(qkv_, s.n * s.qkv * 4));
     TLLM_RETURN_IF_ERROR(alloc(attn_, s.n * s.q * 4));
+    TLLM_RETURN_IF_ERROR(alloc(split_partials_, split_workspace_floats(s) * 4));
     TLLM_RETURN_IF_ERROR(alloc(partial_stats_, s.n * s.heads * kMaxSplits * 2 * 4));
     TLLM_RETURN_IF_ERROR(alloc(partial_acc_, s.n * s.heads * kMaxSplits * s.head_dim * 4));
     TLLM_RETURN_IF_ERROR(alloc(router_, s.n * s.experts * 4));
@@ -132,7 +141,8 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
     float* qkv = qkv_.as<float>();
     const bool bf16 = kv.dtype() == DType::kBF16;
     const cuda::Rounding rounding = bf16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
-    const int tile_size = k.moe_tile_size(n, std::max(hidden, inter), rounding);
+    const int tile_size = k.moe_tile_size(n, top_k, experts, std::max(hidden, inter), rounding);
+    const std::span<float> split_workspace(split_partials_.as<float>(), split_partials_.bytes() / sizeof(float));
     const int max_tiles = static_cast<int>(cuda::max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
     // RoPE with the KV write, then attention, over the cache in its own dtype.
     auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv_type) -> Status {
@@ -171,13 +181,14 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
         k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed, rounding));
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {
         const CudaLayerWeights& w = weights_.layer(layer);
-        TLLM_RETURN_IF_ERROR(
-            k.bf16w_matmul(stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width, w.qkv_bias.as<uint16_t>(),
-                           qkv, bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore, rounding));
+        TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
+            stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width, w.qkv_bias.as<uint16_t>(), qkv,
+            bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore, rounding, split_workspace));
         TLLM_RETURN_IF_ERROR(bf16 ? attention(layer, w, uint16_t{}) : attention(layer, w, float{}));
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
             stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden, w.out_bias.as<uint16_t>(),
-            residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual, rounding));
+            residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual, rounding,
+            split_workspace));
         if (n == 1) { // decode: norm, router and routing in one launch
             TLLM_RETURN_IF_ERROR(k.norm_router_topk_decode(
                 stream, residual, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, w.router_weight.as<uint16_t>(),
@@ -189,7 +200,7 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
                 k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, rounding));
             TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
                                                 w.router_bias.as<uint16_t>(), router_.as<float>(),
-                                                cuda::MatmulEpilogue::kStore, rounding));
+                                                cuda::MatmulEpilogue::kStore, rounding, split_workspace));
             TLLM_RETURN_IF_ERROR(k.topk_route(stream, router_.as<float>(), n, experts, top_k, tile_size,
                                               pair_expert_.as<int32_t>(), pair_weight_.as<float>(),
                                               sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),

@@ -135,6 +135,7 @@ class CudaForward {
     cuda::DeviceBuffer normed_;            // [n, hidden] f32
     cuda::DeviceBuffer qkv_;               // [n, q_width + 2·kv_width] f32
     cuda::DeviceBuffer attn_;              // [n, q_width] f32
+    cuda::DeviceBuffer split_partials_;    // [splits, min(n, 64), widest dense product] f32 (split k)
     cuda::DeviceBuffer partial_stats_;     // [n, n_heads, splits, 2] f32
     cuda::DeviceBuffer partial_acc_;       // [n, n_heads, splits, head_dim] f32
     cuda::DeviceBuffer router_;            // [n, n_experts] f32

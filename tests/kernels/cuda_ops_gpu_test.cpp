@@ -52,12 +52,14 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles; for the
     // tensor-core kernel (steps of 2+ tokens with bf16 inputs, k a multiple of 32, 128 rows or more) token counts
     // around its 64-token tile, row counts that are not a multiple of its 256 rows, a single k block of 32, an
-    // odd number of k blocks.
+    // odd number of k blocks; k split over 2 to 16 blocks (8 tokens of QKV, 5 of the out-projection, 65 and 130
+    // tokens over two or three token tiles); the router's 32 rows at 40 tokens (one matvec per token).
     for (MatmulShape s :
          {MatmulShape{1, 2880, 5120}, MatmulShape{1, 64, 7}, MatmulShape{1, 4096, 300}, MatmulShape{1, 1032, 33},
           MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64},
           MatmulShape{2, 32, 130}, MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{7, 96, 256},
-          MatmulShape{200, 2880, 5120}, MatmulShape{66, 32, 300}}) {
+          MatmulShape{200, 2880, 5120}, MatmulShape{66, 32, 300}, MatmulShape{8, 2880, 5120},
+          MatmulShape{5, 4096, 2880}, MatmulShape{40, 2880, 32}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
@@ -80,16 +82,22 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                     want[i] = residual[i] + want[i];
                 }
             }
-            // x holds bf16 values, so both kernel families apply: CUDA cores (kNone) and tensor cores (kBf16).
-            for (Rounding inputs : {Rounding::kNone, Rounding::kBf16}) {
+            // x holds bf16 values, so both kernel families apply: CUDA cores (kNone) and tensor cores (kBf16), the
+            // latter also with k split over more blocks where a workspace allows (steps of few tokens).
+            for (int variant = 0; variant < 3; ++variant) {
+                const Rounding inputs = variant == 0 ? Rounding::kNone : Rounding::kBf16;
                 if (inputs == Rounding::kBf16 && epilogue == MatmulEpilogue::kResidual) {
                     continue; // the f32 reference's epilogue
                 }
                 DeviceBuffer dy = update ? to_device(residual) : poisoned<float>(want.size());
+                DeviceBuffer workspace =
+                    poisoned<float>(variant == 2 ? OpKernels::matmul_split_workspace_floats(s.n, s.m) : 1);
+                const std::span<float> split(workspace.as<float>(),
+                                             variant == 2 ? OpKernels::matmul_split_workspace_floats(s.n, s.m) : 0);
                 ASSERT_TRUE(gpu()
                                 ->kernels
                                 ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m,
-                                               db.as<uint16_t>(), dy.as<float>(), epilogue, inputs)
+                                               db.as<uint16_t>(), dy.as<float>(), epilogue, inputs, split)
                                 .ok());
                 const bool rounded =
                     epilogue == MatmulEpilogue::kStoreBf16 || epilogue == MatmulEpilogue::kResidualBf16;
@@ -349,7 +357,7 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     TLLM_REQUIRE_GPU();
     ThreadPool pool(4);
     Rng rng(16);
-    // Tile size 64 is the tensor-core path (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a tile
+    // Tile sizes 64 and 16 are the tensor-core paths (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a tile
     // (200 tokens over 8 experts), many experts with none (3 tokens over 32), every expert taking every token
     // (top 4 of 4), weight rows that are not a multiple of the block's 256 (192, 160, 32, 384 rows), k of one
     // MXFP4 block or an odd number of them (32, 96, 160), scales above 2^1 (which the tensor-core kernel
@@ -358,7 +366,9 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
                       MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
                       MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8},
                       MoeCase{200, 8, 4, 96, 160, 64}, MoeCase{3, 32, 4, 64, 96, 64}, MoeCase{70, 4, 4, 32, 64, 64},
-                      MoeCase{40, 32, 4, 2880, 2880, 64}, MoeCase{40, 8, 4, 64, 192, 64, 124, 132}}) {
+                      MoeCase{40, 32, 4, 2880, 2880, 64}, MoeCase{40, 8, 4, 64, 192, 64, 124, 132},
+                      MoeCase{3, 32, 4, 64, 96, 16}, MoeCase{64, 32, 4, 2880, 2880, 16}, MoeCase{70, 4, 4, 32, 64, 16},
+                      MoeCase{13, 8, 4, 96, 160, 16}, MoeCase{40, 8, 4, 64, 192, 16, 124, 132}}) {
         // A negative tile size asks for the f32 reference's unrounded activations.
         const Rounding rounding = s.tile > 0 ? Rounding::kBf16 : Rounding::kNone;
         s.tile = std::abs(s.tile);

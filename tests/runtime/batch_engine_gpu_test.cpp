@@ -159,7 +159,8 @@ TEST_F(BatchEngineGpuTest, DecodeGraphsMatchEagerSteps) {
     std::vector<std::vector<int32_t>> history;
     std::vector<int32_t> tables[kSequences][2];
     for (int i = 0; i < kSequences; ++i) {
-        history.push_back(some_tokens(config_.vocab_size, 5 + 4 * i, static_cast<uint32_t>(40 + i)));
+        // 4 + 7 + 10 + 13 + 16 = 50 prompt tokens: one step of the engine's 64.
+        history.push_back(some_tokens(config_.vocab_size, 4 + 3 * i, static_cast<uint32_t>(40 + i)));
         for (int b = 0; b < 9; ++b) {
             tables[i][0].push_back(9 * i + b);
             tables[i][1].push_back(48 + 9 * i + b);
@@ -170,8 +171,10 @@ TEST_F(BatchEngineGpuTest, DecodeGraphsMatchEagerSteps) {
     for (int i = 0; i < kSequences; ++i) {
         prefill.push_back(PagedChunk{history[i], 0, {tables[i][0], tables[i][1]}, true});
     }
-    ASSERT_TRUE(gpu_->step_paged(**eager_memory, prefill, logits).ok());
-    ASSERT_TRUE(gpu_->step_paged(**graph_memory, prefill, logits).ok());
+    for (PagedKvMemory* memory : {eager_memory->get(), graph_memory->get()}) {
+        const Status prefilled = gpu_->step_paged(*memory, prefill, logits);
+        ASSERT_TRUE(prefilled.ok()) << prefilled.error().to_string();
+    }
     // Sequences decoding in each step: 5 (bucket 8), 3 (4), 1 (1), 2 (2), 5 again (8, a replay).
     const std::vector<std::vector<int>> steps = {{0, 1, 2, 3, 4}, {0, 2, 4}, {3}, {1, 3}, {0, 1, 2, 3, 4}};
     double worst = 0;

@@ -41,6 +41,7 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t4", matmul_[1]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_mma", matmul_mma_));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_split_reduce", matmul_split_reduce_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
@@ -71,6 +72,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("mxfp4w_moe_matmul", "mxfp4w_moe_mlp2_t8", mlp2_[2]));
     TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp1_swiglu_mma", mlp1_mma_));
     TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma", mlp2_mma_));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp1_swiglu_mma_p16", mlp1_mma_small_));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma_p16", mlp2_mma_small_));
     for (int i = 0; i < 4; ++i) {
         const std::string chunks = std::to_string(4 * (i + 1));
         const std::string blocks = std::to_string(i + 1);
@@ -99,21 +102,40 @@ Status OpKernels::resolve(KernelRegistry& registry) {
             TLLM_RETURN_IF_ERROR(raise_limit(function));
         }
     }
-    for (CUfunction function :
-         {route_decode_, matmul_[1], matmul_[2], mlp1_[0], mlp1_[1], mlp1_[2], mlp2_[0], mlp2_[1], mlp2_[2], matmul_[0],
-          attention_prefill_[0], attention_prefill_[1], matmul_mma_, mlp1_mma_, mlp2_mma_, attention_split_mma_[0],
-          attention_split_mma_[1], attention_split_mma_paged_[0], attention_split_mma_paged_[1]}) {
+    for (CUfunction function : {route_decode_,
+                                matmul_[1],
+                                matmul_[2],
+                                mlp1_[0],
+                                mlp1_[1],
+                                mlp1_[2],
+                                mlp2_[0],
+                                mlp2_[1],
+                                mlp2_[2],
+                                matmul_[0],
+                                attention_prefill_[0],
+                                attention_prefill_[1],
+                                matmul_mma_,
+                                mlp1_mma_,
+                                mlp2_mma_,
+                                attention_split_mma_[0],
+                                attention_split_mma_[1],
+                                attention_split_mma_paged_[0],
+                                attention_split_mma_paged_[1],
+                                mlp1_mma_small_,
+                                mlp2_mma_small_}) {
         TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
 }
 
-int OpKernels::moe_tile_size(int n_tokens, int k, Rounding rounding) const {
+int OpKernels::moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Rounding rounding) const {
     if (n_tokens <= 1) {
         return 1;
     }
     if (rounding == Rounding::kBf16) {
-        return kMmaTileSize;
+        // Tiles of 16 while an expert averages 8 pairs or fewer (20b: up to 64 tokens), so that most experts
+        // take one small tile and few take two.
+        return int64_t{n_tokens} * top_k <= 8 * int64_t{n_experts} ? kMmaSmallTileSize : kMmaTileSize;
     }
     for (int size : {8, 4}) {
         if (static_cast<int64_t>((16 + size * padded_floats(k)) * sizeof(float)) <= max_shared_) {
@@ -170,26 +192,48 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                const uint16_t* bias,
                                float* y,
                                MatmulEpilogue epilogue,
-                               Rounding inputs) const {
+                               Rounding inputs,
+                               std::span<float> split_workspace) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
     // Tensor cores (ops/bf16w_matmul_mma.cu): 256 rows × 64 tokens per block of 128 threads, 3 stages of 64
     // f32 activation rows of 36 floats and 256 bf16 weight rows of 32. A matrix of fewer rows (the router's 32)
     // would give one block per 64 tokens walking all of k alone; the CUDA-core tiles below spread it over many
     // more blocks.
+    const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
     if (n > 1 && m >= 128 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
         constexpr unsigned kMmaShared = 3 * (64 * 36 * sizeof(float) + 256 * 32 * sizeof(uint16_t));
-        return launch_dependent(context_, pdl_, matmul_mma_, {ceil_div(m, 256), ceil_div(n, 64)}, {128}, kMmaShared,
-                                stream, x, n, k, w, m, bias, y, static_cast<int>(epilogue));
+        const unsigned blocks = ceil_div(m, 256) * ceil_div(n, 64);
+        const int n_stages = k / 32;
+        // Two resident blocks per SM: split k until the card is covered, each split keeping 8 stages or more (the
+        // pipeline's fill stays small) and the partial sums written and read a quarter of the weights' bytes or
+        // less (splits·n·m·4 ≤ m·k·2 / 4).
+        int splits = std::min<int>({kMaxMatmulSplits, static_cast<int>(ceil_div(2 * sm_count, blocks)),
+                                    std::max(1, n_stages / 8), std::max(1, k / (8 * n)),
+                                    static_cast<int>(split_workspace.size() / (static_cast<size_t>(n) * m))});
+        splits = std::max(splits, 1);
+        const int stages_per_split = (n_stages + splits - 1) / splits;
+        splits = (n_stages + stages_per_split - 1) / stages_per_split; // no split without stages
+        TLLM_RETURN_IF_ERROR(launch_dependent(context_, pdl_, matmul_mma_,
+                                              {ceil_div(m, 256), ceil_div(n, 64), static_cast<unsigned>(splits)}, {128},
+                                              kMmaShared, stream, x, n, k, w, m, bias, y, static_cast<int>(epilogue),
+                                              split_workspace.data(), stages_per_split));
+        if (splits == 1) {
+            return {};
+        }
+        const float* partials = split_workspace.data();
+        return launch_dependent(context_, pdl_, matmul_split_reduce_,
+                                {ceil_div(static_cast<unsigned>(n * m), kThreads)}, {kThreads}, 0, stream, partials,
+                                splits, n, m, bias, y, static_cast<int>(epilogue));
     }
-    const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
-    if (n == 1 && k <= 4096) {
-        // Decode: one row per warp, every load of a row in flight at once.
+    if (k <= 4096 && (n == 1 || m < 128)) {
+        // Decode, and matrices of few rows (the router's 32) at any token count: one row per warp, every load of
+        // a row in flight at once, grid y over the tokens (the rows come again from L2 for each token).
         const int variant = (k + 1023) / 1024 - 1;
         const unsigned shared = static_cast<unsigned>(padded_floats(k) * sizeof(float));
         const unsigned blocks = std::min(ceil_div(m, 8), sm_count * 8);
-        return launch_dependent(context_, pdl_, matvec_[variant], {blocks}, {kThreads}, shared, stream, x, k, w, m,
-                                bias, y, static_cast<int>(epilogue));
+        return launch_dependent(context_, pdl_, matvec_[variant], {blocks, static_cast<unsigned>(n)}, {kThreads},
+                                shared, stream, x, k, w, m, bias, y, static_cast<int>(epilogue));
     }
     // The widest token tile whose x rows fit in shared memory; decode (n = 1) takes the 1-token kernel.
     int variant = 0;
@@ -302,6 +346,7 @@ Status launch_expert_kernel(const CudaContext& context,
                             const CUfunction (&decode)[4],
                             const CUfunction (&tiled)[3],
                             CUfunction mma,
+                            CUfunction mma_small,
                             const char* what,
                             int k,
                             int rows,
@@ -309,13 +354,16 @@ Status launch_expert_kernel(const CudaContext& context,
                             int tile_size,
                             CUstream stream,
                             const Args&... args) {
-    if (tile_size == OpKernels::kMmaTileSize) {
-        // ops/bf16_mxfp4w_moe_mma.cu: 256 weight rows per block of 128 threads; shared memory for 3 stages of
-        // 64 pairs' f32 activations (rows of 68 floats) and 256 rows' MXFP4 bytes (32 a row), and the block's
-        // scales.
-        const int64_t shared = 3 * (64 * 68 * int64_t{sizeof(float)} + 256 * 32) + 256 * int64_t{k / 32};
+    if (tile_size == OpKernels::kMmaTileSize || tile_size == OpKernels::kMmaSmallTileSize) {
+        // ops/bf16_mxfp4w_moe_mma.cu: 256 weight rows per block of 128 threads; shared memory for the stages of
+        // the pairs' f32 activations (rows of 68 floats) and 256 rows' MXFP4 bytes (32 a row), and the block's
+        // scales: 3 stages of 64 pairs, or 4 stages of 16.
+        const bool small = tile_size == OpKernels::kMmaSmallTileSize;
+        const int64_t stages = small ? 4 : 3;
+        const int64_t shared = stages * (tile_size * 68 * int64_t{sizeof(float)} + 256 * 32) + 256 * int64_t{k / 32};
         TLLM_CHECK(shared <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, shared);
-        return launch_dependent(context, pdl, mma, {ceil_div(rows, 256), static_cast<unsigned>(max_tiles)}, {128},
+        return launch_dependent(context, pdl, small ? mma_small : mma,
+                                {ceil_div(rows, 256), static_cast<unsigned>(max_tiles)}, {128},
                                 static_cast<unsigned>(shared), stream, args...);
     }
     const int sm_count = context.info().sm_count;
@@ -347,11 +395,11 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   float* act,
                                   Rounding rounding) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
-    TLLM_CHECK(tile_size != kMmaTileSize || rounding == Rounding::kBf16,
+    TLLM_CHECK((tile_size != kMmaTileSize && tile_size != kMmaSmallTileSize) || rounding == Rounding::kBf16,
                "moe_mlp1: the tensor-core kernels compute in bf16, not in the f32 reference");
-    return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, mlp1_mma_, "moe_mlp1", k, rows,
-                                max_tiles, tile_size, stream, x, k, blocks, scales, bias, rows, sorted_pairs, tiles,
-                                n_tiles, top_k, alpha, limit, static_cast<int>(rounding), act);
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, mlp1_mma_, mlp1_mma_small_,
+                                "moe_mlp1", k, rows, max_tiles, tile_size, stream, x, k, blocks, scales, bias, rows,
+                                sorted_pairs, tiles, n_tiles, top_k, alpha, limit, static_cast<int>(rounding), act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,
@@ -369,9 +417,9 @@ Status OpKernels::moe_mlp2(CUstream stream,
                            int top_k,
                            float* out) const {
     TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
-    return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, mlp2_mma_, "moe_mlp2", k, rows,
-                                max_tiles, tile_size, stream, act, k, blocks, scales, bias, rows, sorted_pairs, tiles,
-                                n_tiles, top_k, out);
+    return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, mlp2_mma_, mlp2_mma_small_,
+                                "moe_mlp2", k, rows, max_tiles, tile_size, stream, act, k, blocks, scales, bias, rows,
+                                sorted_pairs, tiles, n_tiles, top_k, out);
 }
 
 Status OpKernels::advance_position(

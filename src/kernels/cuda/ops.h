@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <span>
 
 namespace tllm::cuda {
 
@@ -58,11 +59,13 @@ class OpKernels {
     const CudaContext& context() const { return context_; }
     // Pairs per expert tile of the tensor-core expert kernels (ops/bf16_mxfp4w_moe_mma.cu).
     static constexpr int kMmaTileSize = 64;
-    // Pairs per expert tile for a step of n_tokens whose expert inputs are k wide: 1 for decode (each
-    // expert sees one pair); in bf16 precision kMmaTileSize, for the tensor-core kernels; in the f32
-    // reference 8, or 4 where shared memory cannot hold 8 rows of x. The expert products pick their kernels
-    // by the tile size.
-    int moe_tile_size(int n_tokens, int k, Rounding rounding) const;
+    // The same kernels' tiles for steps where experts see a few pairs each (batched decode).
+    static constexpr int kMmaSmallTileSize = 16;
+    // Pairs per expert tile for a step of n_tokens (top_k of n_experts each) whose expert inputs are k wide: 1 for
+    // decode (each expert sees one pair); in bf16 precision, for the tensor-core kernels, kMmaSmallTileSize while
+    // experts average at most 8 pairs, else kMmaTileSize; in the f32 reference 8, or 4 where shared memory cannot
+    // hold 8 rows of x. The expert products pick their kernels by the tile size.
+    int moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Rounding rounding) const;
 
     // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
     Status embedding_gather(
@@ -91,6 +94,8 @@ class OpKernels {
     // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr.
     // `inputs` kBf16 says x holds bf16 values (the bf16 precision): steps of several tokens then run on
     // tensor cores (ops/bf16w_matmul_mma.cu), exactly; kNone (the f32 reference) keeps CUDA cores.
+    // split_workspace: f32 scratch (device memory) that lets a tensor-core product of too few blocks for the card
+    // split k over more blocks (none: no split); splits_for_workspace says how much a step of n tokens uses.
     Status bf16w_matmul(CUstream stream,
                         const float* x,
                         int n,
@@ -100,7 +105,15 @@ class OpKernels {
                         const uint16_t* bias,
                         float* y,
                         MatmulEpilogue epilogue,
-                        Rounding inputs) const;
+                        Rounding inputs,
+                        std::span<float> split_workspace = {}) const;
+    // Floats of split_workspace with which bf16w_matmul splits every product of up to n_tokens tokens and m rows
+    // as far as it would.
+    static size_t matmul_split_workspace_floats(int n_tokens, int m) {
+        return static_cast<size_t>(kMaxMatmulSplits) * static_cast<size_t>(std::min(n_tokens, 64)) *
+               static_cast<size_t>(m);
+    }
+    static constexpr int kMaxMatmulSplits = 16;
     // Rotates q in place (rounded to bf16) and writes rotated k and v to the caches at positions[t].
     //   qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32; inv_freq: [head_dim/2] f32;
     //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16, or f32 for the f32 reference (q not rounded)
@@ -276,6 +289,7 @@ class OpKernels {
     CUfunction combine_rmsnorm_ = nullptr;
     CUfunction matmul_[3] = {};       // tiles of 1, 4, 8 tokens
     CUfunction matmul_mma_ = nullptr; // tiles of 64 tokens on tensor cores
+    CUfunction matmul_split_reduce_ = nullptr;
     CUfunction rope_ = nullptr;
     CUfunction rope_f32kv_ = nullptr;
     CUfunction attention_split_ = nullptr;
@@ -300,6 +314,8 @@ class OpKernels {
     CUfunction mlp2_[3] = {};
     CUfunction mlp1_mma_ = nullptr; // tiles of kMmaTileSize pairs on tensor cores (bf16 precision)
     CUfunction mlp2_mma_ = nullptr;
+    CUfunction mlp1_mma_small_ = nullptr; // tiles of kMmaSmallTileSize pairs
+    CUfunction mlp2_mma_small_ = nullptr;
     CUfunction matvec_[4] = {};      // decode: 4, 8, 12, 16 loads of 16 bytes per lane (k ≤ 1024 … 4096)
     CUfunction mlp1_decode_[4] = {}; // decode: 1 to 4 MXFP4 blocks per lane (k ≤ 1024 … 4096)
     CUfunction mlp2_decode_[4] = {};

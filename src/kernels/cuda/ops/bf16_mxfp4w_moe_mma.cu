@@ -4,7 +4,9 @@
 //   mlp2: out[p, j] = act[p] · W2[e]ᵀ[j] + b2[e][j]                        f32
 // Tiles of up to 64 (token, slot) pairs of one expert come from f32_topk_route.cu, on the device.
 //
-// Block (x, tile): 256 weight rows of the tile's expert for all its pairs (mma_tile.cuh). k runs
+// Block (x, tile): 256 weight rows of the tile's expert for all its pairs (mma_tile.cuh). Tiles hold up to 64
+// pairs (prefill) or up to 16 (batched decode, where an expert sees a few tokens: one row tile of MMAs, a quarter
+// of the activation stages, so more stages and more blocks per SM keep more weight bytes in flight). k runs
 // in stages of 64 (two MXFP4 blocks) copied into shared memory with cp.async, kStages − 1 stages in flight
 // while the tensor cores work on the oldest: the pairs' f32 activation rows and the weights' raw MXFP4
 // bytes (a quarter of the bytes of bf16). The block's E8M0 scales are copied once, at the start.
@@ -23,15 +25,12 @@ using namespace tllm_dev;
 
 namespace {
 
-constexpr int kPairs = kTileTokens; // pairs per tile: OpKernels::kMmaTileSize
 constexpr int kBlockRows = kTileRows;
 constexpr int kThreads = kTileThreads;
-constexpr int kStages = 3;
 constexpr int kStageK = 64;
 // f32 per staged activation row: 4 words of padding put the two rows of a quarter warp's 16-byte loads on
 // distinct banks.
 constexpr int kAStride = kStageK + 4;
-constexpr int kAStageFloats = kPairs * kAStride;
 constexpr int kRowStageBytes = kStageK / 2; // MXFP4 bytes of one weight row in one stage
 constexpr int kBStageBytes = kBlockRows * kRowStageBytes;
 
@@ -59,7 +58,8 @@ __device__ __forceinline__ u32 bf16x2_mul(u32 a, u32 b) {
 // 2^p as two bf16, for -126 <= p <= 127.
 __device__ __forceinline__ u32 bf16x2_power_of_two(int p) { return static_cast<u32>(p + 127) * 0x00800080u; }
 
-template <bool SWIGLU>
+// PAIRS per tile (OpKernels::kMmaTileSize or kMmaSmallTileSize), STAGES of k in the pipeline.
+template <bool SWIGLU, int PAIRS, int STAGES>
 __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] rows indexed by x_row(p)
                                         int k,
                                         const u8* __restrict__ blocks, // [E, rows, k/32, 16]
@@ -73,6 +73,10 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
                                         float alpha,
                                         float limit,
                                         float* __restrict__ out) {
+    constexpr int kPairs = PAIRS;
+    constexpr int kStages = STAGES;
+    constexpr int kMTiles = kPairs / 16; // row tiles of 16 pairs
+    constexpr int kAStageFloats = kPairs * kAStride;
     extern __shared__ __align__(16) u8 shared[];
     float* a_stages = reinterpret_cast<float*>(shared);              // [kStages][kPairs][kAStride]
     u8* b_stages = shared + kStages * kAStageFloats * sizeof(float); // [kStages][kBlockRows][32]
@@ -124,9 +128,13 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
     // Weight copies: 2 chunks of 16 bytes per row (the stage's two MXFP4 blocks), thread → chunk tid % 2 of
     // rows tid / 2 + 64i.
     const int b_half = tid & 1;
+    // Row tiles of 16 pairs that hold a pair: a tile of a few pairs (batched decode, an expert's last tile) skips
+    // the copies, MMAs and fragment loads of the empty ones.
+    const int m_tiles = (count + 15) / 16;
     auto load_stage = [&](int stage) {
-        copy_activation_stage<kStageK>(a_stages + (stage % kStages) * kAStageFloats, kAStride, x, k, stage * kStageK,
-                                       [&](int row) { return x_row_of[row]; });
+        copy_activation_stage<kStageK, kPairs>(
+            a_stages + (stage % kStages) * kAStageFloats, kAStride, x, k, stage * kStageK,
+            [&](int row) { return x_row_of[row]; }, m_tiles * 16);
         u8* b_dst = b_stages + (stage % kStages) * kBStageBytes;
         const int block = 2 * stage + b_half;
 #pragma unroll
@@ -139,11 +147,8 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
     };
 
     const TileLane l = tile_lane();
-    float acc[4][8][4];
+    float acc[kMTiles][8][4];
     zero(acc);
-    // Row tiles of 16 pairs that hold a pair: a tile of a few pairs (batched decode, an expert's last tile) skips
-    // the MMAs and fragment loads of the empty ones.
-    const int m_tiles = (count + 15) / 16;
 
     // One MXFP4 block (k = 32) of a staged stage: weights expanded once per row, activations per k half.
     auto compute_block = [&](const float* a_stage, const u8* b_stage, int half, int block) {
@@ -160,7 +165,7 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
         }
 #pragma unroll
         for (int kh = 0; kh < 2; ++kh) {
-            u32 a[4][4];
+            u32 a[kMTiles][4];
             load_activation_fragments(a, a_stage, kAStride, half * 32, kh, l, m_tiles);
 #pragma unroll
             for (int ni = 0; ni < 8; ++ni) {
@@ -178,7 +183,7 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
                     b1 = bf16x2_mul(b1, rest);
                 }
 #pragma unroll
-                for (int mi = 0; mi < 4; ++mi) {
+                for (int mi = 0; mi < kMTiles; ++mi) {
                     if (mi < m_tiles) {
                         mma_bf16(acc[mi][ni], a[mi], b0, b1);
                     }
@@ -222,33 +227,21 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
 
 } // namespace
 
-TLLM_KERNEL void __launch_bounds__(kThreads, 2) bf16_mxfp4w_moe_mlp1_swiglu_mma(const float* x,
-                                                                                int k,
-                                                                                const u8* blocks,
-                                                                                const u8* scales,
-                                                                                const u16* bias,
-                                                                                int rows,
-                                                                                const int* sorted_pairs,
-                                                                                const MoeTile* tiles,
-                                                                                const int* n_tiles,
-                                                                                int top_k,
-                                                                                float alpha,
-                                                                                float limit,
-                                                                                int /*round: always bf16 here*/,
-                                                                                float* act) {
-    moe_mma<true>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);
-}
-
-TLLM_KERNEL void __launch_bounds__(kThreads, 2) bf16_mxfp4w_moe_mlp2_mma(const float* act,
-                                                                         int k,
-                                                                         const u8* blocks,
-                                                                         const u8* scales,
-                                                                         const u16* bias,
-                                                                         int rows,
-                                                                         const int* sorted_pairs,
-                                                                         const MoeTile* tiles,
-                                                                         const int* n_tiles,
-                                                                         int top_k,
-                                                                         float* out) {
-    moe_mma<false>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out);
-}
+// Tiles of 64 pairs, 3 stages (99 KB of shared memory at k = 2880: two blocks per SM); tiles of 16 pairs, 4 stages
+// (73 KB: three blocks per SM). The shared memory sizes are ops.cpp's moe_mma_shared_bytes.
+#define TLLM_MOE_MMA_KERNELS(SUFFIX, PAIRS, STAGES, BLOCKS_PER_SM)                                                     \
+    TLLM_KERNEL void __launch_bounds__(kThreads, BLOCKS_PER_SM) bf16_mxfp4w_moe_mlp1_swiglu_mma##SUFFIX(               \
+        const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
+        const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit,                                 \
+        int /*round: always bf16 here*/, float* act) {                                                                 \
+        moe_mma<true, PAIRS, STAGES>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,     \
+                                     limit, act);                                                                      \
+    }                                                                                                                  \
+    TLLM_KERNEL void __launch_bounds__(kThreads, BLOCKS_PER_SM) bf16_mxfp4w_moe_mlp2_mma##SUFFIX(                      \
+        const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
+        const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
+        moe_mma<false, PAIRS, STAGES>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,   \
+                                      0.0f, out);                                                                      \
+    }
+TLLM_MOE_MMA_KERNELS(, 64, 3, 2)
+TLLM_MOE_MMA_KERNELS(_p16, 16, 4, 3)

@@ -106,8 +106,8 @@ __device__ __forceinline__ void matmul_tile(const float* __restrict__ x,
     }
 }
 
-// Decode (one token): one row per warp with all of the row's loads issued before the first FMA, so a
-// row costs one memory round trip; CHUNKS 16-byte loads per lane cover k ≤ CHUNKS · 256.
+// Decode (one token per grid row y): one row per warp with all of the row's loads issued before the first FMA, so
+// a row costs one memory round trip; CHUNKS 16-byte loads per lane cover k ≤ CHUNKS · 256.
 template <int CHUNKS>
 __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
                                             int k,
@@ -117,6 +117,9 @@ __device__ __forceinline__ void matvec_rows(const float* __restrict__ x,
                                             float* __restrict__ y,
                                             int epilogue) {
     extern __shared__ float x_tile[]; // [padded(k)]
+    // Grid y runs over the tokens: a matrix of few rows (the router's) at many tokens reads its rows per token.
+    x += static_cast<i64>(blockIdx.y) * k;
+    y += static_cast<i64>(blockIdx.y) * m;
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int chunks = k >> 3;

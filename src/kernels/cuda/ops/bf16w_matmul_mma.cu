@@ -7,8 +7,13 @@
 // Block (x, y): 256 weight rows × 64 tokens (mma_tile.cuh). k runs in stages of 32 copied into shared memory
 // with cp.async, kStages − 1 stages in flight while the tensor cores work on the oldest. With mma_tile.cuh's
 // permutation of k, lane q's weights in a stage are one 16-byte load per row, already bf16 pairs.
-// Grid: (ceil(m / 256), ceil(n / 64)); block: 128 threads; k a multiple of 32.
+// Grid: (ceil(m / 256), ceil(n / 64), splits); block: 128 threads; k a multiple of 32.
 // Dynamic shared memory: kStages × (64 × 36 floats + 256 × 64 bytes) = 76,800 bytes (ops.cpp).
+//
+// Split k: a step of a few tokens has few blocks (20 for QKV, 12 for the out-projection), far fewer than the SMs,
+// so each reads its weights alone at a fraction of the card's bandwidth. With splits > 1, block z sums only the
+// stages [z·stages_per_split, (z + 1)·stages_per_split) into partials[z, n, m], and bf16w_matmul_split_reduce adds
+// the splits in order (the same sums on every run), then the bias and the epilogue.
 #include "mma_tile.cuh"
 
 using namespace tllm_dev;
@@ -31,7 +36,9 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
                                            int m,
                                            const u16* __restrict__ bias, // [m] bf16 or null
                                            float* __restrict__ y,        // [n, m]
-                                           int epilogue) {
+                                           int epilogue,
+                                           float* __restrict__ partials, // [splits, n, m] when split
+                                           int stages_per_split) {
     extern __shared__ __align__(16) u8 shared[];
     float* a_stages = reinterpret_cast<float*>(shared);                                       // [kStages][64][kAStride]
     u16* b_stages = reinterpret_cast<u16*>(shared + kStages * kAStageFloats * sizeof(float)); // [kStages][256][32]
@@ -40,23 +47,28 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
     allow_dependents();
     const int token0 = blockIdx.y * kTileTokens;
     const int row0 = blockIdx.x * kTileRows;
-    const int n_stages = k / kStageK;
+    const int split = blockIdx.z;
+    const int first_stage = split * stages_per_split;
+    const int n_stages = min(stages_per_split, k / kStageK - first_stage);
     const int tokens = min(kTileTokens, n - token0);
     const int valid_rows = min(kTileRows, m - row0);
     const u16* tile_w = w + static_cast<i64>(row0) * k;
     const float* tile_x = x + static_cast<i64>(token0) * k;
 
+    const int m_tiles = (tokens + 15) / 16; // row tiles of 16 tokens that hold a token (the last token tile)
     // Weight copies: 4 chunks of 16 bytes per row, thread → chunk tid % 4 of rows tid / 4 + 32i.
     const int b_chunk = threadIdx.x & 3;
     auto load_stage = [&](int stage) {
-        copy_activation_stage<kStageK>(a_stages + (stage % kStages) * kAStageFloats, kAStride, tile_x, k,
-                                       stage * kStageK, [&](int row) { return row < tokens ? row : -1; });
+        const int k0 = (first_stage + stage) * kStageK;
+        copy_activation_stage<kStageK>(
+            a_stages + (stage % kStages) * kAStageFloats, kAStride, tile_x, k, k0,
+            [&](int row) { return row < tokens ? row : -1; }, m_tiles * 16);
         u16* b_dst = b_stages + (stage % kStages) * kBStageElements;
 #pragma unroll
         for (int i = 0; i < kTileRows / 32; ++i) {
             const int row = (threadIdx.x >> 2) + 32 * i;
             const bool valid = row < valid_rows;
-            const u16* src = tile_w + (valid ? static_cast<i64>(row) * k + stage * kStageK + b_chunk * 8 : 0);
+            const u16* src = tile_w + (valid ? static_cast<i64>(row) * k + k0 + b_chunk * 8 : 0);
             copy_async_16(b_dst + row * kStageK + b_chunk * 8, src, valid ? 16 : 0);
         }
     };
@@ -64,7 +76,6 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
     const TileLane l = tile_lane();
     float acc[4][8][4];
     zero(acc);
-    const int m_tiles = (tokens + 15) / 16; // row tiles of 16 tokens that hold a token (the last token tile)
 
     pipelined_stages<kStages>(n_stages, load_stage, [&](int stage) {
         const float* a_stage = a_stages + (stage % kStages) * kAStageFloats;
@@ -93,6 +104,14 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
             return;
         }
         const bool two = row + 1 < m;
+        if (gridDim.z > 1) {
+            float* part = partials + (static_cast<i64>(split) * n + token0 + token) * m + row;
+            part[0] = v0;
+            if (two) {
+                part[1] = v1;
+            }
+            return;
+        }
         float* dst = y + static_cast<i64>(token0 + token) * m + row;
         const float v[2] = {v0 + (bias != nullptr ? bf16_to_f32(bias[row]) : 0.0f),
                             v1 + (bias != nullptr && two ? bf16_to_f32(bias[row + 1]) : 0.0f)};
@@ -114,7 +133,40 @@ __device__ __forceinline__ void matmul_mma(const float* __restrict__ x, // [n, k
 
 } // namespace
 
-TLLM_KERNEL void __launch_bounds__(kTileThreads, 2)
-    bf16w_matmul_mma(const float* x, int n, int k, const u16* w, int m, const u16* bias, float* y, int epilogue) {
-    matmul_mma(x, n, k, w, m, bias, y, epilogue);
+TLLM_KERNEL void __launch_bounds__(kTileThreads, 2) bf16w_matmul_mma(const float* x,
+                                                                     int n,
+                                                                     int k,
+                                                                     const u16* w,
+                                                                     int m,
+                                                                     const u16* bias,
+                                                                     float* y,
+                                                                     int epilogue,
+                                                                     float* partials,
+                                                                     int stages_per_split) {
+    matmul_mma(x, n, k, w, m, bias, y, epilogue, partials, stages_per_split);
+}
+
+// y[i] = epilogue(Σ_z partials[z, i] + bias) over the n·m results, the splits added in order.
+// Grid: ceil(n·m / 256) blocks of 256 threads.
+TLLM_KERNEL void __launch_bounds__(256) bf16w_matmul_split_reduce(
+    const float* partials, int splits, int n, int m, const u16* bias, float* y, int epilogue) {
+    grid_dependency_wait();
+    allow_dependents();
+    const i64 size = static_cast<i64>(n) * m;
+    const i64 i = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= size) {
+        return;
+    }
+    float v = 0.0f;
+    for (int z = 0; z < splits; ++z) {
+        v += partials[z * size + i];
+    }
+    v += bias != nullptr ? bf16_to_f32(bias[i % m]) : 0.0f;
+    if (epilogue == kStore) {
+        y[i] = v;
+    } else if (epilogue == kStoreBf16) {
+        y[i] = round_bf16(v);
+    } else {
+        y[i] = round_bf16(y[i] + v);
+    }
 }

@@ -31,9 +31,9 @@ __device__ __forceinline__ TileLane tile_lane() {
     return {lane >> 2, lane & 3, static_cast<int>(threadIdx.x >> 5) * kWarpRows};
 }
 
-__device__ __forceinline__ void zero(float (&acc)[4][8][4]) {
+template <int MI> __device__ __forceinline__ void zero(float (&acc)[MI][8][4]) {
 #pragma unroll
-    for (int mi = 0; mi < 4; ++mi) {
+    for (int mi = 0; mi < MI; ++mi) {
 #pragma unroll
         for (int ni = 0; ni < 8; ++ni) {
             acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.0f;
@@ -46,13 +46,14 @@ __device__ __forceinline__ u32 pack_exact_bf16(float lo, float hi) {
     return __byte_perm(__float_as_uint(lo), __float_as_uint(hi), 0x7632);
 }
 
-// The A fragments of the first m_tiles (1 to 4) activation row tiles for mma k16 half kh of the block of 32 k at
+// The A fragments of the first m_tiles (1 to MI) activation row tiles for mma k16 half kh of the block of 32 k at
 // `k_offset` in the staged rows (row stride `stride` floats, a multiple of 4 that is 4 more than a multiple of 32).
 // Row tiles past m_tiles hold no activation row of the block: their fragments are neither loaded nor used.
+template <int MI>
 __device__ __forceinline__ void load_activation_fragments(
-    u32 (&a)[4][4], const float* stage, int stride, int k_offset, int kh, const TileLane& l, int m_tiles) {
+    u32 (&a)[MI][4], const float* stage, int stride, int k_offset, int kh, const TileLane& l, int m_tiles) {
 #pragma unroll
-    for (int mi = 0; mi < 4; ++mi) {
+    for (int mi = 0; mi < MI; ++mi) {
         if (mi >= m_tiles) {
             break;
         }
@@ -66,17 +67,22 @@ __device__ __forceinline__ void load_activation_fragments(
     }
 }
 
-// Starts the copies of k = k0 .. k0 + K − 1 of the 64 activation rows into a stage (row stride `stride`),
+// Starts the copies of k = k0 .. k0 + K − 1 of the ROWS activation rows into a stage (row stride `stride`),
 // row r from x_row(r) of x (negative: zeros); k past the matrix reads as zeros. 128 threads, 16 bytes each.
-template <int K, typename XRow>
+// Rows from `used_rows` on are never read by the tile (row tiles past m_tiles): they are not copied at all.
+template <int K, int ROWS = kTileTokens, typename XRow>
 __device__ __forceinline__ void
-copy_activation_stage(float* stage, int stride, const float* x, int k, int k0, XRow x_row) {
+copy_activation_stage(float* stage, int stride, const float* x, int k, int k0, XRow x_row, int used_rows = ROWS) {
     constexpr int kChunks = K / 4; // 16-byte chunks per row
+    static_assert(ROWS * kChunks % kTileThreads == 0, "whole copies per thread");
     const int chunk = threadIdx.x % kChunks;
     const bool in_k = k0 + chunk * 4 < k;
 #pragma unroll
-    for (int i = 0; i < kTileTokens * kChunks / kTileThreads; ++i) {
+    for (int i = 0; i < ROWS * kChunks / kTileThreads; ++i) {
         const int row = threadIdx.x / kChunks + (kTileThreads / kChunks) * i;
+        if (row >= used_rows) {
+            break;
+        }
         const int source = x_row(row);
         const bool valid = source >= 0 && in_k;
         const float* src = x + (valid ? static_cast<i64>(source) * k + k0 + chunk * 4 : 0);
@@ -86,12 +92,12 @@ copy_activation_stage(float* stage, int stride, const float* x, int k, int k0, X
 
 // Calls out(activation_row, weight_row, v0, v1) for each pair of adjacent weight rows of the warp's results
 // (weight_row is even, relative to the tile).
-template <typename Out>
-__device__ __forceinline__ void for_each_result(const float (&acc)[4][8][4], const TileLane& l, Out out) {
+template <int MI, typename Out>
+__device__ __forceinline__ void for_each_result(const float (&acc)[MI][8][4], const TileLane& l, Out out) {
 #pragma unroll
     for (int ni = 0; ni < 8; ++ni) {
 #pragma unroll
-        for (int mi = 0; mi < 4; ++mi) {
+        for (int mi = 0; mi < MI; ++mi) {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 out(mi * 16 + l.group + 8 * h, l.warp_row0 + ni * 8 + l.quad * 2, acc[mi][ni][2 * h],
