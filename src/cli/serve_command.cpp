@@ -5,12 +5,14 @@
 #include "cli/report.h"
 #include "core/environment.h"
 #include "core/log.h"
+#include "model/config.h"
 #include "server/http_server.h"
 
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <pthread.h>
 #include <thread>
 
@@ -20,6 +22,7 @@ namespace {
 struct ServeFlags {
     std::string model = "20b";
     bool demo = false;
+    std::string synthetic; // 20b or 120b: random weights made on the GPU (benchmarks of the HTTP layer)
     std::string host = "127.0.0.1";
     int port = 8000;
     std::string api_key;
@@ -39,7 +42,7 @@ struct ServeFlags {
 // Names a Responses request may give the model besides the one /v1/models lists: OpenAI's and Hugging Face's
 // names of 20b and 120b, or a model directory's own name.
 std::vector<std::string> model_aliases(const ServeFlags& flags) {
-    if (flags.demo) {
+    if (flags.demo || !flags.synthetic.empty()) {
         return {};
     }
     if (flags.model == "20b" || flags.model == "120b") {
@@ -61,15 +64,26 @@ Status run_serve(const ServeFlags& flags) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    TLLM_ASSIGN_OR_RETURN(const std::string model_dir, model_directory(flags.demo, flags.model, flags.source));
-    TLLM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::for_model_dir(model_dir));
     TLLM_ASSIGN_OR_RETURN(EngineOptions options, engine_options(flags.backend, flags.threads, "bf16"));
     // One step takes a prefill chunk of 2048 tokens, or one decode token of every running request.
     constexpr int kStepTokens = 2048;
     options.max_step_tokens = std::max(kStepTokens, flags.max_concurrency);
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(model_dir));
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine,
-                          Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options));
+    std::optional<Tokenizer> tokenizer_or;
+    std::unique_ptr<Engine> engine;
+    std::string model_dir = "synthetic weights of " + flags.synthetic;
+    if (!flags.synthetic.empty()) {
+        // No file: the shapes of the preset, random weights made on the card (as `bench --synthetic`), the embedded
+        // vocabulary. Its text is random; what it measures is the server's cost beside `bench --concurrency`.
+        TLLM_ASSIGN_OR_RETURN(const GptOssConfig config, config_preset(flags.synthetic));
+        TLLM_ASSIGN_OR_RETURN(tokenizer_or, Tokenizer::o200k_harmony());
+        TLLM_ASSIGN_OR_RETURN(engine, Engine::create_synthetic(config, options, /*seed=*/1, /*reserve_context=*/0));
+    } else {
+        TLLM_ASSIGN_OR_RETURN(model_dir, model_directory(flags.demo, flags.model, flags.source));
+        TLLM_ASSIGN_OR_RETURN(tokenizer_or, Tokenizer::for_model_dir(model_dir));
+        TLLM_ASSIGN_OR_RETURN(std::unique_ptr<ModelWeights> weights, ModelWeights::load(model_dir));
+        TLLM_ASSIGN_OR_RETURN(engine, Engine::create(std::shared_ptr<const ModelWeights>(std::move(weights)), options));
+    }
+    Tokenizer& tokenizer = *tokenizer_or;
     // The KV memory: what fits now (the chat's rule), shared by all requests in blocks; one request may use it all.
     const int64_t kv_tokens = flags.context > 0 ? flags.context : default_context(*engine);
     BatchEngineOptions batch;
@@ -83,7 +97,8 @@ Status run_serve(const ServeFlags& flags) {
     server_options.host = flags.host;
     server_options.port = flags.port;
     server_options.api_key = flags.api_key;
-    server_options.model_name = flags.demo ? "gpt-oss-demo" : flags.model;
+    server_options.model_name =
+        flags.demo ? "gpt-oss-demo" : (flags.synthetic.empty() ? flags.model : "synthetic-" + flags.synthetic);
     server_options.model_aliases = model_aliases(flags);
     server_options.limits.max_output_tokens = flags.max_output_tokens;
     server_options.limits.context = std::min<int64_t>(kv_tokens, engine->config().max_context());
@@ -159,8 +174,16 @@ void register_serve_command(CLI::App& app) {
         serve
             ->add_option("model", flags->model, "A model directory, or 20b / 120b (downloaded with tritonllm download)")
             ->capture_default_str();
-    serve->add_flag("--demo", flags->demo, "Serve a small model of random weights (random text; no download needed)")
-        ->excludes(model);
+    CLI::Option* demo =
+        serve
+            ->add_flag("--demo", flags->demo, "Serve a small model of random weights (random text; no download needed)")
+            ->excludes(model);
+    serve
+        ->add_option("--synthetic", flags->synthetic,
+                     "Serve random weights of this shape (20b or 120b) made on the GPU: no file, random text (for "
+                     "`bench --serve`)")
+        ->excludes(model)
+        ->excludes(demo);
     serve->add_option("--host", flags->host, "Address to listen on")->capture_default_str();
     serve->add_option("--port", flags->port, "Port to listen on (0: any free one)")
         ->check(CLI::Range(0, 65535))
