@@ -89,7 +89,14 @@ Result<std::unique_ptr<Engine>> Engine::create_synthetic(const GptOssConfig& con
     return engine;
 }
 
+Status Engine::use_this_thread() const {
+    // The driver's current context is per thread: an engine made on one thread may be stepped on another (the
+    // server's engine loop), so every entry point binds the caller's thread to it (cheap when it already is).
+    return cuda_context_ != nullptr ? cuda_context_->make_current() : Status{};
+}
+
 Result<std::unique_ptr<Sequence>> Engine::new_sequence(int64_t max_context) const {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     const int64_t model_context = config().max_context();
     if (max_context <= 0 || max_context > model_context) {
         max_context = model_context;
@@ -104,6 +111,7 @@ Result<std::unique_ptr<Sequence>> Engine::new_sequence(int64_t max_context) cons
 }
 
 Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<float>>& logits) {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     std::set<const Sequence*> seen;
     for (size_t i = 0; i < inputs.size(); ++i) {
         const StepInput& input = inputs[i];
@@ -183,6 +191,7 @@ Status Engine::step(std::span<const StepInput> inputs, std::vector<std::vector<f
 }
 
 Result<std::unique_ptr<PagedKvMemory>> Engine::new_paged_kv(int32_t n_blocks, int32_t block_tokens) const {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     if (n_blocks <= 0 || block_tokens <= 0) {
         return make_error(ErrorCode::kInvalidArgument, "paged KV of {} blocks of {} tokens", n_blocks, block_tokens);
     }
@@ -207,6 +216,7 @@ Result<std::unique_ptr<PagedKvMemory>> Engine::new_paged_kv(int32_t n_blocks, in
 
 Status
 Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::vector<std::vector<float>>& logits) {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     logits.assign(chunks.size(), {});
     if (cuda_forward_) {
         TLLM_CHECK(kv.cuda_ != nullptr, "paged KV of another backend");
@@ -238,6 +248,7 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
                                   std::span<const RowSampling> sampling,
                                   std::vector<int32_t>& tokens,
                                   std::vector<std::vector<float>>& kept_logits) {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     for (const RowSampling& row : sampling) {
         TLLM_RETURN_IF_ERROR(validate_sampling_params(row.params));
     }
@@ -275,6 +286,7 @@ Status Engine::decode(Sequence& sequence,
                       const SamplingParams& params,
                       uint64_t counter,
                       std::vector<int32_t>& out) {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
     TLLM_RETURN_IF_ERROR(validate_sampling_params(params));
     out.clear();
     if (steps <= 0) {

@@ -130,6 +130,8 @@ class Engine {
   private:
     Engine(std::shared_ptr<const ModelWeights> weights, const GptOssConfig& config, const EngineOptions& options);
     Status init_cuda(int64_t reserve_context, uint64_t synthetic_seed);
+    // Makes the GPU context current on the calling thread (cuda backend; nothing on the cpu one).
+    Status use_this_thread() const;
 
     std::shared_ptr<const ModelWeights> weights_; // host weights (absent for synthetic GPU weights)
     GptOssConfig config_;

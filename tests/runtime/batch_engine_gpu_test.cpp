@@ -8,6 +8,8 @@
 #include "runtime_test_util.h"
 
 #include <gtest/gtest.h>
+#include <map>
+#include <thread>
 
 namespace tllm {
 namespace {
@@ -205,6 +207,52 @@ TEST_F(BatchEngineGpuTest, DecodeGraphsMatchEagerSteps) {
         }
     }
     std::printf("decode graphs against eager steps: worst relative l2 %.2e\n", worst);
+}
+
+// The server steps the engine on its own thread, not the one that made the engine (whose GPU context the driver
+// holds current per thread): the same requests give the same tokens there as on the making thread.
+TEST_F(BatchEngineGpuTest, StepsOnAThreadThatDidNotMakeTheEngine) {
+    auto serve = [&](bool other_thread) {
+        std::map<uint64_t, std::vector<int32_t>> finished;
+        auto batch = BatchEngine::create(*gpu_, BatchEngineOptions{48, 4, 32, 8});
+        EXPECT_TRUE(batch.ok());
+        if (!batch.ok()) {
+            return finished;
+        }
+        for (uint64_t id = 1; id <= 3; ++id) {
+            BatchRequest r;
+            r.id = id;
+            r.prompt = some_tokens(config_.vocab_size, static_cast<int>(3 + 4 * id), static_cast<uint32_t>(60 + id));
+            r.max_new_tokens = 6;
+            EXPECT_TRUE((*batch)->submit(r).ok());
+        }
+        auto run = [&] {
+            for (int step = 0; step < 100 && !(*batch)->idle(); ++step) {
+                std::vector<TokenEvent> tokens;
+                std::vector<FinishedRequest> done;
+                const Status status = (*batch)->step(tokens, done);
+                EXPECT_TRUE(status.ok()) << status.error().to_string();
+                if (!status.ok()) {
+                    return;
+                }
+                for (FinishedRequest& f : done) {
+                    finished[f.id] = f.generated;
+                }
+            }
+        };
+        if (other_thread) {
+            std::thread(run).join();
+        } else {
+            run();
+        }
+        return finished;
+    };
+    const std::map<uint64_t, std::vector<int32_t>> elsewhere = serve(true);
+    ASSERT_EQ(elsewhere.size(), 3u);
+    for (const auto& [id, generated] : elsewhere) {
+        EXPECT_EQ(generated.size(), 6u) << "request " << id;
+    }
+    EXPECT_EQ(elsewhere, serve(false));
 }
 
 TEST_F(BatchEngineGpuTest, ServedRequestsFollowTheirGreedyDecodeAlone) {
