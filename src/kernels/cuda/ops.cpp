@@ -198,7 +198,7 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                m);
     // Tensor cores (ops/bf16w_matmul_mma.cu): 256 rows × 64 tokens per block of 128 threads, 3 stages of 64
     // f32 activation rows of 36 floats and 256 bf16 weight rows of 32. A matrix of fewer rows (the router's 32)
-    // would give one block per 64 tokens walking all of k alone; the CUDA-core tiles below spread it over many
+    // would give one block per 64 tokens walking all of k alone; the per-token matvec below spreads it over many
     // more blocks.
     const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
     if (n > 1 && m >= 128 && inputs == Rounding::kBf16 && k % 32 == 0 && epilogue != MatmulEpilogue::kResidual) {
