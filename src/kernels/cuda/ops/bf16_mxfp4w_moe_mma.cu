@@ -18,7 +18,7 @@
 // sums differs from the CPU.
 // With mma_tile.cuh's permutation of k, lane q's weights in a block are one 32-bit load (8 codes) per row.
 // Grid: (ceil(rows / 256), max tiles); tiles past *n_tiles exit at once, which keeps graphs valid.
-// Block: 128 threads. Dynamic shared memory: moe_mma_shared_bytes in ops.cpp.
+// Block: 128 threads. Dynamic shared memory: launch_expert_kernel in ops.cpp.
 #include "mma_tile.cuh"
 
 using namespace tllm_dev;
@@ -228,7 +228,8 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
 } // namespace
 
 // Tiles of 64 pairs, 3 stages (99 KB of shared memory at k = 2880: two blocks per SM); tiles of 16 pairs, 4 stages
-// (73 KB: three blocks per SM). The shared memory sizes are ops.cpp's moe_mma_shared_bytes.
+// (73 KB: three blocks per SM). The shared memory sizes are ops.cpp's launch_expert_kernel's, which repeats these
+// stages.
 #define TLLM_MOE_MMA_KERNELS(SUFFIX, PAIRS, STAGES, BLOCKS_PER_SM)                                                     \
     TLLM_KERNEL void __launch_bounds__(kThreads, BLOCKS_PER_SM) bf16_mxfp4w_moe_mlp1_swiglu_mma##SUFFIX(               \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
