@@ -154,7 +154,9 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
                            {"unembedding", vocab, hidden, MatmulEpilogue::kStore, false}};
     const nlohmann::json version = build_info_json(build_info());
     std::vector<nlohmann::json> rows;
-    auto report = [&](const char* name, int tokens, int m, int k, double ms, double flops, double weight_bytes) {
+    // Expert products give their tile size, and whether the forward pass would choose it.
+    auto report = [&](const char* name, int tokens, int m, int k, double ms, double flops, double weight_bytes,
+                      int tile = 0, bool chosen = true) {
         const double seconds = ms * 1e-3;
         nlohmann::json row = {{"card", card},
                               {"shape", flags.shape},
@@ -172,6 +174,10 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
                               {"copy_bandwidth_gb_s", copy_bandwidth / 1e9},
                               {"fraction_of_copy_bandwidth", weight_bytes / seconds / copy_bandwidth},
                               {"version", version}};
+        if (tile > 0) {
+            row["tile"] = tile;
+            row["chosen"] = chosen;
+        }
         std::printf("%s\n", row.dump().c_str());
         std::fflush(stdout);
         rows.push_back(std::move(row));
@@ -199,41 +205,51 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
             v = rng.uniform(-4.0f, 4.0f);
         }
         TLLM_RETURN_IF_ERROR(router_logits.upload(logits.data(), logits.size() * 4));
-        const int tile_size = kernels->moe_tile_size(n, top_k, experts, std::max(hidden, inter), Rounding::kBf16);
-        const int max_tiles = static_cast<int>(max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
-        TLLM_RETURN_IF_ERROR(kernels->topk_route(
-            stream.get(), router_logits.as<float>(), n, experts, top_k, tile_size, pair_expert.as<int32_t>(),
-            pair_weight.as<float>(), sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>()));
-        std::vector<int32_t> chosen(size_t(n) * top_k);
-        TLLM_RETURN_IF_ERROR(stream.synchronize());
-        TLLM_RETURN_IF_ERROR(pair_expert.download(chosen.data(), chosen.size() * 4));
-        const double used = static_cast<double>(std::set<int32_t>(chosen.begin(), chosen.end()).size());
-        const double pairs = static_cast<double>(n) * top_k;
-        auto expert_bytes = [&](const ExpertWeights& w) {
-            return used * (static_cast<double>(w.rows) * (static_cast<double>(w.k) / 32 * 17 + 2));
-        };
-        TLLM_ASSIGN_OR_RETURN(const double mlp1_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
-                                  const size_t copy = size_t(call) % kExpertCopies;
-                                  return kernels->moe_mlp1_swiglu(
-                                      stream.get(), x.as<float>(), hidden,
-                                      mlp1.blocks.as<uint8_t>() + copy * mlp1.block_bytes(),
-                                      mlp1.scales.as<uint8_t>() + copy * mlp1.scale_bytes(),
-                                      mlp1.bias.as<uint16_t>() + copy * mlp1.bias_count(), 2 * inter,
-                                      sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>(), max_tiles,
-                                      tile_size, top_k, c.swiglu_alpha, c.swiglu_limit, act.as<float>());
-                              }));
-        report("mlp1_swiglu", n, 2 * inter, hidden, mlp1_ms, 2.0 * pairs * 2 * inter * hidden, expert_bytes(mlp1));
-        TLLM_ASSIGN_OR_RETURN(const double mlp2_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
-                                  const size_t copy = size_t(call) % kExpertCopies;
-                                  return kernels->moe_mlp2(stream.get(), act.as<float>(), inter,
-                                                           mlp2.blocks.as<uint8_t>() + copy * mlp2.block_bytes(),
-                                                           mlp2.scales.as<uint8_t>() + copy * mlp2.scale_bytes(),
-                                                           mlp2.bias.as<uint16_t>() + copy * mlp2.bias_count(), hidden,
-                                                           sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(),
-                                                           n_tiles.as<int32_t>(), max_tiles, tile_size, top_k,
-                                                           expert_out.as<float>());
-                              }));
-        report("mlp2", n, hidden, inter, mlp2_ms, 2.0 * pairs * hidden * inter, expert_bytes(mlp2));
+        // Every tensor-core tile size at this token count (the forward pass's choice marked), so that
+        // moe_tile_size's thresholds can be checked against measurements.
+        const int chosen_tile = kernels->moe_tile_size(n, top_k, experts, std::max(hidden, inter), Rounding::kBf16);
+        std::vector<int> tile_sizes{chosen_tile};
+        if (chosen_tile > 1) {
+            tile_sizes = {OpKernels::kMmaSmallTileSize, OpKernels::kMmaMediumTileSize, OpKernels::kMmaTileSize};
+        }
+        for (const int tile_size : tile_sizes) {
+            const int max_tiles = static_cast<int>(max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
+            TLLM_RETURN_IF_ERROR(kernels->topk_route(
+                stream.get(), router_logits.as<float>(), n, experts, top_k, tile_size, pair_expert.as<int32_t>(),
+                pair_weight.as<float>(), sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>()));
+            std::vector<int32_t> chosen(size_t(n) * top_k);
+            TLLM_RETURN_IF_ERROR(stream.synchronize());
+            TLLM_RETURN_IF_ERROR(pair_expert.download(chosen.data(), chosen.size() * 4));
+            const double used = static_cast<double>(std::set<int32_t>(chosen.begin(), chosen.end()).size());
+            const double pairs = static_cast<double>(n) * top_k;
+            auto expert_bytes = [&](const ExpertWeights& w) {
+                return used * (static_cast<double>(w.rows) * (static_cast<double>(w.k) / 32 * 17 + 2));
+            };
+            TLLM_ASSIGN_OR_RETURN(const double mlp1_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
+                                      const size_t copy = size_t(call) % kExpertCopies;
+                                      return kernels->moe_mlp1_swiglu(
+                                          stream.get(), x.as<float>(), hidden,
+                                          mlp1.blocks.as<uint8_t>() + copy * mlp1.block_bytes(),
+                                          mlp1.scales.as<uint8_t>() + copy * mlp1.scale_bytes(),
+                                          mlp1.bias.as<uint16_t>() + copy * mlp1.bias_count(), 2 * inter,
+                                          sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(), n_tiles.as<int32_t>(),
+                                          max_tiles, tile_size, top_k, c.swiglu_alpha, c.swiglu_limit, act.as<float>());
+                                  }));
+            report("mlp1_swiglu", n, 2 * inter, hidden, mlp1_ms, 2.0 * pairs * 2 * inter * hidden, expert_bytes(mlp1),
+                   tile_size, tile_size == chosen_tile);
+            TLLM_ASSIGN_OR_RETURN(const double mlp2_ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
+                                      const size_t copy = size_t(call) % kExpertCopies;
+                                      return kernels->moe_mlp2(stream.get(), act.as<float>(), inter,
+                                                               mlp2.blocks.as<uint8_t>() + copy * mlp2.block_bytes(),
+                                                               mlp2.scales.as<uint8_t>() + copy * mlp2.scale_bytes(),
+                                                               mlp2.bias.as<uint16_t>() + copy * mlp2.bias_count(),
+                                                               hidden, sorted_pairs.as<int32_t>(), tiles.as<MoeTile>(),
+                                                               n_tiles.as<int32_t>(), max_tiles, tile_size, top_k,
+                                                               expert_out.as<float>());
+                                  }));
+            report("mlp2", n, hidden, inter, mlp2_ms, 2.0 * pairs * hidden * inter, expert_bytes(mlp2), tile_size,
+                   tile_size == chosen_tile);
+        }
     }
 
     if (!flags.json_only) {
@@ -243,11 +259,15 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
         std::printf("| product | tokens | m × k | ms | TFLOP/s | of peak | weight GB/s | of copy bandwidth |\n");
         std::printf("|---|---|---|---|---|---|---|---|\n");
         for (const nlohmann::json& r : rows) {
-            std::printf("| %s | %d | %d × %d | %.4f | %.1f | %.1f%% | %.0f | %.1f%% |\n",
-                        r["gemm"].get<std::string>().c_str(), r["tokens"].get<int>(), r["m"].get<int>(),
-                        r["k"].get<int>(), r["ms"].get<double>(), r["tflop_s"].get<double>(),
-                        100 * r["fraction_of_peak"].get<double>(), r["weight_gb_s"].get<double>(),
-                        100 * r["fraction_of_copy_bandwidth"].get<double>());
+            // Expert rows name their tile size; * marks the forward pass's.
+            std::string name = r["gemm"].get<std::string>();
+            if (r.contains("tile")) {
+                name += " (tiles of " + std::to_string(r["tile"].get<int>()) + (r["chosen"].get<bool>() ? ")*" : ")");
+            }
+            std::printf("| %s | %d | %d × %d | %.4f | %.1f | %.1f%% | %.0f | %.1f%% |\n", name.c_str(),
+                        r["tokens"].get<int>(), r["m"].get<int>(), r["k"].get<int>(), r["ms"].get<double>(),
+                        r["tflop_s"].get<double>(), 100 * r["fraction_of_peak"].get<double>(),
+                        r["weight_gb_s"].get<double>(), 100 * r["fraction_of_copy_bandwidth"].get<double>());
         }
     }
     return {};

@@ -12,7 +12,7 @@ namespace tllm {
 
 struct GemmBenchFlags {
     std::string shape = "20b"; // a config preset: the products' shapes
-    std::vector<int> tokens{1, 8, 64, 512, 2048};
+    std::vector<int> tokens{1, 8, 64, 128, 256, 512, 2048};
     int reps = 20; // timed calls per product, after two warm-ups (median reported)
     uint64_t seed = 0;
     bool json_only = false;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -28,6 +29,26 @@ inline void add_latency_percentiles(nlohmann::json& row,
     row["ttft_ms_p99"] = 1e3 * percentile(first_token_seconds, 0.99);
     row["itl_ms_p50"] = 1e3 * percentile(gap_seconds, 0.5);
     row["itl_ms_p99"] = 1e3 * percentile(gap_seconds, 0.99);
+}
+
+// The decode phase's aggregate rate, as llama.cpp's batched-bench reports it (S_TG = streams × generated / decode
+// time): streams started together decode together once the last of them has its first token, so the phase runs
+// from that moment to the last token, and its tokens are those after it. Per stream, its tokens' times in seconds.
+// 0 where no token follows the phase's start (one generated token per stream).
+inline double decode_phase_tok_s(const std::vector<std::vector<double>>& token_times_per_stream) {
+    double start = 0;
+    double end = 0;
+    for (const auto& times : token_times_per_stream) {
+        if (!times.empty()) {
+            start = std::max(start, times.front());
+            end = std::max(end, times.back());
+        }
+    }
+    int64_t tokens = 0;
+    for (const auto& times : token_times_per_stream) {
+        tokens += std::count_if(times.begin(), times.end(), [&](double t) { return t > start; });
+    }
+    return end > start && tokens > 0 ? static_cast<double>(tokens) / (end - start) : 0.0;
 }
 
 // Completes a setting's row with the lengths asked for and the build, prints it as one JSON line on stdout (at

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <tuple>
 #include <type_traits>
 
 namespace tllm::cuda {
@@ -357,18 +358,44 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
     TLLM_REQUIRE_GPU();
     ThreadPool pool(4);
     Rng rng(16);
-    // Tile sizes 64 and 16 are the tensor-core paths (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a tile
-    // (200 tokens over 8 experts), many experts with none (3 tokens over 32), every expert taking every token
-    // (top 4 of 4), weight rows that are not a multiple of the block's 256 (192, 160, 32, 384 rows), k of one
-    // MXFP4 block or an odd number of them (32, 96, 160), scales above 2^1 (which the tensor-core kernel
-    // applies in two steps), the 20b shape.
-    for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1}, MoeCase{1, 8, 4, 64, 96, 1}, MoeCase{1, 16, 2, 4096, 1056, 1},
-                      MoeCase{13, 8, 4, 96, 160, 8}, MoeCase{5, 6, 2, 64, 96, 4}, MoeCase{40, 32, 4, 256, 128, 8},
-                      MoeCase{2, 4, 4, 32, 32, 8}, MoeCase{1, 32, 4, 2880, 2880, -1}, MoeCase{13, 8, 4, 96, 160, -8},
-                      MoeCase{200, 8, 4, 96, 160, 64}, MoeCase{3, 32, 4, 64, 96, 64}, MoeCase{70, 4, 4, 32, 64, 64},
-                      MoeCase{40, 32, 4, 2880, 2880, 64}, MoeCase{40, 8, 4, 64, 192, 64, 124, 132},
-                      MoeCase{3, 32, 4, 64, 96, 16}, MoeCase{64, 32, 4, 2880, 2880, 16}, MoeCase{70, 4, 4, 32, 64, 16},
-                      MoeCase{13, 8, 4, 96, 160, 16}, MoeCase{40, 8, 4, 64, 192, 16, 124, 132}}) {
+    // Tile sizes 64, 32 and 16 are the tensor-core paths (ops/bf16_mxfp4w_moe_mma.cu): experts with more pairs than a
+    // tile (200 tokens over 8 experts), many experts with none (3 tokens over 32), every expert taking every token (top
+    // 4 of 4), weight rows that are not a multiple of the block's 256 (192, 160, 32, 384 rows), k of one MXFP4 block or
+    // an odd number of them (32, 96, 160), k of 4 and 5 stages of 64 (256, 320: more stages than the pipelines hold),
+    // scales above 2^1 (which the tensor-core kernels apply in two steps), the 20b shape.
+    // Sums over k = 2880 stay within the tolerance only for scales near 2^0: with scales up to 2^13 the f32 sums of
+    // large terms cancel (mlp1's linear half near −1 before SwiGLU's `+ 1`), and the order of the sums alone moves
+    // results by several bf16 steps; large scales are tested at k ≤ 320.
+    for (MoeCase s : {MoeCase{1, 32, 4, 2880, 2880, 1},
+                      MoeCase{1, 8, 4, 64, 96, 1},
+                      MoeCase{1, 16, 2, 4096, 1056, 1},
+                      MoeCase{13, 8, 4, 96, 160, 8},
+                      MoeCase{5, 6, 2, 64, 96, 4},
+                      MoeCase{40, 32, 4, 256, 128, 8},
+                      MoeCase{2, 4, 4, 32, 32, 8},
+                      MoeCase{1, 32, 4, 2880, 2880, -1},
+                      MoeCase{13, 8, 4, 96, 160, -8},
+                      MoeCase{200, 8, 4, 96, 160, 64},
+                      MoeCase{3, 32, 4, 64, 96, 64},
+                      MoeCase{70, 4, 4, 32, 64, 64},
+                      MoeCase{40, 32, 4, 2880, 2880, 64},
+                      MoeCase{40, 8, 4, 64, 192, 64, 124, 132},
+                      MoeCase{3, 32, 4, 64, 96, 16},
+                      MoeCase{64, 32, 4, 2880, 2880, 16},
+                      MoeCase{70, 4, 4, 32, 64, 16},
+                      MoeCase{13, 8, 4, 96, 160, 16},
+                      MoeCase{40, 8, 4, 64, 192, 16, 124, 132},
+                      MoeCase{9, 8, 4, 320, 256, 16},
+                      MoeCase{9, 8, 4, 320, 256, 16, 126, 140},
+                      MoeCase{40, 32, 4, 2880, 2880, 32},
+                      MoeCase{100, 8, 4, 320, 256, 32},
+                      MoeCase{70, 4, 4, 32, 64, 32},
+                      MoeCase{13, 8, 4, 96, 160, 32},
+                      MoeCase{9, 8, 4, 320, 256, 32},
+                      MoeCase{40, 8, 4, 64, 192, 32, 124, 132}}) {
+        SCOPED_TRACE(testing::Message() << "tokens " << s.n << ", experts " << s.experts << ", top " << s.top_k
+                                        << ", hidden " << s.hidden << ", intermediate " << s.inter << ", tile "
+                                        << s.tile << ", mlp1 scales " << s.mlp1_scale_low << ".." << s.mlp1_scale_high);
         // A negative tile size asks for the f32 reference's unrounded activations.
         const Rounding rounding = s.tile > 0 ? Rounding::kBf16 : Rounding::kNone;
         s.tile = std::abs(s.tile);
@@ -450,6 +477,55 @@ TEST(Mxfp4wMoeGpu, RouteAndExpertProductsMatchCpu) {
                                want_out.data() + static_cast<size_t>(p) * s.hidden);
         }
         expect_close(to_host<float>(out, want_out.size()), want_out, 2e-3f, 2e-3f, false, "expert outputs");
+    }
+}
+
+// Routing ranks as torch.topk does, on logits full of ties and with NaN: NaN first, then larger, then the lower expert
+// index; the pairs' experts must match the CPU's exactly (a thread per token ranks them on the GPU).
+TEST(Mxfp4wMoeGpu, RoutingRanksTiesAndNanAsTheCpu) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(18);
+    for (auto [n, experts, top_k] : {std::tuple{300, 8, 4}, std::tuple{5, 128, 4}, std::tuple{1030, 32, 8}}) {
+        std::vector<float> logits(static_cast<size_t>(n) * experts);
+        for (float& v : logits) {
+            v = static_cast<float>(static_cast<int>(rng.next() % 3) - 1); // -1, 0 or 1: ties everywhere
+        }
+        logits[3] = std::nanf("");                                // token 0
+        logits[static_cast<size_t>(experts) + 1] = std::nanf(""); // token 1, two NaN
+        logits[static_cast<size_t>(experts) + 2] = std::nanf("");
+        const int pairs = n * top_k;
+        std::vector<int32_t> ids(static_cast<size_t>(pairs));
+        std::vector<float> weights(static_cast<size_t>(pairs));
+        cpu::topk_softmax(logits.data(), n, experts, top_k, ids.data(), weights.data());
+        const int tile = OpKernels::kMmaSmallTileSize;
+        DeviceBuffer dl = to_device(logits);
+        DeviceBuffer pair_expert = poisoned<int32_t>(static_cast<size_t>(pairs));
+        DeviceBuffer pair_weight = poisoned<float>(static_cast<size_t>(pairs));
+        DeviceBuffer sorted = poisoned<int32_t>(static_cast<size_t>(pairs));
+        DeviceBuffer tiles = poisoned<MoeTile>(static_cast<size_t>(max_moe_tiles(pairs, experts, tile)));
+        DeviceBuffer n_tiles = poisoned<int32_t>(1);
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->topk_route(nullptr, dl.as<float>(), n, experts, top_k, tile, pair_expert.as<int32_t>(),
+                                     pair_weight.as<float>(), sorted.as<int32_t>(), tiles.as<MoeTile>(),
+                                     n_tiles.as<int32_t>())
+                        .ok());
+        EXPECT_EQ(to_host<int32_t>(pair_expert, ids.size()), ids) << n << " tokens over " << experts;
+        // Rows with NaN have NaN weights on both sides; the others match.
+        const std::vector<float> gpu_weights = to_host<float>(pair_weight, weights.size());
+        for (int p = 2 * top_k; p < pairs; ++p) {
+            EXPECT_NEAR(gpu_weights[static_cast<size_t>(p)], weights[static_cast<size_t>(p)], 1e-6f) << p;
+        }
+        // Tiles cover every pair once, in expert order.
+        std::vector<MoeTile> got_tiles = to_host<MoeTile>(tiles, static_cast<size_t>(to_host<int32_t>(n_tiles, 1)[0]));
+        int covered = 0;
+        for (const MoeTile& t : got_tiles) {
+            EXPECT_EQ(t.first, covered);
+            EXPECT_GE(t.count, 1);
+            EXPECT_LE(t.count, tile);
+            covered += t.count;
+        }
+        EXPECT_EQ(covered, pairs);
     }
 }
 

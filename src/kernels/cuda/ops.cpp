@@ -1,6 +1,7 @@
 #include "kernels/cuda/ops.h"
 
 #include "core/check.h"
+#include "kernels/cuda/ops/moe_mma_layout.cuh"
 #include "kernels/cuda/ops_launch.h"
 
 #include <algorithm>
@@ -74,6 +75,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma", mlp2_mma_));
     TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp1_swiglu_mma_p16", mlp1_mma_small_));
     TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma_p16", mlp2_mma_small_));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp1_swiglu_mma_p32", mlp1_mma_medium_));
+    TLLM_RETURN_IF_ERROR(get("bf16_mxfp4w_moe_mma", "bf16_mxfp4w_moe_mlp2_mma_p32", mlp2_mma_medium_));
     for (int i = 0; i < 4; ++i) {
         const std::string chunks = std::to_string(4 * (i + 1));
         const std::string blocks = std::to_string(i + 1);
@@ -122,7 +125,9 @@ Status OpKernels::resolve(KernelRegistry& registry) {
                                 attention_split_mma_paged_[0],
                                 attention_split_mma_paged_[1],
                                 mlp1_mma_small_,
-                                mlp2_mma_small_}) {
+                                mlp2_mma_small_,
+                                mlp1_mma_medium_,
+                                mlp2_mma_medium_}) {
         TLLM_RETURN_IF_ERROR(raise_limit(function));
     }
     return {};
@@ -134,8 +139,12 @@ int OpKernels::moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Roun
     }
     if (rounding == Rounding::kBf16) {
         // Tiles of 16 while an expert averages 8 pairs or fewer (20b: up to 64 tokens), so that most experts
-        // take one small tile and few take two.
-        return int64_t{n_tokens} * top_k <= 8 * int64_t{n_experts} ? kMmaSmallTileSize : kMmaTileSize;
+        // take one small tile and few take two; of 32 up to 32 pairs (20b: 256 tokens), where they beat tiles of
+        // 64 (bench --gemm, H100: mlp1 at 128 tokens 0.236 ms against 0.300, at 256 tokens 0.310 against 0.331).
+        const int64_t pairs = int64_t{n_tokens} * top_k;
+        return pairs <= 8 * int64_t{n_experts}    ? kMmaSmallTileSize
+               : pairs <= 32 * int64_t{n_experts} ? kMmaMediumTileSize
+                                                  : kMmaTileSize;
     }
     for (int size : {8, 4}) {
         if (static_cast<int64_t>((16 + size * padded_floats(k)) * sizeof(float)) <= max_shared_) {
@@ -205,11 +214,11 @@ Status OpKernels::bf16w_matmul(CUstream stream,
         constexpr unsigned kMmaShared = 3 * (64 * 36 * sizeof(float) + 256 * 32 * sizeof(uint16_t));
         const unsigned blocks = ceil_div(m, 256) * ceil_div(n, 64);
         const int n_stages = k / 32;
-        // Two resident blocks per SM: split k until the card is covered, each split keeping 8 stages or more (the
-        // pipeline's fill stays small) and the partial sums written and read a quarter of the weights' bytes or
-        // less (splits·n·m·4 ≤ m·k·2 / 4).
-        int splits = std::min<int>({kMaxMatmulSplits, static_cast<int>(ceil_div(2 * sm_count, blocks)),
-                                    std::max(1, n_stages / 8), std::max(1, k / (8 * n)),
+        // Two resident blocks per SM: split k while the splits still fit in one wave, each split keeping 8 stages or
+        // more (the pipeline's fill stays small) and the partial sums, which stay in L2, half the weights' bytes or
+        // less (splits·n·m·4 ≤ m·k·2 / 2). Unsplit, 256 tokens of QKV were 80 blocks on an H100's 132 SMs.
+        int splits = std::min<int>({kMaxMatmulSplits, static_cast<int>(2 * sm_count / blocks),
+                                    std::max(1, n_stages / 8), std::max(1, k / (4 * n)),
                                     static_cast<int>(split_workspace.size() / (static_cast<size_t>(n) * m))});
         splits = std::max(splits, 1);
         const int stages_per_split = (n_stages + splits - 1) / splits;
@@ -347,6 +356,7 @@ Status launch_expert_kernel(const CudaContext& context,
                             const CUfunction (&tiled)[3],
                             CUfunction mma,
                             CUfunction mma_small,
+                            CUfunction mma_medium,
                             const char* what,
                             int k,
                             int rows,
@@ -354,17 +364,18 @@ Status launch_expert_kernel(const CudaContext& context,
                             int tile_size,
                             CUstream stream,
                             const Args&... args) {
-    if (tile_size == OpKernels::kMmaTileSize || tile_size == OpKernels::kMmaSmallTileSize) {
-        // ops/bf16_mxfp4w_moe_mma.cu: 256 weight rows per block of 128 threads; shared memory for the stages of
-        // the pairs' f32 activations (rows of 68 floats) and 256 rows' MXFP4 bytes (32 a row), and the block's
-        // scales: 3 stages of 64 pairs, or 4 stages of 16.
-        const bool small = tile_size == OpKernels::kMmaSmallTileSize;
-        const int64_t stages = small ? 4 : 3;
-        const int64_t shared = stages * (tile_size * 68 * int64_t{sizeof(float)} + 256 * 32) + 256 * int64_t{k / 32};
+    if (tile_size == OpKernels::kMmaTileSize || tile_size == OpKernels::kMmaSmallTileSize ||
+        tile_size == OpKernels::kMmaMediumTileSize) {
+        // ops/bf16_mxfp4w_moe_mma.cu, whose tiles and shared memory moe_mma_layout.cuh gives.
+        static_assert(OpKernels::kMmaTileSize == tllm_moe_mma::kLargePairs);
+        const int64_t shared = tllm_moe_mma::shared_bytes(tile_size, k);
         TLLM_CHECK(shared <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, shared);
-        return launch_dependent(context, pdl, small ? mma_small : mma,
-                                {ceil_div(rows, 256), static_cast<unsigned>(max_tiles)}, {128},
-                                static_cast<unsigned>(shared), stream, args...);
+        const CUfunction function = tile_size == OpKernels::kMmaSmallTileSize    ? mma_small
+                                    : tile_size == OpKernels::kMmaMediumTileSize ? mma_medium
+                                                                                 : mma;
+        return launch_dependent(context, pdl, function,
+                                {ceil_div(rows, tllm_moe_mma::kBlockRows), static_cast<unsigned>(max_tiles)},
+                                {tllm_moe_mma::kThreads}, static_cast<unsigned>(shared), stream, args...);
     }
     const int sm_count = context.info().sm_count;
     const bool decoding = tile_size == 1 && k <= 4096;
@@ -398,8 +409,9 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
     TLLM_CHECK((tile_size != kMmaTileSize && tile_size != kMmaSmallTileSize) || rounding == Rounding::kBf16,
                "moe_mlp1: the tensor-core kernels compute in bf16, not in the f32 reference");
     return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, mlp1_mma_, mlp1_mma_small_,
-                                "moe_mlp1", k, rows, max_tiles, tile_size, stream, x, k, blocks, scales, bias, rows,
-                                sorted_pairs, tiles, n_tiles, top_k, alpha, limit, static_cast<int>(rounding), act);
+                                mlp1_mma_medium_, "moe_mlp1", k, rows, max_tiles, tile_size, stream, x, k, blocks,
+                                scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit,
+                                static_cast<int>(rounding), act);
 }
 
 Status OpKernels::moe_mlp2(CUstream stream,
@@ -418,8 +430,8 @@ Status OpKernels::moe_mlp2(CUstream stream,
                            float* out) const {
     TLLM_CHECK(k % 32 == 0 && max_tiles > 0, "moe_mlp2 k={} rows={} tiles={}", k, rows, max_tiles);
     return launch_expert_kernel(context_, pdl_, max_shared_, mlp2_decode_, mlp2_, mlp2_mma_, mlp2_mma_small_,
-                                "moe_mlp2", k, rows, max_tiles, tile_size, stream, act, k, blocks, scales, bias, rows,
-                                sorted_pairs, tiles, n_tiles, top_k, out);
+                                mlp2_mma_medium_, "moe_mlp2", k, rows, max_tiles, tile_size, stream, act, k, blocks,
+                                scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, out);
 }
 
 Status OpKernels::advance_position(

@@ -61,10 +61,12 @@ class OpKernels {
     static constexpr int kMmaTileSize = 64;
     // The same kernels' tiles for steps where experts see a few pairs each (batched decode).
     static constexpr int kMmaSmallTileSize = 16;
+    static constexpr int kMmaMediumTileSize = 32;
     // Pairs per expert tile for a step of n_tokens (top_k of n_experts each) whose expert inputs are k wide: 1 for
     // decode (each expert sees one pair); in bf16 precision, for the tensor-core kernels, kMmaSmallTileSize while
-    // experts average at most 8 pairs, else kMmaTileSize; in the f32 reference 8, or 4 where shared memory cannot
-    // hold 8 rows of x. The expert products pick their kernels by the tile size.
+    // experts average at most 8 pairs, kMmaMediumTileSize while they average at most 32, else kMmaTileSize; in the
+    // f32 reference 8, or 4 where shared memory cannot hold 8 rows of x. The expert products pick their kernels by
+    // the tile size.
     int moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Rounding rounding) const;
 
     // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
@@ -316,6 +318,8 @@ class OpKernels {
     CUfunction mlp2_mma_ = nullptr;
     CUfunction mlp1_mma_small_ = nullptr; // tiles of kMmaSmallTileSize pairs
     CUfunction mlp2_mma_small_ = nullptr;
+    CUfunction mlp1_mma_medium_ = nullptr; // tiles of kMmaMediumTileSize pairs
+    CUfunction mlp2_mma_medium_ = nullptr;
     CUfunction matvec_[4] = {};      // decode: 4, 8, 12, 16 loads of 16 bytes per lane (k ≤ 1024 … 4096)
     CUfunction mlp1_decode_[4] = {}; // decode: 1 to 4 MXFP4 blocks per lane (k ≤ 1024 … 4096)
     CUfunction mlp2_decode_[4] = {};

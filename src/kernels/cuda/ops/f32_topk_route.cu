@@ -2,7 +2,8 @@
 // logits, sorted descending (ties: lower index first; NaN ranks first, as torch.topk), weights =
 // softmax over those k. Then the (token, slot) pairs p = token·top_k + slot are grouped by expert,
 // in ascending p within an expert, and cut into tiles of at most `tile_size` pairs that the expert
-// kernels consume (mxfp4w_moe_matmul.cu). One block of 1024 threads; n·top_k ≤ max_pairs.
+// kernels consume (mxfp4w_moe_matmul.cu). One block of 1024 threads; n·top_k ≤ max_pairs. A thread per token takes
+// the top_k; a warp per expert groups its pairs with ballots over the pairs in order.
 #include "common.cuh"
 
 using namespace tllm_dev;
@@ -10,6 +11,9 @@ using namespace tllm_dev;
 namespace {
 
 constexpr int kMaxExperts = 256;
+// Pairs whose expert the block keeps in shared memory for the grouping scans (2048 tokens × top 8); the rest are
+// read back from pair_expert.
+constexpr int kSharedPairs = 16384;
 
 // a ranks before b: NaN first, then larger, then lower index.
 __device__ __forceinline__ bool ranks_before(float a, int ia, float b, int ib) {
@@ -56,6 +60,32 @@ warp_topk(const float* row, int n_experts, int top_k, int lane, float* chosen, i
     }
 }
 
+// One thread's top_k (≤ 8) of row[0, n_experts) in ranking order, by insertion while the row is read once: the
+// experts come in index order, so an equal later logit never passes an earlier one.
+__device__ __forceinline__ void
+thread_topk(const float* row, int n_experts, int top_k, float (&chosen)[8], int (&chosen_id)[8]) {
+#pragma unroll
+    for (int slot = 0; slot < 8; ++slot) {
+        chosen[slot] = 0.0f;
+        chosen_id[slot] = -1; // empty
+    }
+    for (int e = 0; e < n_experts; ++e) {
+        float v = row[e];
+        int id = e;
+#pragma unroll
+        for (int slot = 0; slot < 8; ++slot) {
+            if (slot < top_k && (chosen_id[slot] < 0 || ranks_before(v, id, chosen[slot], chosen_id[slot]))) {
+                const float held = chosen[slot];
+                const int held_id = chosen_id[slot];
+                chosen[slot] = v;
+                chosen_id[slot] = id;
+                v = held;
+                id = held_id;
+            }
+        }
+    }
+}
+
 } // namespace
 
 TLLM_KERNEL void __launch_bounds__(1024)
@@ -73,40 +103,53 @@ TLLM_KERNEL void __launch_bounds__(1024)
     allow_dependents();
     __shared__ int counts[kMaxExperts];
     __shared__ int offsets[kMaxExperts];
+    __shared__ int first_tile[kMaxExperts];
+    __shared__ u8 expert_of[kSharedPairs]; // pair_expert's first kSharedPairs, for the scans below
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int n_warps = blockDim.x >> 5;
-    for (int e = threadIdx.x; e < n_experts; e += blockDim.x) {
-        counts[e] = 0;
-    }
-    for (int t = warp; t < n; t += n_warps) {
+    // A thread per token: its logits read once, no shuffles.
+    for (int t = threadIdx.x; t < n; t += blockDim.x) {
         const float* row = logits + static_cast<i64>(t) * n_experts;
         float chosen[8];
         int chosen_id[8];
-        warp_topk(row, n_experts, top_k, lane, chosen, chosen_id);
-        if (lane == 0) {
-            const float max_logit = chosen[0];
-            float e_values[8];
-            float sum = 0.0f;
-            for (int slot = 0; slot < top_k; ++slot) {
+        thread_topk(row, n_experts, top_k, chosen, chosen_id);
+        const float max_logit = chosen[0];
+        float e_values[8];
+        float sum = 0.0f;
+#pragma unroll
+        for (int slot = 0; slot < 8; ++slot) {
+            if (slot < top_k) {
                 e_values[slot] = expf(chosen[slot] - max_logit);
                 sum += e_values[slot];
             }
-            for (int slot = 0; slot < top_k; ++slot) {
-                pair_expert[t * top_k + slot] = chosen_id[slot];
-                pair_weight[t * top_k + slot] = e_values[slot] / sum;
+        }
+#pragma unroll
+        for (int slot = 0; slot < 8; ++slot) {
+            if (slot < top_k) {
+                const int p = t * top_k + slot;
+                pair_expert[p] = chosen_id[slot];
+                pair_weight[p] = e_values[slot] / sum;
+                if (p < kSharedPairs) {
+                    expert_of[p] = static_cast<u8>(chosen_id[slot]);
+                }
             }
         }
     }
     __syncthreads();
     const int n_pairs = n * top_k;
-    // One thread per expert collects its pairs in ascending order: stable without atomics.
-    for (int e = threadIdx.x; e < n_experts; e += blockDim.x) {
+    auto expert_at = [&](int p) { return p < kSharedPairs ? static_cast<int>(expert_of[p]) : pair_expert[p]; };
+    // Warp w groups experts w, w + n_warps, ...: a ballot over 32 pairs at a time, in order, counts them, and a
+    // second pass places them in ascending order (stable without atomics).
+    for (int e = warp; e < n_experts; e += n_warps) {
         int count = 0;
-        for (int p = 0; p < n_pairs; ++p) {
-            count += pair_expert[p] == e;
+        for (int base = 0; base < n_pairs; base += 32) {
+            const int p = base + lane;
+            count += __popc(__ballot_sync(0xffffffffu, p < n_pairs && expert_at(p) == e));
         }
-        counts[e] = count;
+        if (lane == 0) {
+            counts[e] = count;
+        }
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -114,24 +157,32 @@ TLLM_KERNEL void __launch_bounds__(1024)
         int tile = 0;
         for (int e = 0; e < n_experts; ++e) {
             offsets[e] = offset;
-            for (int first = 0; first < counts[e]; first += tile_size) {
-                tiles[tile].expert = e;
-                tiles[tile].first = offset + first;
-                tiles[tile].count = min(tile_size, counts[e] - first);
-                tiles[tile].pad = 0;
-                ++tile;
-            }
+            first_tile[e] = tile;
             offset += counts[e];
+            tile += (counts[e] + tile_size - 1) / tile_size;
         }
         *n_tiles = tile;
     }
     __syncthreads();
     for (int e = threadIdx.x; e < n_experts; e += blockDim.x) {
+        int tile = first_tile[e];
+        for (int first = 0; first < counts[e]; first += tile_size, ++tile) {
+            tiles[tile].expert = e;
+            tiles[tile].first = offsets[e] + first;
+            tiles[tile].count = min(tile_size, counts[e] - first);
+            tiles[tile].pad = 0;
+        }
+    }
+    for (int e = warp; e < n_experts; e += n_warps) {
         int out = offsets[e];
-        for (int p = 0; p < n_pairs; ++p) {
-            if (pair_expert[p] == e) {
-                sorted_pairs[out++] = p;
+        for (int base = 0; base < n_pairs; base += 32) {
+            const int p = base + lane;
+            const bool mine = p < n_pairs && expert_at(p) == e;
+            const u32 mask = __ballot_sync(0xffffffffu, mine);
+            if (mine) {
+                sorted_pairs[out + __popc(mask & ((1u << lane) - 1u))] = p;
             }
+            out += __popc(mask);
         }
     }
 }
