@@ -364,10 +364,11 @@ Status launch_expert_kernel(const CudaContext& context,
                             int tile_size,
                             CUstream stream,
                             const Args&... args) {
-    if (tile_size == OpKernels::kMmaTileSize || tile_size == OpKernels::kMmaSmallTileSize ||
-        tile_size == OpKernels::kMmaMediumTileSize) {
+    if (OpKernels::is_mma_tile_size(tile_size)) {
         // ops/bf16_mxfp4w_moe_mma.cu, whose tiles and shared memory moe_mma_layout.cuh gives.
-        static_assert(OpKernels::kMmaTileSize == tllm_moe_mma::kLargePairs);
+        static_assert(OpKernels::kMmaTileSize == tllm_moe_mma::kLargePairs &&
+                      OpKernels::kMmaMediumTileSize == tllm_moe_mma::kMediumPairs &&
+                      OpKernels::kMmaSmallTileSize == tllm_moe_mma::kSmallPairs);
         const int64_t shared = tllm_moe_mma::shared_bytes(tile_size, k);
         TLLM_CHECK(shared <= max_shared, "{}: k={} needs {} bytes of shared memory", what, k, shared);
         const CUfunction function = tile_size == OpKernels::kMmaSmallTileSize    ? mma_small
@@ -406,7 +407,7 @@ Status OpKernels::moe_mlp1_swiglu(CUstream stream,
                                   float* act,
                                   Rounding rounding) const {
     TLLM_CHECK(k % 32 == 0 && rows % 2 == 0 && max_tiles > 0, "moe_mlp1 k={} rows={} tiles={}", k, rows, max_tiles);
-    TLLM_CHECK((tile_size != kMmaTileSize && tile_size != kMmaSmallTileSize) || rounding == Rounding::kBf16,
+    TLLM_CHECK(!is_mma_tile_size(tile_size) || rounding == Rounding::kBf16,
                "moe_mlp1: the tensor-core kernels compute in bf16, not in the f32 reference");
     return launch_expert_kernel(context_, pdl_, max_shared_, mlp1_decode_, mlp1_, mlp1_mma_, mlp1_mma_small_,
                                 mlp1_mma_medium_, "moe_mlp1", k, rows, max_tiles, tile_size, stream, x, k, blocks,

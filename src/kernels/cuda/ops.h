@@ -62,6 +62,10 @@ class OpKernels {
     // The same kernels' tiles for steps where experts see a few pairs each (batched decode).
     static constexpr int kMmaSmallTileSize = 16;
     static constexpr int kMmaMediumTileSize = 32;
+    // Whether a tile size is one of the tensor-core expert kernels' (bf16 precision only).
+    static constexpr bool is_mma_tile_size(int tile_size) {
+        return tile_size == kMmaTileSize || tile_size == kMmaMediumTileSize || tile_size == kMmaSmallTileSize;
+    }
     // Pairs per expert tile for a step of n_tokens (top_k of n_experts each) whose expert inputs are k wide: 1 for
     // decode (each expert sees one pair); in bf16 precision, for the tensor-core kernels, kMmaSmallTileSize while
     // experts average at most 8 pairs, kMmaMediumTileSize while they average at most 32, else kMmaTileSize; in the
