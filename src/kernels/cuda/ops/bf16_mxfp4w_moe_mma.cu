@@ -204,9 +204,9 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
             scale_up[ni] = bf16x2_power_of_two(min(e, 128) - 1);
         }
         // Scales above 2^1 (none in real checkpoints' experts) take a second multiply: a branch the whole warp takes
-        // together, so that the common path carries no predicated instructions for it.
-        // Called with a constant, so that each inlined copy keeps only its own path (NVRTC compiles no generic
-        // lambdas in device code).
+        // together, so that the common path carries no predicated instructions for it. The lambda is called with a
+        // constant, so that each inlined copy keeps only its own path (NVRTC compiles no generic lambdas in device
+        // code).
         auto multiply = [&](bool large_scales) {
 #pragma unroll
             for (int kh = 0; kh < 2; ++kh) {
@@ -259,27 +259,20 @@ __device__ __forceinline__ void moe_mma(const float* __restrict__ x, // [.., k] 
 
 // Tiles of 64 pairs: 3 stages (99 KB of shared memory at k = 2880: two blocks per SM); of 32 pairs: 3 stages (74 KB:
 // three); of 16 pairs: 4 stages (73 KB: three). moe_mma_layout.cuh gives the launcher these sizes.
-#define TLLM_MOE_MMA_KERNELS(SUFFIX, MLP1, MLP2, BLOCKS_PER_SM)                                                        \
+#define TLLM_MOE_MMA_KERNELS(SUFFIX, PAIRS, STAGES, BLOCKS_PER_SM)                                                     \
     TLLM_KERNEL void __launch_bounds__(kThreads, BLOCKS_PER_SM) bf16_mxfp4w_moe_mlp1_swiglu_mma##SUFFIX(               \
         const float* x, int k, const u8* blocks, const u8* scales, const u16* bias, int rows, const int* sorted_pairs, \
         const MoeTile* tiles, const int* n_tiles, int top_k, float alpha, float limit,                                 \
         int /*round: always bf16 here*/, float* act) {                                                                 \
-        MLP1(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha, limit, act);                \
+        moe_mma<true, PAIRS, STAGES>(x, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, alpha,     \
+                                     limit, act);                                                                      \
     }                                                                                                                  \
     TLLM_KERNEL void __launch_bounds__(kThreads, BLOCKS_PER_SM) bf16_mxfp4w_moe_mlp2_mma##SUFFIX(                      \
         const float* act, int k, const u8* blocks, const u8* scales, const u16* bias, int rows,                        \
         const int* sorted_pairs, const MoeTile* tiles, const int* n_tiles, int top_k, float* out) {                    \
-        MLP2(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f, 0.0f, out);                \
+        moe_mma<false, PAIRS, STAGES>(act, k, blocks, scales, bias, rows, sorted_pairs, tiles, n_tiles, top_k, 0.0f,   \
+                                      0.0f, out);                                                                      \
     }
-TLLM_MOE_MMA_KERNELS(,
-                     (moe_mma<true, tllm_moe_mma::kLargePairs, tllm_moe_mma::kLargeStages>),
-                     (moe_mma<false, tllm_moe_mma::kLargePairs, tllm_moe_mma::kLargeStages>),
-                     2)
-TLLM_MOE_MMA_KERNELS(_p16,
-                     (moe_mma<true, tllm_moe_mma::kSmallPairs, tllm_moe_mma::kSmallStages>),
-                     (moe_mma<false, tllm_moe_mma::kSmallPairs, tllm_moe_mma::kSmallStages>),
-                     3)
-TLLM_MOE_MMA_KERNELS(_p32,
-                     (moe_mma<true, tllm_moe_mma::kMediumPairs, tllm_moe_mma::kMediumStages>),
-                     (moe_mma<false, tllm_moe_mma::kMediumPairs, tllm_moe_mma::kMediumStages>),
-                     3)
+TLLM_MOE_MMA_KERNELS(, tllm_moe_mma::kLargePairs, tllm_moe_mma::kLargeStages, 2)
+TLLM_MOE_MMA_KERNELS(_p16, tllm_moe_mma::kSmallPairs, tllm_moe_mma::kSmallStages, 3)
+TLLM_MOE_MMA_KERNELS(_p32, tllm_moe_mma::kMediumPairs, tllm_moe_mma::kMediumStages, 3)
