@@ -1,15 +1,26 @@
 // The load test of issue 14 on the tiny model over loopback: 256 concurrent streaming clients, a quarter of which
 // hang up mid-stream at a random point. Every other stream ends properly, nothing fails but the hang-ups, and
 // afterwards no request is open, every KV block is back in the pool (read from /metrics), the process has the
-// threads it had before, and a third round of the same load leaves the resident memory where the second left it
-// (the first two warm the allocator's arenas and the handler threads' stacks). Bounded: short replies, a deadline on
+// threads it had before, and once two rounds have warmed the allocator's arenas and the handler threads' stacks, a
+// round of the same load leaves the resident memory where the one before left it. Bounded: short replies, a deadline on
 // every wait.
 #include "server_fixture.h"
 
+#include <algorithm>
 #include <fstream>
 #include <malloc.h>
 #include <random>
 #include <sys/time.h>
+
+// GCC announces AddressSanitizer with __SANITIZE_ADDRESS__, clang before 17 only through __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TLLM_HAS_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef TLLM_HAS_ADDRESS_SANITIZER
+#define TLLM_HAS_ADDRESS_SANITIZER 0
+#endif
 
 namespace tllm::server {
 namespace {
@@ -83,15 +94,21 @@ TEST_F(LoadTest, ManyStreamsSomeHangingUpLeaveNothingBehind) {
     const int threads_before = thread_count();
     ASSERT_GT(threads_before, 0);
     // Two rounds warm the allocator's arenas and the handler threads' stacks (measured: 91, 127, 128, 128 MB after
-    // rounds 0-3); the third may not grow past the second. Under AddressSanitizer, whose quarantine holds freed
-    // memory, one round and no bound.
-#if defined(__SANITIZE_ADDRESS__)
-    constexpr int kRounds = 1;
+    // rounds 0-3); a later round may not grow past the one before it. A leak of a stream's state (its request, reply,
+    // buffers: several kB each) over 256 streams would pass 16 MB in every round, while the warm-up settles: once in
+    // a parallel ctest run the third round still grew 17 MB, so up to three rounds past the warm-up get the chance
+    // to stay within the bound. Under AddressSanitizer, whose quarantine holds freed memory, one round and no bound.
+#if defined(__SANITIZE_ADDRESS__) || TLLM_HAS_ADDRESS_SANITIZER
+    constexpr int kWarmRounds = 0;
+    constexpr int kMaxRounds = 1;
 #else
-    constexpr int kRounds = 3;
+    constexpr int kWarmRounds = 2;
+    constexpr int kMaxRounds = 5;
 #endif
+    constexpr long kLeakBoundKb = 16 * 1024;
     long resident_before_kb = 0;
-    for (int round = 0; round < kRounds; ++round) {
+    long smallest_growth_kb = -1;
+    for (int round = 0; round < kMaxRounds; ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
         run_load(kClients, threads_before);
         if (HasFatalFailure()) {
@@ -100,13 +117,18 @@ TEST_F(LoadTest, ManyStreamsSomeHangingUpLeaveNothingBehind) {
         const long resident_kb = status_field("VmRSS:");
         ASSERT_GT(resident_kb, 0);
         std::printf("load round %d: resident %ld MB\n", round, resident_kb / 1024);
-        if (round == 2) {
-            // A leak of a stream's state (its request, reply, buffers: several kB each) over 256 streams would pass
-            // 16 MB.
-            EXPECT_LT(resident_kb, resident_before_kb + 16 * 1024)
-                << "resident memory grew from " << resident_before_kb << " kB to " << resident_kb << " kB";
+        if (round >= kWarmRounds) {
+            const long growth_kb = resident_kb - resident_before_kb;
+            smallest_growth_kb = smallest_growth_kb < 0 ? growth_kb : std::min(smallest_growth_kb, growth_kb);
+            if (smallest_growth_kb < kLeakBoundKb) {
+                break;
+            }
         }
         resident_before_kb = resident_kb;
+    }
+    if (kWarmRounds > 0) {
+        EXPECT_LT(smallest_growth_kb, kLeakBoundKb)
+            << "resident memory grew by at least " << smallest_growth_kb << " kB in every round after the warm-up";
     }
 }
 

@@ -131,7 +131,7 @@ class WebBackends : public ::testing::Test {
                      {{{"title", "Loopback article"}, {"url", web.url("/article.html")}, {"summary", "About 42."}},
                       {{"title", "Notes"}, {"url", web.url("/notes.txt")}, {"summary", "Plain notes."}}}}});
         });
-        server.Post("/contents", [this, answer](const httplib::Request& request, httplib::Response& response) {
+        server.Post("/contents", [answer](const httplib::Request& request, httplib::Response& response) {
             answer(request, response,
                    {{"results", {{{"title", "From contents"}, {"text", "<p>Contents API text about 42.</p>"}}}}});
         });
