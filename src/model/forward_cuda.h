@@ -80,6 +80,11 @@ class CudaForward {
         CudaKvCache* cache = nullptr;
         const CudaPagedKvStore* paged = nullptr;
         cuda::KvRows rows[2];
+        // Paged steps: the split kernel takes the first split_tokens rows (−1: all), the prefill kernel the runs of
+        // prefill_plan (OpKernels::prefill_attention_plan, prefill_blocks blocks).
+        int split_tokens = -1;
+        const int32_t* prefill_plan = nullptr;
+        int prefill_blocks = 0;
         DType dtype() const { return cache != nullptr ? cache->dtype() : DType::kBF16; }
     };
     // Enqueues one step over n tokens already in tokens_/positions_; logits for the last row (or all
@@ -97,6 +102,8 @@ class CudaForward {
         std::vector<int32_t> offsets[2];
         std::vector<int32_t> tables[2];
         std::vector<int32_t> logit_rows;
+        int32_t split_tokens = 0; // the first rows: chunks too short for the prefill attention kernel
+        std::vector<cuda::OpKernels::PrefillRun> prefill_runs;
     };
     // Checks and concatenates the chunks (kInvalidArgument for token ids outside the vocabulary or too many tokens).
     Result<PagedStepInputs> gather_paged_inputs(const CudaPagedKvStore& store,
@@ -152,6 +159,7 @@ class CudaForward {
     cuda::DeviceBuffer inv_freq_;          // [head_dim/2] f32
     cuda::DeviceBuffer table_offsets_[2];  // paged steps, per layer group: [n] i32, where token t's table starts
     cuda::DeviceBuffer tables_[2];         // paged steps, per layer group: the chunks' block tables, one after another
+    cuda::DeviceBuffer prefill_plan_;      // paged steps: [blocks, 4] i32, the prefill attention kernel's blocks
     cuda::DeviceBuffer row_counters_;      // paged steps: [n] u64, each sampled row's counter
     cuda::DeviceBuffer row_seeds_;         // paged steps: [n] u64, each sampled row's seed
     cuda::DeviceBuffer row_tokens_;        // paged steps: [n] i32, each sampled row's token

@@ -14,31 +14,55 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
                                                                       std::span<const PagedChunk> chunks) const {
     const GptOssConfig& c = weights_.config();
     PagedStepInputs in;
-    for (const PagedChunk& chunk : chunks) {
-        TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
-                   chunk.start);
-        const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
-        for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
-            TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * store.layout().block_tokens >= end,
-                       "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
-        }
-        for (size_t i = 0; i < chunk.tokens.size(); ++i) {
-            const int32_t token = chunk.tokens[i];
-            if (token < 0 || token >= c.vocab_size) {
-                return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
-                                  c.vocab_size);
+    // Chunks too short for the prefill attention kernel (decode tokens) go first, so that the split kernel takes the
+    // first split_tokens rows; the longer ones follow as runs of the prefill kernel. logit_rows stay in chunk order.
+    const bool prefill_kernel = c.head_dim == 64 || c.head_dim == 128;
+    auto short_chunk = [&](const PagedChunk& chunk) {
+        return !prefill_kernel || chunk.tokens.size() < size_t{cuda::OpKernels::kPrefillAttentionTokens};
+    };
+    std::vector<int32_t> last_row(chunks.size(), -1);
+    for (int pass = 0; pass < 2; ++pass) {
+        for (size_t index = 0; index < chunks.size(); ++index) {
+            const PagedChunk& chunk = chunks[index];
+            if (short_chunk(chunk) != (pass == 0)) {
+                continue;
             }
-            in.tokens.push_back(token);
-            in.positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
+            TLLM_CHECK(!chunk.tokens.empty() && chunk.start >= 0, "paged chunk of {} tokens at {}", chunk.tokens.size(),
+                       chunk.start);
+            const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
+            for (int group = 0; group < 2; ++group) { // the scheduler's books cover the step: a short table is a bug
+                TLLM_CHECK(static_cast<int64_t>(chunk.tables[group].size()) * store.layout().block_tokens >= end,
+                           "block table of {} blocks for positions up to {}", chunk.tables[group].size(), end);
+            }
+            if (pass == 1) {
+                in.prefill_runs.push_back({static_cast<int32_t>(in.tokens.size()),
+                                           static_cast<int32_t>(chunk.tokens.size()),
+                                           static_cast<int32_t>(chunk.start)});
+            }
+            for (size_t i = 0; i < chunk.tokens.size(); ++i) {
+                const int32_t token = chunk.tokens[i];
+                if (token < 0 || token >= c.vocab_size) {
+                    return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
+                                      c.vocab_size);
+                }
+                in.tokens.push_back(token);
+                in.positions.push_back(static_cast<int32_t>(chunk.start + static_cast<int64_t>(i)));
+                for (int group = 0; group < 2; ++group) {
+                    in.offsets[group].push_back(static_cast<int32_t>(in.tables[group].size()));
+                }
+            }
             for (int group = 0; group < 2; ++group) {
-                in.offsets[group].push_back(static_cast<int32_t>(in.tables[group].size()));
+                in.tables[group].insert(in.tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
             }
+            last_row[index] = static_cast<int32_t>(in.tokens.size()) - 1;
         }
-        for (int group = 0; group < 2; ++group) {
-            in.tables[group].insert(in.tables[group].end(), chunk.tables[group].begin(), chunk.tables[group].end());
+        if (pass == 0) {
+            in.split_tokens = static_cast<int32_t>(in.tokens.size());
         }
-        if (chunk.logits) {
-            in.logit_rows.push_back(static_cast<int32_t>(in.tokens.size()) - 1);
+    }
+    for (size_t index = 0; index < chunks.size(); ++index) {
+        if (chunks[index].logits) {
+            in.logit_rows.push_back(last_row[index]);
         }
     }
     const int n = static_cast<int>(in.tokens.size());
@@ -61,6 +85,18 @@ Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvSt
     }
     TLLM_RETURN_IF_ERROR(tokens_.upload(in.tokens.data(), in.tokens.size() * 4));
     TLLM_RETURN_IF_ERROR(positions_.upload(in.positions.data(), in.positions.size() * 4));
+    kv.split_tokens = in.split_tokens;
+    if (!in.prefill_runs.empty()) {
+        const GptOssConfig& c = weights_.config();
+        const std::vector<int32_t> plan = cuda::OpKernels::prefill_attention_plan(
+            in.prefill_runs, static_cast<int>(c.n_heads / c.n_kv_heads), static_cast<int>(c.head_dim));
+        if (prefill_plan_.bytes() < plan.size() * 4) {
+            TLLM_ASSIGN_OR_RETURN(prefill_plan_, cuda::DeviceBuffer::allocate(context_, plan.size() * 4 * 2));
+        }
+        TLLM_RETURN_IF_ERROR(prefill_plan_.upload(plan.data(), plan.size() * 4));
+        kv.prefill_plan = prefill_plan_.as<int32_t>();
+        kv.prefill_blocks = static_cast<int>(plan.size() / 4);
+    }
     return kv;
 }
 
@@ -99,6 +135,7 @@ Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::s
     // same values).
     in.tokens.resize(static_cast<size_t>(bucket), 0);
     in.positions.resize(static_cast<size_t>(bucket), 0);
+    in.split_tokens = bucket; // every row, padding included: the graph serves any count of its bucket
     for (int group = 0; group < 2; ++group) {
         in.offsets[group].resize(static_cast<size_t>(bucket), static_cast<int32_t>(in.tables[group].size()));
         in.tables[group].push_back(store.padding_block());

@@ -286,7 +286,12 @@ TEST(AttentionSinksGpu, MatchesCpuWithWindowsAndSplits) {
                             // query tiles, windows shorter than the step, earlier context, GQA.
                             AttentionCase{100, 0, 8, 2, 64, 0, 1}, AttentionCase{130, 300, 64, 8, 64, 128, 1},
                             AttentionCase{64, 0, 8, 8, 64, 16, 1}, AttentionCase{70, 5, 4, 2, 128, 0, 1},
-                            AttentionCase{9, 1000, 64, 8, 64, 128, 1}}) {
+                            AttentionCase{9, 1000, 64, 8, 64, 128, 1},
+                            // Rows of (token, query head): groups of 3 and 16 that straddle blocks, one kv head,
+                            // and contexts past 32K with and without a window.
+                            AttentionCase{70, 5, 6, 2, 64, 0, 1}, AttentionCase{45, 200, 32, 2, 64, 0, 1},
+                            AttentionCase{20, 7, 8, 1, 128, 3, 1}, AttentionCase{24, 32800, 64, 8, 64, 0, 1},
+                            AttentionCase{17, 32800, 64, 8, 64, 128, 1}}) {
         for (bool f32 : {false, true}) { // bf16 caches and rounded output, or the f32 reference's f32 caches
             const int ctx = s.first_position + s.n;
             const int kv_width = s.n_kv * s.head_dim;

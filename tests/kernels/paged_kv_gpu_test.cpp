@@ -1,7 +1,7 @@
-// The paged KV cache's GPU kernels (ops.h's rope_kv_write_paged and attention_sinks_paged) against the
-// contiguous ones and the CPU reference: a batch mixing one sequence's decode token with another's prefill tokens,
-// each token with its own block table, shuffled blocks that hold several layers' rows, poisoned rows nobody owns,
-// and blocks released before a sliding window.
+// The paged KV cache's GPU kernels (ops.h's rope_kv_write_paged, attention_sinks_paged and
+// attention_sinks_prefill_paged) against the contiguous ones and the CPU reference: a batch mixing one sequence's
+// decode token with another's prefill tokens, each token with its own block table, shuffled blocks that hold several
+// layers' rows, poisoned rows nobody owns, and blocks released before a sliding window.
 #include "core/random.h"
 #include "core/thread_pool.h"
 #include "cuda_test_util.h"
@@ -114,6 +114,119 @@ TEST(PagedKvGpu, AttentionOverBlockTablesMatchesCpu) {
                              << "head_dim " << head_dim << " window " << window << " max_keys " << max_keys);
                 expect_close(to_host<float>(out, want.size()), want, 1e-5f, 1e-4f, true, "paged attention");
             }
+        }
+    }
+}
+
+// The prefill attention kernel over block tables: a step of one decode token (left to the split kernel, so left
+// alone) and two prefill runs, one of 37 tokens after 300 cached positions and one of 20 from position 0, each
+// sequence's blocks shuffled among the others' and those before a window released.
+TEST(PagedKvGpu, PrefillRunsOverBlockTablesMatchCpu) {
+    TLLM_REQUIRE_GPU();
+    ThreadPool pool(4);
+    Rng rng(33);
+    for (const int head_dim : {64, 128}) {
+        for (const int window : {0, 128}) {
+            const int n_heads = head_dim == 64 ? 64 : 16;
+            const int n_kv = head_dim == 64 ? 8 : 2;
+            const int kv_width = n_kv * head_dim;
+            const int q_width = n_heads * head_dim;
+            // Step rows: 0 is sequence A's decode at 700; 1..37 sequence B at 300..336; 38..57 sequence C at 0..19.
+            const int first_row[3] = {0, 1, 38};
+            const int n_tokens[3] = {1, 37, 20};
+            const int first_position[3] = {700, 300, 0};
+            const int n = 58;
+            std::vector<int32_t> positions;
+            for (int s = 0; s < 3; ++s) {
+                for (int i = 0; i < n_tokens[s]; ++i) {
+                    positions.push_back(first_position[s] + i);
+                }
+            }
+            int blocks[3];
+            int n_blocks = 5; // a few nobody owns
+            for (int s = 0; s < 3; ++s) {
+                blocks[s] = (first_position[s] + n_tokens[s] + kBlockTokens - 1) / kBlockTokens;
+                n_blocks += blocks[s];
+            }
+            std::vector<int32_t> order(static_cast<size_t>(n_blocks));
+            std::iota(order.begin(), order.end(), 0);
+            for (int i = n_blocks - 1; i > 0; --i) {
+                std::swap(order[static_cast<size_t>(i)], order[rng.next() % static_cast<uint64_t>(i + 1)]);
+            }
+            const int64_t block_rows = int64_t{kLayersPerBlock} * kBlockTokens;
+            const size_t rows = static_cast<size_t>(n_blocks * block_rows);
+            std::vector<uint16_t> paged_k(rows * kv_width, 0x7fc0); // NaN wherever nobody writes
+            std::vector<uint16_t> paged_v = paged_k;
+            const std::vector<float> q = [&] {
+                std::vector<float> out = random_floats(rng, int64_t{n} * q_width, -2.0f, 2.0f);
+                for (float& v : out) {
+                    v = round_to_bf16(v);
+                }
+                return out;
+            }();
+            const std::vector<uint16_t> sinks = random_bf16(rng, n_heads, -1.0f, 3.0f);
+            std::vector<int32_t> tables;
+            std::vector<int32_t> table_offset;
+            std::vector<float> want(q.size());
+            size_t next_block = 0;
+            for (int s = 0; s < 3; ++s) {
+                const int ctx = first_position[s] + n_tokens[s];
+                const std::vector<uint16_t> k = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+                const std::vector<uint16_t> v = random_bf16(rng, int64_t{ctx} * kv_width, -2.0f, 2.0f);
+                std::vector<int32_t> table(order.begin() + static_cast<ptrdiff_t>(next_block),
+                                           order.begin() + static_cast<ptrdiff_t>(next_block + blocks[s]));
+                next_block += static_cast<size_t>(blocks[s]);
+                for (int p = 0; p < ctx; ++p) {
+                    const size_t row = static_cast<size_t>(table[static_cast<size_t>(p / kBlockTokens)] * block_rows +
+                                                           kLayerSlot * kBlockTokens + p % kBlockTokens);
+                    std::copy_n(k.begin() + int64_t{p} * kv_width, kv_width, paged_k.begin() + row * kv_width);
+                    std::copy_n(v.begin() + int64_t{p} * kv_width, kv_width, paged_v.begin() + row * kv_width);
+                }
+                const int64_t q_offset = int64_t{first_row[s]} * q_width;
+                const int32_t* run_positions = positions.data() + first_row[s];
+                cpu::attention_sinks(pool, q.data() + q_offset, run_positions, n_tokens[s], n_heads, n_kv, head_dim,
+                                     k.data(), v.data(), sinks.data(), window, 0.125f, want.data() + q_offset);
+                if (window > 0) { // blocks the run's first query's window has left: released
+                    const int first_seen = std::max(0, first_position[s] - window + 1);
+                    for (int b = 0; (b + 1) * kBlockTokens <= first_seen; ++b) {
+                        table[static_cast<size_t>(b)] = -1;
+                    }
+                }
+                for (int i = 0; i < n_tokens[s]; ++i) {
+                    table_offset.push_back(static_cast<int32_t>(tables.size()));
+                }
+                tables.insert(tables.end(), table.begin(), table.end());
+            }
+            for (float& v : want) {
+                v = round_to_bf16(v);
+            }
+            const std::vector<OpKernels::PrefillRun> runs = {{first_row[1], n_tokens[1], first_position[1]},
+                                                             {first_row[2], n_tokens[2], first_position[2]}};
+            const std::vector<int32_t> plan = OpKernels::prefill_attention_plan(runs, n_heads / n_kv, head_dim);
+            ASSERT_EQ(plan.size() % 4, 0u);
+            DeviceBuffer dq = to_device(q), dpos = to_device(positions), dsinks = to_device(sinks);
+            DeviceBuffer dk = to_device(paged_k), dv = to_device(paged_v);
+            DeviceBuffer dtables = to_device(tables), doffset = to_device(table_offset), dplan = to_device(plan);
+            DeviceBuffer out = poisoned<float>(want.size());
+            const KvRows layout{dtables.as<int32_t>(), doffset.as<int32_t>(), kBlockTokens,
+                                static_cast<int32_t>(block_rows)};
+            const size_t layer_offset = size_t{kLayerSlot} * kBlockTokens * kv_width;
+            SCOPED_TRACE(::testing::Message() << "head_dim " << head_dim << " window " << window);
+            ASSERT_TRUE(gpu()
+                            ->kernels
+                            ->attention_sinks_prefill_paged(nullptr, dq.as<float>(), q_width, dpos.as<int32_t>(),
+                                                            n_heads, n_kv, head_dim, dk.as<uint16_t>() + layer_offset,
+                                                            dv.as<uint16_t>() + layer_offset, dsinks.as<uint16_t>(),
+                                                            window, 0.125f, out.as<float>(), layout,
+                                                            dplan.as<int32_t>(), static_cast<int>(plan.size() / 4))
+                            .ok());
+            const std::vector<float> got = to_host<float>(out, want.size());
+            const auto prefill_begin = static_cast<ptrdiff_t>(q_width);
+            expect_close(std::vector<float>(got.begin() + prefill_begin, got.end()),
+                         std::vector<float>(want.begin() + prefill_begin, want.end()), 1e-5f, 1e-4f, true,
+                         "paged prefill attention");
+            EXPECT_TRUE(std::all_of(got.begin(), got.begin() + prefill_begin, [](float v) { return std::isnan(v); }))
+                << "the decode token's row was written";
         }
     }
 }

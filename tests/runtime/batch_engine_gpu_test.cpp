@@ -37,14 +37,15 @@ class BatchEngineGpuTest : public ::testing::Test {
         cpu_ = std::move(Engine::create(weights_, EngineOptions{})).value();
     }
 
-    // The CPU engine's logits after `tokens`, from a fresh contiguous cache.
-    std::vector<float> cpu_logits(std::span<const int32_t> tokens) {
-        auto sequence = cpu_->new_sequence().value();
+    // An engine's logits after `tokens`, from a fresh contiguous cache.
+    static std::vector<float> logits_after(Engine& engine, std::span<const int32_t> tokens) {
+        auto sequence = engine.new_sequence().value();
         std::vector<std::vector<float>> logits;
         const StepInput input{sequence.get(), tokens, false};
-        EXPECT_TRUE(cpu_->step(std::span<const StepInput>(&input, 1), logits).ok());
+        EXPECT_TRUE(engine.step(std::span<const StepInput>(&input, 1), logits).ok());
         return logits[0];
     }
+    std::vector<float> cpu_logits(std::span<const int32_t> tokens) { return logits_after(*cpu_, tokens); }
 
     testing::TempDir dir_;
     GptOssConfig config_;
@@ -287,19 +288,26 @@ TEST_F(BatchEngineGpuTest, ServedRequestsFollowTheirGreedyDecodeAlone) {
     EXPECT_EQ(streamed, finished);
     EXPECT_EQ((*batch)->kv().pool().available(), 48);
     EXPECT_GT((*batch)->kv().prefix_stats().reused_tokens, 0);
-    // Each request against the CPU engine's greedy choice after the same tokens: equal, or the CPU's top two
-    // logits nearly tie there (after which the sequences differ and the comparison ends).
+    // Each request against the CPU engine's greedy choice after the same tokens: equal, or a choice the GPU's own
+    // rounding explains, after which the sequences differ and the comparison ends. The GPU's logits after the same
+    // tokens (one contiguous step) must meet the forward pass's bf16 rule against the CPU's, and the CPU's lead of
+    // its choice over the served one must be within what the GPU's deviation at those two tokens can swap, plus the
+    // near-tie allowance for the served step's own kernels. A 4-layer random model moves its logits by about 1%
+    // (relative L2) between the engines, which swapped a lead of 0.03 once.
     for (const BatchRequest& r : requests) {
         const std::vector<int32_t>& got = finished.at(r.id);
         ASSERT_EQ(got.size(), static_cast<size_t>(r.max_new_tokens)) << "request " << r.id;
         std::vector<int32_t> history = r.prompt;
         for (size_t i = 0; i < got.size(); ++i) {
             const std::vector<float> row = cpu_logits(history);
-            std::vector<float> sorted(row);
-            std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
-            const int32_t best = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-            if (got[i] != best) {
-                EXPECT_LT(sorted[0] - sorted[1], kNearTie) << "request " << r.id << " token " << i;
+            const auto best = static_cast<size_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            if (got[i] != static_cast<int32_t>(best)) {
+                const std::vector<float> gpu_row = logits_after(*gpu_, history);
+                EXPECT_LE(relative_l2(gpu_row, row), kBf16Tolerance) << "request " << r.id << " token " << i;
+                const auto served = static_cast<size_t>(got[i]);
+                const double explained =
+                    std::fabs(gpu_row[best] - row[best]) + std::fabs(gpu_row[served] - row[served]);
+                EXPECT_LT(row[best] - row[served], kNearTie + explained) << "request " << r.id << " token " << i;
                 break;
             }
             history.push_back(got[i]);

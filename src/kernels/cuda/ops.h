@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace tllm::cuda {
 
@@ -145,6 +146,8 @@ class OpKernels {
     // kTensorCoreDecodeKeys (after the window) takes the CUDA-core tiled kernel, which costs less per block than the
     // tensor-core one at short contexts; a captured graph must be re-captured when its bound crosses that line.
     static constexpr int kTensorCoreDecodeKeys = 2048;
+    // The most splits a call may ask for: the tensor-core kernel merges them in its stages' shared memory.
+    static constexpr int kMaxAttentionSplits = 256;
     // Keys per tile of the decode kernel attention_sinks picks: splits start on tile boundaries, so a window needs
     // no more than window / tile + 1 splits.
     static int decode_key_tile(int window, int max_keys);
@@ -203,6 +206,35 @@ class OpKernels {
                                  float* out,
                                  const KvRows& rows,
                                  int max_keys = std::numeric_limits<int>::max()) const;
+    // Prefill attention on tensor cores over the paged cache (bf16, head_dim 64 or 128), for runs of at least
+    // kPrefillAttentionTokens consecutive step tokens of one sequence each: every token of a run finds its keys
+    // through the block table of the run's first token. `plan` (device, from prefill_attention_plan) lists the
+    // kernel's blocks; tokens outside the runs are left alone (attention_sinks_paged takes them).
+    static constexpr int kPrefillAttentionTokens = 8;
+    struct PrefillRun {
+        int32_t first_token;    // step row of the run's first token
+        int32_t n_tokens;       // at least kPrefillAttentionTokens
+        int32_t first_position; // the positions are first_position, first_position + 1, …
+    };
+    // The blocks of the prefill attention kernel over `runs`: 4 i32 each (first token, tokens, row block, 0), those
+    // whose tokens see the most keys first.
+    static std::vector<int32_t> prefill_attention_plan(std::span<const PrefillRun> runs, int group, int head_dim);
+    Status attention_sinks_prefill_paged(CUstream stream,
+                                         const float* q,
+                                         int q_stride,
+                                         const int32_t* positions,
+                                         int n_heads,
+                                         int n_kv_heads,
+                                         int head_dim,
+                                         const uint16_t* k_cache,
+                                         const uint16_t* v_cache,
+                                         const uint16_t* sinks,
+                                         int window,
+                                         float scale,
+                                         float* out,
+                                         const KvRows& rows,
+                                         const int32_t* plan,
+                                         int plan_blocks) const;
     // Top-k routing and expert tiles; see ops/f32_topk_route.cu. logits: [n, n_experts] f32.
     Status topk_route(CUstream stream,
                       const float* logits,

@@ -14,12 +14,10 @@ using ops_detail::ceil_div;
 using ops_detail::launch_dependent;
 
 constexpr unsigned kThreads = 256;
-// Steps of at least this many tokens run attention on tensor cores (ops/bf16kv_attention_sinks_prefill.cu),
-// in blocks of kPrefillAttentionTile query tokens.
-constexpr int kPrefillAttentionTokens = 8;
-constexpr int kPrefillAttentionTile = 64;
-// Dynamic shared memory of the prefill attention kernel: two buffers of K and V tiles of 64 keys, rows padded by 8.
-unsigned prefill_attention_shared_bytes(int head_dim) { return 2 * 2 * 64 * (head_dim + 8) * 2; }
+// (token, query head) rows per block of the prefill attention kernel: 4 warps of 2 tiles of 16 (head_dim 64) or 1.
+int prefill_attention_rows(int head_dim) { return head_dim <= 64 ? 128 : 64; }
+// Its dynamic shared memory: 3 stages (2 for head_dim 128) of K and V tiles of 64 keys, rows padded by 8.
+unsigned prefill_attention_shared_bytes(int head_dim) { return (head_dim <= 64 ? 3 : 2) * 2 * 64 * (head_dim + 8) * 2; }
 // Query heads per kv head that the tensor-core split kernel takes (the 16 rows of an MMA tile).
 constexpr unsigned kMaxTiledAttentionGroup = 16;
 // Keys per tile of the CUDA-core tiled split kernel and per stage of the tensor-core one.
@@ -75,16 +73,21 @@ Status OpKernels::attention_sinks(CUstream stream,
                                   int32_t* tickets,
                                   float* out,
                                   int max_keys) const {
-    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0,
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim <= 128 && n_splits > 0 &&
+                   n_splits <= kMaxAttentionSplits,
                "attention_sinks n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim, n_splits);
     const unsigned group = static_cast<unsigned>(n_heads / n_kv_heads);
     TLLM_CHECK(group <= 32, "attention_sinks: {} query heads per kv head (at most 32)", group);
     if constexpr (std::is_same_v<KV, uint16_t>) {
         if (n >= kPrefillAttentionTokens && (head_dim == 64 || head_dim == 128)) {
+            const unsigned row_blocks = ceil_div(n * static_cast<int>(group), prefill_attention_rows(head_dim));
+            const KvRows contiguous;
+            const int32_t* no_plan = nullptr;
             return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
-                                    {ceil_div(n, kPrefillAttentionTile), static_cast<unsigned>(n_heads)}, {128},
+                                    {row_blocks * static_cast<unsigned>(n_kv_heads)}, {128},
                                     prefill_attention_shared_bytes(head_dim), stream, q, q_stride, positions, n,
-                                    n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out);
+                                    n_heads, n_kv_heads, k_cache, v_cache, window, scale, sinks, out, contiguous,
+                                    no_plan);
         }
         if ((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup) {
             const SplitLaunch split = split_launch(false, head_dim, group, window, max_keys);
@@ -145,8 +148,8 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                                         int max_keys) const {
     const unsigned group = n_kv_heads > 0 ? static_cast<unsigned>(n_heads / n_kv_heads) : 0;
     TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) &&
-                   group <= kMaxTiledAttentionGroup && n_splits > 0 && rows.tables != nullptr &&
-                   rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
+                   group <= kMaxTiledAttentionGroup && n_splits > 0 && n_splits <= kMaxAttentionSplits &&
+                   rows.tables != nullptr && rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
                "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
                n_splits);
     const SplitLaunch split = split_launch(true, head_dim, group, window, max_keys);
@@ -154,6 +157,64 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                             {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, split.block,
                             split.shared_bytes, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache,
                             window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+}
+
+std::vector<int32_t> OpKernels::prefill_attention_plan(std::span<const PrefillRun> runs, int group, int head_dim) {
+    struct Block {
+        int32_t last_position; // of the block's last token: the most keys any of its rows sees
+        int32_t first_token;
+        int32_t n_tokens;
+        int32_t row_block;
+    };
+    std::vector<Block> blocks;
+    const int rows = prefill_attention_rows(head_dim);
+    for (const PrefillRun& run : runs) {
+        TLLM_CHECK(run.n_tokens >= kPrefillAttentionTokens && run.first_token >= 0 && run.first_position >= 0,
+                   "prefill run of {} tokens at step row {}, position {}", run.n_tokens, run.first_token,
+                   run.first_position);
+        const int64_t run_rows = int64_t{run.n_tokens} * group;
+        for (int32_t b = 0; int64_t{b} * rows < run_rows; ++b) {
+            const int64_t last_row = std::min<int64_t>(run_rows, int64_t{b + 1} * rows) - 1;
+            blocks.push_back(
+                {run.first_position + static_cast<int32_t>(last_row / group), run.first_token, run.n_tokens, b});
+        }
+    }
+    std::stable_sort(blocks.begin(), blocks.end(),
+                     [](const Block& a, const Block& b) { return a.last_position > b.last_position; });
+    std::vector<int32_t> plan;
+    plan.reserve(blocks.size() * 4);
+    for (const Block& block : blocks) {
+        plan.insert(plan.end(), {block.first_token, block.n_tokens, block.row_block, 0});
+    }
+    return plan;
+}
+
+Status OpKernels::attention_sinks_prefill_paged(CUstream stream,
+                                                const float* q,
+                                                int q_stride,
+                                                const int32_t* positions,
+                                                int n_heads,
+                                                int n_kv_heads,
+                                                int head_dim,
+                                                const uint16_t* k_cache,
+                                                const uint16_t* v_cache,
+                                                const uint16_t* sinks,
+                                                int window,
+                                                float scale,
+                                                float* out,
+                                                const KvRows& rows,
+                                                const int32_t* plan,
+                                                int plan_blocks) const {
+    TLLM_CHECK(n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) && plan != nullptr &&
+                   plan_blocks > 0 && rows.tables != nullptr && rows.block_tokens > 0 &&
+                   rows.block_rows >= rows.block_tokens,
+               "attention_sinks_prefill_paged heads={}/{} head_dim={} plan of {} blocks", n_heads, n_kv_heads, head_dim,
+               plan_blocks);
+    const int unused_n = 0;
+    return launch_dependent(context_, pdl_, attention_prefill_[head_dim == 64 ? 0 : 1],
+                            {static_cast<unsigned>(plan_blocks) * static_cast<unsigned>(n_kv_heads)}, {128},
+                            prefill_attention_shared_bytes(head_dim), stream, q, q_stride, positions, unused_n, n_heads,
+                            n_kv_heads, k_cache, v_cache, window, scale, sinks, out, rows, plan);
 }
 
 OpKernels::SplitLaunch

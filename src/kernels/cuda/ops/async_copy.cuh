@@ -51,6 +51,14 @@ __device__ __forceinline__ void pipelined_stages(int n_stages, Load load, Comput
     }
 }
 
+// Four 8×8 bf16 matrices: lanes 8i..8i+7 give the row addresses of matrix i; lane l receives row l / 4,
+// elements 2(l % 4) and 2(l % 4) + 1 of each (an mma B fragment when the rows are the n side).
+__device__ __forceinline__ void load_matrix_x4(u32 (&r)[4], const u16* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(row)));
+}
+
 // Four 8×8 bf16 matrices, transposed: lanes 8i..8i+7 give the row addresses of matrix i.
 __device__ __forceinline__ void load_matrix_x4_trans(u32 (&r)[4], const u16* row) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"

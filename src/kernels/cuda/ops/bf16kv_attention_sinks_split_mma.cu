@@ -233,11 +233,11 @@ __device__ __forceinline__ void attention_split_mma(const float* __restrict__ q,
         }
         partial_acc[slot * D + d] = acc;
     }
+    // The stages are free again (last_split_block's barrier follows every read of them): the merge's scratch,
+    // 2·16·n_splits + 16 floats, within their 55 KB for n_splits up to 400.
     if (last_split_block(tickets, t, n_kv_heads, kv_head, n_splits)) {
-        for (int h = warp; h < group; h += kThreads / 32) {
-            merge_splits(t, kv_head * group + h, n_heads, n_splits, D, lane, sinks, partial_stats, partial_acc, k_cache,
-                         out);
-        }
+        merge_splits_block(t, kv_head * group, group, n_heads, n_splits, D, sinks, partial_stats, partial_acc, k_cache,
+                           out, reinterpret_cast<float*>(stages));
     }
 }
 

@@ -59,6 +59,13 @@ __device__ __forceinline__ u32 pack_bf16(float lo, float hi) {
     return static_cast<u32>(f32_to_bf16(lo)) | (static_cast<u32>(f32_to_bf16(hi)) << 16);
 }
 
+// Two finite f32 rounded to nearest-even bf16 in one instruction (sm_80 and newer), `lo` in the low half.
+__device__ __forceinline__ u32 pack_bf16_rn(float lo, float hi) {
+    u32 packed;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(packed) : "f"(hi), "f"(lo));
+    return packed;
+}
+
 // d = a·b + d for one 16×8 tile on tensor cores (sm_80 and newer): a 16×16 row-major, b 16×8 column-major,
 // bf16 pairs in u32, f32 accumulation.
 __device__ __forceinline__ void mma_bf16(float (&d)[4], const u32 (&a)[4], u32 b0, u32 b1) {
