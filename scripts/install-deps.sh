@@ -84,7 +84,8 @@ done
 # --- CUDA toolkit (kernel infrastructure) ----------------------------------------------------------
 # nvcc compiles src/kernels/cuda/ops/*.cu to CUBIN for sm_80..sm_120 at build time, so the build needs
 # NVIDIA's CUDA toolkit 13.0 or newer (Debian's nvidia-cuda-toolkit is too old). No GPU or driver is needed
-# to build or to run the CPU tests: libcuda and libnvrtc are opened at run time only.
+# to build or to run the CPU tests: libcuda, libnvrtc and libcublasLt are opened at run time only (the build
+# takes cublasLt.h from the toolkit's include folder).
 if ! command -v nvcc >/dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
   echo "nvcc not found: install the CUDA toolkit 13.0+ (https://developer.nvidia.com/cuda-downloads)" \
     "into /usr/local/cuda or put its bin/ on PATH; it is a build requirement" >&2

@@ -44,6 +44,7 @@ struct BenchFlags {
     std::vector<int> concurrency;
     double arrival_rate = 0;
     int requests = 64;
+    int long_context = 0;
     std::string serve_url; // bench --serve: a running server over HTTP instead of the engine
     std::string api_key;
 };
@@ -100,6 +101,7 @@ Status run_bench(const BenchFlags& flags) {
         batched.requests = flags.requests;
         batched.prompt_tokens = flags.prompt_tokens;
         batched.gen_tokens = flags.gen_tokens;
+        batched.long_context = flags.long_context;
         batched.threads = flags.threads;
         batched.seed = flags.seed;
         batched.json_only = flags.json_only;
@@ -277,6 +279,11 @@ void register_bench_command(CLI::App& app) {
         ->add_option("--arrival-rate", flags->arrival_rate,
                      "Requests per second arriving as a Poisson process, lengths spread around the flags' "
                      "(batched engine)")
+        ->check(CLI::PositiveNumber);
+    bench
+        ->add_option("--long-context", flags->long_context,
+                     "With --concurrency: one more stream started with the others, whose prompt and generated "
+                     "tokens fill this many positions (e.g. 131072 beside 64 chats)")
         ->check(CLI::PositiveNumber);
     bench->add_option("--requests", flags->requests, "Requests of an --arrival-rate run")
         ->check(CLI::PositiveNumber)

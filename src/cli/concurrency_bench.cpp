@@ -27,9 +27,10 @@ struct Planned {
 };
 
 // Runs the planned requests to their end; one JSON row.
-// Rows of streams started together also give the decode phase's rate (decode_tok_s).
-Result<nlohmann::json>
-run_setting(BatchEngine& engine, std::vector<Planned> planned, int32_t kv_blocks, bool started_together) {
+// Rows of streams started together also give the decode phase's rate (decode_tok_s). A long stream (long_id, 0 for
+// none) gets its own time to first token and inter-token latency; the row's other latencies are the rest's.
+Result<nlohmann::json> run_setting(
+    BatchEngine& engine, std::vector<Planned> planned, int32_t kv_blocks, bool started_together, uint64_t long_id) {
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     std::map<uint64_t, double> submitted;
@@ -65,7 +66,16 @@ run_setting(BatchEngine& engine, std::vector<Planned> planned, int32_t kv_blocks
     const double wall = elapsed();
     std::vector<double> ttft;
     std::vector<double> gaps;
+    std::vector<double> long_gaps;
+    double long_ttft = 0;
     for (const auto& [id, times] : token_times) {
+        if (id == long_id) {
+            long_ttft = times.front() - submitted.at(id);
+            for (size_t i = 1; i < times.size(); ++i) {
+                long_gaps.push_back(times[i] - times[i - 1]);
+            }
+            continue;
+        }
         ttft.push_back(times.front() - submitted.at(id));
         for (size_t i = 1; i < times.size(); ++i) {
             gaps.push_back(times[i] - times[i - 1]);
@@ -82,10 +92,16 @@ run_setting(BatchEngine& engine, std::vector<Planned> planned, int32_t kv_blocks
                        {"preemptions", engine.scheduler().preemptions()},
                        {"peak_resident_mb", static_cast<double>(read_process_stats().peak_resident_bytes) / 1e6}};
     add_latency_percentiles(row, ttft, gaps);
+    if (long_id != 0) {
+        row["long_ttft_ms"] = 1e3 * long_ttft;
+        row["long_itl_ms_p50"] = 1e3 * percentile(long_gaps, 0.5);
+    }
     if (started_together) {
         std::vector<std::vector<double>> per_stream;
         for (auto& [id, times] : token_times) {
-            per_stream.push_back(std::move(times));
+            if (id != long_id) {
+                per_stream.push_back(std::move(times));
+            }
         }
         row["decode_tok_s"] = decode_phase_tok_s(per_stream);
     }
@@ -128,8 +144,14 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
         }
         return tokens;
     };
+    if (flags.long_context > 0 && (flags.concurrency.empty() || flags.long_context <= flags.gen_tokens)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "bench --long-context N adds a stream to each --concurrency setting, whose prompt is N "
+                          "minus --gen-tokens tokens: give --concurrency and an N above --gen-tokens");
+    }
     std::vector<std::pair<int, std::vector<Planned>>> settings; // (streams, plan)
     uint64_t id = 1;
+    const uint64_t long_id = flags.long_context > 0 ? ~0ull : 0; // apart from every numbered stream
     if (flags.arrival_rate > 0) {
         std::vector<Planned> plan;
         double at = 0;
@@ -146,6 +168,10 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
             std::vector<Planned> plan;
             for (int i = 0; i < streams; ++i) {
                 plan.push_back({0, {id++, random_prompt(flags.prompt_tokens), flags.gen_tokens, {}, {}}});
+            }
+            if (long_id != 0) {
+                plan.push_back(
+                    {0, {long_id, random_prompt(flags.long_context - flags.gen_tokens), flags.gen_tokens, {}, {}}});
             }
             settings.emplace_back(streams, std::move(plan));
         }
@@ -166,17 +192,26 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
         options.max_running = std::max<int>(1, static_cast<int>(plan.size()));
         options.step_tokens = engine_options_value.max_step_tokens;
         TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
-        TLLM_ASSIGN_OR_RETURN(nlohmann::json row, run_setting(*batch, std::move(plan), options.kv_blocks, streams > 0));
+        TLLM_ASSIGN_OR_RETURN(nlohmann::json row,
+                              run_setting(*batch, std::move(plan), options.kv_blocks, streams > 0, long_id));
         row["card"] = card;
         row["backend"] = backend_name(engine->options().backend);
         row["model"] = model_name;
         row["streams"] = streams;
+        if (long_id != 0) {
+            row["long_context"] = flags.long_context;
+        }
         row["arrival_rate"] = flags.arrival_rate;
         emit_row(std::move(row), flags.prompt_tokens, flags.gen_tokens, version, rows);
     }
     if (!flags.json_only) {
         std::printf("\n%s, %s backend, %s, %d-token prompts, %d generated per stream\n", card.c_str(),
                     backend_name(engine->options().backend), model_name.c_str(), flags.prompt_tokens, flags.gen_tokens);
+        if (long_id != 0) {
+            std::printf("(each setting adds one stream filling %d positions; the table's latencies are the other "
+                        "streams')\n",
+                        flags.long_context);
+        }
         std::printf("| streams | output tok/s | decode tok/s | total tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | "
                     "ITL p99 ms | KV blocks peak |\n|---|---|---|---|---|---|---|---|---|\n");
         for (const nlohmann::json& r : rows) {
@@ -184,6 +219,13 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
                         r["output_tok_s"].get<double>(), r.value("decode_tok_s", 0.0), r["total_tok_s"].get<double>(),
                         r["ttft_ms_p50"].get<double>(), r["ttft_ms_p99"].get<double>(), r["itl_ms_p50"].get<double>(),
                         r["itl_ms_p99"].get<double>(), r["kv_blocks_peak"].get<int>());
+        }
+        for (const nlohmann::json& r : rows) {
+            if (r.contains("long_ttft_ms")) {
+                std::printf("beside %d streams, the %d-position stream: TTFT %.0f ms, ITL p50 %.2f ms\n",
+                            r["streams"].get<int>(), flags.long_context, r["long_ttft_ms"].get<double>(),
+                            r["long_itl_ms_p50"].get<double>());
+            }
         }
     }
     return {};

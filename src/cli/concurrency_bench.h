@@ -21,6 +21,9 @@ struct ConcurrencyBenchFlags {
     int requests = 64;
     int prompt_tokens = 512;
     int gen_tokens = 128;
+    // With --concurrency: one more stream started with the others, whose prompt and generated tokens fill this
+    // many positions (a long document or agent context beside many chats); 0: none.
+    int long_context = 0;
     int threads = 0;
     std::string precision = "bf16";
     int block_tokens = 16;

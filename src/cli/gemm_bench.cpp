@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -141,6 +142,12 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
     const size_t split_floats =
         OpKernels::matmul_split_workspace_floats(max_tokens, std::max({qkv_rows, hidden, experts}));
     TLLM_ASSIGN_OR_RETURN(DeviceBuffer split_partials, DeviceBuffer::allocate(*context, split_floats * 4));
+    // cuBLASLt's scratch as the forward pass holds it (where the library opened).
+    const size_t library_inputs = OpKernels::matmul_library_input_elements(max_tokens, std::max(hidden, q_width));
+    const bool library = kernels->library() != nullptr;
+    TLLM_ASSIGN_OR_RETURN(DeviceBuffer library_x, DeviceBuffer::allocate(*context, library ? library_inputs * 2 : 16));
+    TLLM_ASSIGN_OR_RETURN(DeviceBuffer library_workspace,
+                          DeviceBuffer::allocate(*context, library ? CublasLt::kWorkspaceBytes : 16));
 
     struct Dense {
         const char* name;
@@ -155,8 +162,9 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
     const nlohmann::json version = build_info_json(build_info());
     std::vector<nlohmann::json> rows;
     // Expert products give their tile size, and whether the forward pass would choose it.
+    // Dense products give their path (cuBLASLt or the mma.sync tiles), and whether the forward pass would take it.
     auto report = [&](const char* name, int tokens, int m, int k, double ms, double flops, double weight_bytes,
-                      int tile = 0, bool chosen = true) {
+                      int tile = 0, bool chosen = true, const char* path = nullptr) {
         const double seconds = ms * 1e-3;
         nlohmann::json row = {{"card", card},
                               {"shape", flags.shape},
@@ -178,24 +186,39 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
             row["tile"] = tile;
             row["chosen"] = chosen;
         }
+        if (path != nullptr) {
+            row["path"] = path;
+            row["chosen"] = chosen;
+        }
         std::printf("%s\n", row.dump().c_str());
         std::fflush(stdout);
         rows.push_back(std::move(row));
     };
 
-    const std::span<float> split_span(split_partials.as<float>(), split_floats);
+    const MatmulWorkspace workspace{{split_partials.as<float>(), split_floats},
+                                    {library_x.as<uint16_t>(), library ? library_inputs : 0},
+                                    {library_workspace.as<uint8_t>(), library ? CublasLt::kWorkspaceBytes : 0}};
+    const OpKernels::LibraryRule library_rule = kernels->library_rule();
     for (const int n : flags.tokens) {
         for (const Dense& g : dense) {
             const size_t count = size_t(g.m) * g.k;
             const size_t copies = std::max<size_t>(1, pool_count / count);
-            TLLM_ASSIGN_OR_RETURN(const double ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
-                                      const uint16_t* w = pool.as<uint16_t>() + (size_t(call) % copies) * count;
-                                      return kernels->bf16w_matmul(stream.get(), x.as<float>(), n, g.k, w, g.m,
-                                                                   g.bias ? bias.as<uint16_t>() : nullptr,
-                                                                   y.as<float>(), g.epilogue, Rounding::kBf16,
-                                                                   g.m == vocab ? std::span<float>{} : split_span);
-                                  }));
-            report(g.name, n, g.m, g.k, ms, 2.0 * n * g.m * g.k, count * 2.0 + (g.bias ? g.m * 2.0 : 0.0));
+            // Both paths where cuBLASLt opened: the tiles, then the library (past the rule that picks one).
+            kernels->set_library_rule(library_rule);
+            const bool chosen_library = kernels->library_takes(n, g.m);
+            for (const bool on_library : library ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+                kernels->set_library_rule({on_library ? 1 : std::numeric_limits<int>::max(), 0});
+                TLLM_ASSIGN_OR_RETURN(const double ms, median_call_ms(*context, stream, 2, flags.reps, [&](int call) {
+                                          const uint16_t* w = pool.as<uint16_t>() + (size_t(call) % copies) * count;
+                                          return kernels->bf16w_matmul(stream.get(), x.as<float>(), n, g.k, w, g.m,
+                                                                       g.bias ? bias.as<uint16_t>() : nullptr,
+                                                                       y.as<float>(), g.epilogue, Rounding::kBf16,
+                                                                       workspace);
+                                      }));
+                report(g.name, n, g.m, g.k, ms, 2.0 * n * g.m * g.k, count * 2.0 + (g.bias ? g.m * 2.0 : 0.0), 0,
+                       on_library == chosen_library, on_library ? "cuBLASLt" : "tiles");
+            }
+            kernels->set_library_rule(library_rule);
         }
 
         // Experts: random router logits routed as the forward pass routes them, then mlp1 (with SwiGLU) and mlp2
@@ -263,6 +286,9 @@ Status run_gemm_bench(const GemmBenchFlags& flags) {
             std::string name = r["gemm"].get<std::string>();
             if (r.contains("tile")) {
                 name += " (tiles of " + std::to_string(r["tile"].get<int>()) + (r["chosen"].get<bool>() ? ")*" : ")");
+            }
+            if (r.contains("path")) {
+                name += " (" + r["path"].get<std::string>() + (r["chosen"].get<bool>() ? ")*" : ")");
             }
             std::printf("| %s | %d | %d × %d | %.4f | %.1f | %.1f%% | %.0f | %.1f%% |\n", name.c_str(),
                         r["tokens"].get<int>(), r["m"].get<int>(), r["k"].get<int>(), r["ms"].get<double>(),

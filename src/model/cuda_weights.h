@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -83,6 +84,10 @@ class CudaKvCache {
     void set_length(int64_t length);
     void truncate(int64_t length) { length_ = std::min(length_, std::max<int64_t>(0, length)); }
     DType dtype() const { return dtype_; }
+    // What a captured graph holds of the cache: equal identities (even of two caches, one freed before the other was
+    // made) mean the same device memory in the same layout, so the graph stays valid.
+    using Identity = std::tuple<CUdeviceptr, CUdeviceptr, int64_t, DType>;
+    Identity identity() const { return {keys_.ptr(), values_.ptr(), max_context_, dtype_}; }
     // [max_context, n_kv_heads, head_dim] of one layer; T is uint16_t (bf16 bits) or float, as dtype().
     template <typename T> T* keys(int64_t layer) const { return layer_data<T>(keys_, layer); }
     template <typename T> T* values(int64_t layer) const { return layer_data<T>(values_, layer); }
@@ -115,6 +120,9 @@ class CudaPagedKvStore {
     // The block past the n_blocks asked for: the padding tokens of a decode graph (CudaForward) write and read
     // there, never in a sequence's blocks.
     int32_t padding_block() const { return layout_.n_blocks - 1; }
+    // As CudaKvCache::identity: the device memory and layout a captured graph holds.
+    using Identity = std::tuple<CUdeviceptr, CUdeviceptr, int32_t, int32_t>;
+    Identity identity() const { return {keys_.ptr(), values_.ptr(), layout_.n_blocks, layout_.block_tokens}; }
     // `layer`'s view: position slot s of block b is row b·layout().block_rows() + s, [n_kv_heads, head_dim] bf16.
     uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layout_.layer_offset(layer); }
     uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layout_.layer_offset(layer); }

@@ -38,6 +38,15 @@ uint64_t split_workspace_floats(const ScratchSizes& s) {
     return cuda::OpKernels::matmul_split_workspace_floats(static_cast<int>(std::min<uint64_t>(s.n, 64)), widest);
 }
 
+// Bytes of cuBLASLt's scratch: the inputs of the widest-k product as bf16, and its own workspace.
+uint64_t library_inputs_elements(const ScratchSizes& s) {
+    return cuda::OpKernels::matmul_library_input_elements(static_cast<int>(s.n),
+                                                          static_cast<int>(std::max(s.hidden, s.q)));
+}
+uint64_t library_bytes(const ScratchSizes& s) {
+    return library_inputs_elements(s) * 2 + cuda::CublasLt::kWorkspaceBytes;
+}
+
 } // namespace
 
 uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_tokens) {
@@ -46,8 +55,8 @@ uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_toke
                             s.n * s.heads * kMaxSplits * (2 + s.head_dim) + s.pairs * (2 + s.inter + s.hidden);
     // The per-row sampling buffers (counters, seeds, tokens) and the sampler's state.
     const uint64_t sampling = s.n * 20 + cuda::LogitsSampler::scratch_bytes(std::min<int64_t>(max_step_tokens, 65535));
-    return (floats + split_workspace_floats(s)) * 4 + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 + s.pairs * 4 +
-           sampling;
+    return (floats + split_workspace_floats(s)) * 4 + library_bytes(s) + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 +
+           s.pairs * 4 + sampling;
 }
 
 Result<std::unique_ptr<CudaForward>> CudaForward::create(const cuda::CudaContext& context,
@@ -79,6 +88,10 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     TLLM_RETURN_IF_ERROR(alloc(qkv_, s.n * s.qkv * 4));
     TLLM_RETURN_IF_ERROR(alloc(attn_, s.n * s.q * 4));
     TLLM_RETURN_IF_ERROR(alloc(split_partials_, split_workspace_floats(s) * 4));
+    if (kernels_.library() != nullptr) {
+        TLLM_RETURN_IF_ERROR(alloc(library_inputs_, library_inputs_elements(s) * 2));
+        TLLM_RETURN_IF_ERROR(alloc(library_workspace_, cuda::CublasLt::kWorkspaceBytes));
+    }
     TLLM_RETURN_IF_ERROR(alloc(partial_stats_, s.n * s.heads * kMaxSplits * 2 * 4));
     TLLM_RETURN_IF_ERROR(alloc(partial_acc_, s.n * s.heads * kMaxSplits * s.head_dim * 4));
     TLLM_RETURN_IF_ERROR(alloc(router_, s.n * s.experts * 4));
@@ -121,7 +134,13 @@ Status CudaForward::enqueue_unembedding(const float* input, int rows, cuda::Roun
     const GptOssConfig& c = weights_.config();
     return kernels_.bf16w_matmul(stream_.get(), input, rows, static_cast<int>(c.hidden_size),
                                  weights_.unembedding().as<uint16_t>(), static_cast<int>(c.vocab_size), nullptr,
-                                 logits_.as<float>(), cuda::MatmulEpilogue::kStore, rounding);
+                                 logits_.as<float>(), cuda::MatmulEpilogue::kStore, rounding, matmul_workspace());
+}
+
+cuda::MatmulWorkspace CudaForward::matmul_workspace() const {
+    return {{split_partials_.as<float>(), split_partials_.bytes() / sizeof(float)},
+            {library_inputs_.as<uint16_t>(), library_inputs_.bytes() / sizeof(uint16_t)},
+            {library_workspace_.as<uint8_t>(), library_workspace_.bytes()}};
 }
 
 Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int max_keys) {
@@ -142,7 +161,7 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
     const bool bf16 = kv.dtype() == DType::kBF16;
     const cuda::Rounding rounding = bf16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
     const int tile_size = k.moe_tile_size(n, top_k, experts, std::max(hidden, inter), rounding);
-    const std::span<float> split_workspace(split_partials_.as<float>(), split_partials_.bytes() / sizeof(float));
+    const cuda::MatmulWorkspace workspace = matmul_workspace();
     const int max_tiles = static_cast<int>(cuda::max_moe_tiles(int64_t{n} * top_k, experts, tile_size));
     // RoPE with the KV write, then attention, over the cache in its own dtype.
     auto attention = [&](int64_t layer, const CudaLayerWeights& w, auto kv_type) -> Status {
@@ -196,12 +215,12 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
         const CudaLayerWeights& w = weights_.layer(layer);
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
             stream, normed, n, hidden, w.qkv_weight.as<uint16_t>(), qkv_width, w.qkv_bias.as<uint16_t>(), qkv,
-            bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore, rounding, split_workspace));
+            bf16 ? cuda::MatmulEpilogue::kStoreBf16 : cuda::MatmulEpilogue::kStore, rounding, workspace));
         TLLM_RETURN_IF_ERROR(bf16 ? attention(layer, w, uint16_t{}) : attention(layer, w, float{}));
         TLLM_RETURN_IF_ERROR(k.bf16w_matmul(
             stream, attn_.as<float>(), n, q_width, w.out_weight.as<uint16_t>(), hidden, w.out_bias.as<uint16_t>(),
             residual, bf16 ? cuda::MatmulEpilogue::kResidualBf16 : cuda::MatmulEpilogue::kResidual, rounding,
-            split_workspace));
+            workspace));
         if (n == 1) { // decode: norm, router and routing in one launch
             TLLM_RETURN_IF_ERROR(k.norm_router_topk_decode(
                 stream, residual, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, w.router_weight.as<uint16_t>(),
@@ -213,7 +232,7 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
                 k.rmsnorm_rows(stream, residual, n, hidden, w.mlp_norm.as<uint16_t>(), eps, normed, rounding));
             TLLM_RETURN_IF_ERROR(k.bf16w_matmul(stream, normed, n, hidden, w.router_weight.as<uint16_t>(), experts,
                                                 w.router_bias.as<uint16_t>(), router_.as<float>(),
-                                                cuda::MatmulEpilogue::kStore, rounding, split_workspace));
+                                                cuda::MatmulEpilogue::kStore, rounding, workspace));
             TLLM_RETURN_IF_ERROR(k.topk_route(stream, router_.as<float>(), n, experts, top_k, tile_size,
                                               pair_expert_.as<int32_t>(), pair_weight_.as<float>(),
                                               sorted_pairs_.as<int32_t>(), tiles_.as<cuda::MoeTile>(),
@@ -317,7 +336,7 @@ Status CudaForward::capture_decode(CudaKvCache& cache, const cuda::SampleParams&
         return graph.error();
     }
     decode_graph_ = std::move(graph.value());
-    graph_cache_ = &cache;
+    graph_cache_ = cache.identity();
     graph_params_ = params;
     graph_max_keys_ = max_keys;
     return {};
@@ -343,7 +362,7 @@ Status CudaForward::decode(CudaKvCache& cache,
     }
     const bool same_params = graph_params_.temperature == params.temperature && graph_params_.top_k == params.top_k &&
                              graph_params_.top_p == params.top_p && graph_params_.seed == params.seed;
-    bool graph_valid = decode_graph_ && graph_cache_ == &cache && same_params;
+    bool graph_valid = decode_graph_ && graph_cache_ == cache.identity() && same_params;
     const int32_t position = static_cast<int32_t>(cache.length());
     TLLM_RETURN_IF_ERROR(tokens_.upload(&token, 4));
     TLLM_RETURN_IF_ERROR(positions_.upload(&position, 4));

@@ -94,6 +94,8 @@ class CudaForward {
     Status enqueue_layers(const StepKv& kv, int n, int n_splits, int max_keys);
     // Logits of `rows` rows of the final norm's output starting at `input`, into logits_.
     Status enqueue_unembedding(const float* input, int rows, cuda::Rounding rounding);
+    // The dense products' scratch (split k, cuBLASLt).
+    cuda::MatmulWorkspace matmul_workspace() const;
     // A paged step's inputs on the host: the chunks' tokens one after another, their positions, the block tables
     // per layer group with each token's offset into them, and the step rows of the chunks that want logits.
     struct PagedStepInputs {
@@ -143,6 +145,8 @@ class CudaForward {
     cuda::DeviceBuffer qkv_;               // [n, q_width + 2·kv_width] f32
     cuda::DeviceBuffer attn_;              // [n, q_width] f32
     cuda::DeviceBuffer split_partials_;    // [splits, min(n, 64), widest dense product] f32 (split k)
+    cuda::DeviceBuffer library_inputs_;    // [n, max(hidden, q width)] bf16: cuBLASLt's inputs (when it opened)
+    cuda::DeviceBuffer library_workspace_; // CublasLt::kWorkspaceBytes
     cuda::DeviceBuffer partial_stats_;     // [n, n_heads, splits, 2] f32
     cuda::DeviceBuffer partial_acc_;       // [n, n_heads, splits, head_dim] f32
     cuda::DeviceBuffer router_;            // [n, n_experts] f32
@@ -170,12 +174,13 @@ class CudaForward {
     cuda::DeviceBuffer history_; // [capacity] i32: sampled tokens by the position they take
     int64_t history_capacity_ = 0;
     std::optional<cuda::Graph> decode_graph_;
-    const CudaKvCache* graph_cache_ = nullptr;
+    CudaKvCache::Identity graph_cache_{}; // the cache the decode graph captured
     cuda::SampleParams graph_params_{};
     int graph_max_keys_ = 0;
-    // Paged decode graphs by (store, bucket, short context): their inputs are tokens_, positions_, tables_ and
-    // table_offsets_, rewritten before each replay.
-    std::map<std::tuple<const CudaPagedKvStore*, int, bool>, cuda::Graph> paged_graphs_;
+    // Paged decode graphs by (store's identity, bucket, short context): their inputs are tokens_, positions_,
+    // tables_ and table_offsets_, rewritten before each replay. Keyed by what they captured, not by the store's
+    // address, which a later store may take.
+    std::map<std::tuple<CudaPagedKvStore::Identity, int, bool>, cuda::Graph> paged_graphs_;
 };
 
 } // namespace tllm

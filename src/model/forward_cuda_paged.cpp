@@ -143,7 +143,7 @@ Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::s
     TLLM_ASSIGN_OR_RETURN(const StepKv kv, upload_paged_inputs(store, in));
     // The attention kernels depend on whether any key count reaches the tensor-core bound (OpKernels).
     const bool short_context = max_position + 1 < cuda::OpKernels::kTensorCoreDecodeKeys;
-    const auto key = std::make_tuple(&store, bucket, short_context);
+    const auto key = std::make_tuple(store.identity(), bucket, short_context);
     auto graph = paged_graphs_.find(key);
     if (graph == paged_graphs_.end()) {
         TLLM_RETURN_IF_ERROR(cuda::Graph::begin_capture(stream_));

@@ -48,6 +48,9 @@ struct MatmulShape {
 
 TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
     TLLM_REQUIRE_GPU();
+    if (gpu()->kernels->library() == nullptr) {
+        std::fprintf(stderr, "cuBLASLt did not open: its cases are skipped\n");
+    }
     ThreadPool pool(4);
     Rng rng(11);
     // Decode and prefill widths, odd row counts, token counts around the 4- and 8-token tiles; for the
@@ -60,7 +63,8 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
           MatmulShape{3, 136, 33}, MatmulShape{9, 256, 17}, MatmulShape{17, 4096, 100}, MatmulShape{64, 2880, 64},
           MatmulShape{2, 32, 130}, MatmulShape{65, 2880, 200}, MatmulShape{130, 4096, 129}, MatmulShape{7, 96, 256},
           MatmulShape{200, 2880, 5120}, MatmulShape{66, 32, 300}, MatmulShape{8, 2880, 5120},
-          MatmulShape{5, 4096, 2880}, MatmulShape{40, 2880, 32}}) {
+          MatmulShape{5, 4096, 2880}, MatmulShape{40, 2880, 32}, MatmulShape{300, 2880, 512},
+          MatmulShape{2, 2880, 4}}) {
         const std::vector<float> x = bf16_values(rng, int64_t{s.n} * s.k, -2.0f, 2.0f);
         const std::vector<uint16_t> w = random_bf16(rng, int64_t{s.m} * s.k, -0.1f, 0.1f);
         const std::vector<uint16_t> bias = random_bf16(rng, s.m, -0.5f, 0.5f);
@@ -83,27 +87,45 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                     want[i] = residual[i] + want[i];
                 }
             }
-            // x holds bf16 values, so both kernel families apply: CUDA cores (kNone) and tensor cores (kBf16), the
-            // latter also with k split over more blocks where a workspace allows (steps of few tokens).
-            for (int variant = 0; variant < 3; ++variant) {
+            // x holds bf16 values, so every kernel family applies: CUDA cores (kNone) and tensor cores (kBf16), the
+            // latter also with k split over more blocks where a workspace allows (steps of few tokens), and cuBLASLt
+            // with the pack and epilogue kernels around it (variant 3: steps of 2+ tokens, rows a multiple of 4,
+            // where the library opened).
+            OpKernels& kernels = *gpu()->kernels;
+            const OpKernels::LibraryRule rule = kernels.library_rule();
+            for (int variant = 0; variant < 4; ++variant) {
                 const Rounding inputs = variant == 0 ? Rounding::kNone : Rounding::kBf16;
                 if (inputs == Rounding::kBf16 && epilogue == MatmulEpilogue::kResidual) {
                     continue; // the f32 reference's epilogue
                 }
+                const bool library = variant == 3;
+                // The library for every shape it can take (rows a multiple of 4), past the rule that picks it.
+                kernels.set_library_rule(library ? OpKernels::LibraryRule{1, 0} : rule);
+                if (library && !kernels.library_takes(s.n, s.m)) {
+                    kernels.set_library_rule(rule);
+                    continue;
+                }
                 DeviceBuffer dy = update ? to_device(residual) : poisoned<float>(want.size());
-                DeviceBuffer workspace =
-                    poisoned<float>(variant == 2 ? OpKernels::matmul_split_workspace_floats(s.n, s.m) : 1);
-                const std::span<float> split(workspace.as<float>(),
-                                             variant == 2 ? OpKernels::matmul_split_workspace_floats(s.n, s.m) : 0);
-                ASSERT_TRUE(gpu()
-                                ->kernels
-                                ->bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m,
-                                               db.as<uint16_t>(), dy.as<float>(), epilogue, inputs, split)
+                const size_t split_floats = variant == 2 ? OpKernels::matmul_split_workspace_floats(s.n, s.m) : 0;
+                const size_t input_elements = library ? OpKernels::matmul_library_input_elements(s.n, s.k) : 0;
+                const size_t library_bytes = library ? CublasLt::kWorkspaceBytes : 0;
+                DeviceBuffer splits = poisoned<float>(std::max<size_t>(split_floats, 1));
+                DeviceBuffer inputs_bf16 = poisoned<uint16_t>(std::max<size_t>(input_elements, 1));
+                DeviceBuffer library_workspace = poisoned<uint8_t>(std::max<size_t>(library_bytes, 1));
+                const MatmulWorkspace workspace{{splits.as<float>(), split_floats},
+                                                {inputs_bf16.as<uint16_t>(), input_elements},
+                                                {library_workspace.as<uint8_t>(), library_bytes}};
+                ASSERT_TRUE(kernels
+                                .bf16w_matmul(nullptr, dx.as<float>(), s.n, s.k, dw.as<uint16_t>(), s.m,
+                                              db.as<uint16_t>(), dy.as<float>(), epilogue, inputs, workspace)
                                 .ok());
                 const bool rounded =
                     epilogue == MatmulEpilogue::kStoreBf16 || epilogue == MatmulEpilogue::kResidualBf16;
+                kernels.set_library_rule(rule);
                 expect_close(to_host<float>(dy, want.size()), want, 1e-4f, 1e-4f, rounded,
-                             inputs == Rounding::kBf16 ? "bf16w_matmul (tensor cores)" : "bf16w_matmul");
+                             library                     ? "bf16w_matmul (cuBLASLt)"
+                             : inputs == Rounding::kBf16 ? "bf16w_matmul (tensor cores)"
+                                                         : "bf16w_matmul");
             }
         }
     }

@@ -210,6 +210,39 @@ TEST_F(BatchEngineGpuTest, DecodeGraphsMatchEagerSteps) {
     std::printf("decode graphs against eager steps: worst relative l2 %.2e\n", worst);
 }
 
+// Paged memories made one after another, of different sizes, usually take the freed one's host address but not its
+// device memory: a decode graph captured over the first must not be replayed over the next (the bench's settings
+// once read freed KV memory that way). Each memory's graph step gives the CPU engine's logits.
+TEST_F(BatchEngineGpuTest, DecodeGraphsFollowTheirOwnMemory) {
+    constexpr int32_t kBlockTokens = 4;
+    const std::vector<int32_t> prompt = some_tokens(config_.vocab_size, 9, 71);
+    const int32_t next = static_cast<int32_t>((prompt.back() * 7 + 3) % config_.vocab_size);
+    std::vector<int32_t> whole = prompt;
+    whole.push_back(next);
+    const std::vector<float> want = cpu_logits(whole);
+    for (int32_t blocks : {96, 24, 160, 24}) {
+        auto memory = gpu_->new_paged_kv(blocks, kBlockTokens);
+        ASSERT_TRUE(memory.ok()) << memory.error().to_string();
+        // The sequence's blocks at the memory's end, so that a stale graph would touch other rows.
+        std::vector<int32_t> tables[2];
+        for (int b = 0; b < 3; ++b) {
+            tables[0].push_back(blocks - 2 - 2 * b);
+            tables[1].push_back(blocks - 3 - 2 * b);
+        }
+        std::vector<std::vector<float>> logits;
+        const PagedChunk prefill{prompt, 0, {tables[0], tables[1]}, true};
+        ASSERT_TRUE(gpu_->step_paged(**memory, std::span(&prefill, 1), logits).ok());
+        const PagedChunk decode{std::span(&next, 1), static_cast<int64_t>(prompt.size()), {tables[0], tables[1]}, true};
+        const RowSampling row{SamplingParams{}, 0, true};
+        std::vector<int32_t> tokens;
+        std::vector<std::vector<float>> kept;
+        const Status stepped =
+            gpu_->step_paged_sampled(**memory, std::span(&decode, 1), std::span(&row, 1), tokens, kept);
+        ASSERT_TRUE(stepped.ok()) << stepped.error().to_string();
+        EXPECT_LE(relative_l2(kept[0], want), kBf16Tolerance) << "memory of " << blocks << " blocks";
+    }
+}
+
 // The server steps the engine on its own thread, not the one that made the engine (whose GPU context the driver
 // holds current per thread): the same requests give the same tokens there as on the making thread.
 TEST_F(BatchEngineGpuTest, StepsOnAThreadThatDidNotMakeTheEngine) {

@@ -1,6 +1,7 @@
 #include "kernels/cuda/ops.h"
 
 #include "core/check.h"
+#include "core/log.h"
 #include "kernels/cuda/ops/moe_mma_layout.cuh"
 #include "kernels/cuda/ops_launch.h"
 
@@ -26,6 +27,14 @@ int64_t padded_floats(int64_t k) { return k + (k / 32) * 4; }
 Result<std::unique_ptr<OpKernels>> OpKernels::create(KernelRegistry& registry) {
     std::unique_ptr<OpKernels> kernels(new OpKernels(registry.context()));
     TLLM_RETURN_IF_ERROR(kernels->resolve(registry));
+    Result<std::unique_ptr<CublasLt>> library = CublasLt::load();
+    if (library.ok()) {
+        kernels->library_ = std::move(library).value();
+        TLLM_LOG_DEBUG("dense products of several tokens on {} ({})", kernels->library_->library_name(),
+                       kernels->library_->version());
+    } else {
+        TLLM_LOG_INFO("cuBLASLt not found, dense products on the mma.sync tiles: {}", library.error().message());
+    }
     return kernels;
 }
 
@@ -43,6 +52,8 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_mma", matmul_mma_));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_split_reduce", matmul_split_reduce_));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul_library", "bf16w_matmul_library_pack", library_pack_));
+    TLLM_RETURN_IF_ERROR(get("bf16w_matmul_library", "bf16w_matmul_library_epilogue", library_epilogue_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_f32kv", rope_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks", "attention_sinks_split", attention_split_));
@@ -202,9 +213,14 @@ Status OpKernels::bf16w_matmul(CUstream stream,
                                float* y,
                                MatmulEpilogue epilogue,
                                Rounding inputs,
-                               std::span<float> split_workspace) const {
+                               const MatmulWorkspace& workspace) const {
     TLLM_CHECK(n > 0 && m > 0 && k > 0 && k % 8 == 0, "bf16w_matmul n={} k={} m={} (k must be a multiple of 8)", n, k,
                m);
+    if (library_takes(n, m) && inputs == Rounding::kBf16 && epilogue != MatmulEpilogue::kResidual &&
+        workspace.inputs.size() >= matmul_library_input_elements(n, k)) {
+        return library_matmul(stream, x, n, k, w, m, bias, y, epilogue, workspace);
+    }
+    const std::span<float> split_workspace = workspace.splits;
     // Tensor cores (ops/bf16w_matmul_mma.cu): 256 rows × 64 tokens per block of 128 threads, 3 stages of 64
     // f32 activation rows of 36 floats and 256 bf16 weight rows of 32. A matrix of fewer rows (the router's 32)
     // would give one block per 64 tokens walking all of k alone; the per-token matvec below spreads it over many
@@ -265,6 +281,35 @@ Status OpKernels::bf16w_matmul(CUstream stream,
     const unsigned row_blocks = std::clamp(ceil_div(target, token_tiles), 1u, row_groups);
     return launch_dependent(context_, pdl_, matmul_[variant], {row_blocks, token_tiles}, {kThreads}, shared, stream, x,
                             n, k, w, m, bias, y, static_cast<int>(epilogue));
+}
+
+Status OpKernels::library_matmul(CUstream stream,
+                                 const float* x,
+                                 int n,
+                                 int k,
+                                 const uint16_t* w,
+                                 int m,
+                                 const uint16_t* bias,
+                                 float* y,
+                                 MatmulEpilogue epilogue,
+                                 const MatmulWorkspace& workspace) const {
+    const unsigned sm_count = static_cast<unsigned>(context_.info().sm_count);
+    auto blocks_for = [&](int64_t groups) {
+        return std::clamp(static_cast<unsigned>((groups + kThreads - 1) / kThreads), 1u, sm_count * 8);
+    };
+    const int64_t count = int64_t{n} * k;
+    uint16_t* xb = workspace.inputs.data();
+    TLLM_RETURN_IF_ERROR(
+        launch_dependent(context_, pdl_, library_pack_, {blocks_for(count / 8)}, {kThreads}, 0, stream, x, count, xb));
+    // The residual update lets the library add y itself (beta = 1); bias and rounding follow in one pass.
+    const bool residual = epilogue == MatmulEpilogue::kResidualBf16;
+    TLLM_RETURN_IF_ERROR(library_->matmul_bf16_f32(stream, xb, n, k, w, m, y, residual, workspace.library));
+    const int round = epilogue == MatmulEpilogue::kStore ? 0 : 1;
+    if (bias == nullptr && round == 0) {
+        return {};
+    }
+    return launch_dependent(context_, pdl_, library_epilogue_, {blocks_for(int64_t{n} * m / 4)}, {kThreads}, 0, stream,
+                            y, static_cast<int64_t>(n), m, bias, round);
 }
 
 Status OpKernels::topk_route(CUstream stream,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/result.h"
+#include "kernels/cuda/cublaslt.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/kernel_registry.h"
 
@@ -53,8 +54,17 @@ struct KvRows {
 };
 static_assert(sizeof(KvRows) == 24, "KvRows must match the device struct");
 
+// Device scratch of the dense products (OpKernels::bf16w_matmul); empty spans turn off what needs them.
+struct MatmulWorkspace {
+    std::span<float> splits;    // split k's partial sums on the mma.sync tiles: matmul_split_workspace_floats
+    std::span<uint16_t> inputs; // x as bf16 for cuBLASLt: n·k (matmul_library_input_elements)
+    std::span<uint8_t> library; // cuBLASLt's own: CublasLt::kWorkspaceBytes
+};
+
 class OpKernels {
   public:
+    // Opens cuBLASLt too where the machine has it (the dense products of steps of several tokens); without it the
+    // mma.sync tiles compute them.
     static Result<std::unique_ptr<OpKernels>> create(KernelRegistry& registry);
 
     const CudaContext& context() const { return context_; }
@@ -99,10 +109,11 @@ class OpKernels {
                                float* out,
                                Rounding rounding = Rounding::kBf16) const;
     // y[n, m] (see MatmulEpilogue) from x: [n, k] f32, w: [m, k] bf16, bias: [m] bf16 or nullptr.
-    // `inputs` kBf16 says x holds bf16 values (the bf16 precision): steps of several tokens then run on
-    // tensor cores (ops/bf16w_matmul_mma.cu), exactly; kNone (the f32 reference) keeps CUDA cores.
-    // split_workspace: f32 scratch (device memory) that lets a tensor-core product of too few blocks for the card
-    // split k over more blocks (none: no split); splits_for_workspace says how much a step of n tokens uses.
+    // `inputs` kBf16 says x holds bf16 values (the bf16 precision): products library_takes() then run on cuBLASLt where
+    // it opened and the workspace has room (x packed to bf16, exactly; bias, rounding and the residual around it:
+    // ops/bf16w_matmul_library.cu), other steps of several tokens on the mma.sync tiles (ops/bf16w_matmul_mma.cu),
+    // exactly too; kNone (the f32 reference) keeps CUDA cores. workspace.splits lets a tile product of too few blocks
+    // for the card split k over more blocks.
     Status bf16w_matmul(CUstream stream,
                         const float* x,
                         int n,
@@ -113,14 +124,33 @@ class OpKernels {
                         float* y,
                         MatmulEpilogue epilogue,
                         Rounding inputs,
-                        std::span<float> split_workspace = {}) const;
-    // Floats of split_workspace with which bf16w_matmul splits every product of up to n_tokens tokens and m rows
+                        const MatmulWorkspace& workspace = {}) const;
+    // Floats of workspace.splits with which bf16w_matmul splits every product of up to n_tokens tokens and m rows
     // as far as it would.
     static size_t matmul_split_workspace_floats(int n_tokens, int m) {
         return static_cast<size_t>(kMaxMatmulSplits) * static_cast<size_t>(std::min(n_tokens, 64)) *
                static_cast<size_t>(m);
     }
     static constexpr int kMaxMatmulSplits = 16;
+    // Elements of workspace.inputs for products of up to n_tokens tokens and k inputs.
+    static size_t matmul_library_input_elements(int n_tokens, int k) {
+        return static_cast<size_t>(n_tokens) * static_cast<size_t>(k);
+    }
+    // cuBLASLt, or null where it did not open.
+    const CublasLt* library() const { return library_.get(); }
+    // Which bf16 products go to cuBLASLt: from 2 tokens and 64K outputs. Smaller ones keep decode's matvec and the
+    // tiles, which need no pack and epilogue launches around them (`bench --gemm`, H100: the router's 32 rows up to
+    // 2048 tokens, the out-projection at 8 tokens). Tests and the benchmark move the lines to compare both paths.
+    struct LibraryRule {
+        int min_tokens = 2;
+        int64_t min_outputs = 64 * 1024; // n·m
+    };
+    bool library_takes(int n, int m) const {
+        return library_ != nullptr && n >= library_rule_.min_tokens && int64_t{n} * m >= library_rule_.min_outputs &&
+               m % 4 == 0;
+    }
+    LibraryRule library_rule() const { return library_rule_; }
+    void set_library_rule(LibraryRule rule) { library_rule_ = rule; }
     // Rotates q in place (rounded to bf16) and writes rotated k and v to the caches at positions[t].
     //   qkv: [n, (n_heads + 2·n_kv_heads)·head_dim] f32; inv_freq: [head_dim/2] f32;
     //   k_cache, v_cache: [capacity, n_kv_heads, head_dim] bf16, or f32 for the f32 reference (q not rounded)
@@ -318,7 +348,22 @@ class OpKernels {
     explicit OpKernels(const CudaContext& context) : context_(context) {}
     Status resolve(KernelRegistry& registry);
 
+    Status library_matmul(CUstream stream,
+                          const float* x,
+                          int n,
+                          int k,
+                          const uint16_t* w,
+                          int m,
+                          const uint16_t* bias,
+                          float* y,
+                          MatmulEpilogue epilogue,
+                          const MatmulWorkspace& workspace) const;
+
     const CudaContext& context_;
+    std::unique_ptr<CublasLt> library_;
+    LibraryRule library_rule_;
+    CUfunction library_pack_ = nullptr;
+    CUfunction library_epilogue_ = nullptr;
     int max_shared_ = 48 * 1024;
     bool pdl_ = false; // programmatic dependent launch (sm_90+)
     CUfunction embedding_ = nullptr;
