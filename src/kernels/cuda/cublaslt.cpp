@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <bit>
-
 #include <string>
 #include <vector>
 
@@ -29,7 +28,7 @@ Result<std::unique_ptr<CublasLt>> CublasLt::load() {
 #define TLLM_CUBLASLT_RESOLVE(fn)                                                                                      \
     lt->fn = reinterpret_cast<decltype(&::fn)>(lt->library_.symbol(#fn));                                              \
     if (lt->fn == nullptr) {                                                                                           \
-        return make_error(ErrorCode::kNotFound, "{} does not export " #fn, lt->library_.name());                      \
+        return make_error(ErrorCode::kNotFound, "{} does not export " #fn, lt->library_.name());                       \
     }
     TLLM_CUBLASLT_FUNCTIONS(TLLM_CUBLASLT_RESOLVE)
 #undef TLLM_CUBLASLT_RESOLVE
@@ -111,25 +110,25 @@ Result<const CublasLt::Plan*> CublasLt::find_or_create(const PlanKey& key) const
     } cleanup{*this, plan};
     // Column-major views of the row-major tensors: w [m, k] is k × m (ld k) taken transposed, x [n, k] is k × n
     // (ld k), d [n, m] is m × n (ld m); so d = wᵀᵀ·x is the product, m × n.
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
-                               "cublasLtMatmulDescCreate"));
+    TLLM_RETURN_IF_ERROR(
+        check(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate"));
     const cublasOperation_t transpose = CUBLAS_OP_T;
     const cublasOperation_t keep = CUBLAS_OP_N;
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
-                                                              sizeof(transpose)),
-                               "cublasLtMatmulDescSetAttribute(TRANSA)"));
+    TLLM_RETURN_IF_ERROR(
+        check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof(transpose)),
+              "cublasLtMatmulDescSetAttribute(TRANSA)"));
+    TLLM_RETURN_IF_ERROR(
+        check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof(keep)),
+              "cublasLtMatmulDescSetAttribute(TRANSB)"));
     TLLM_RETURN_IF_ERROR(check(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof(keep)),
-        "cublasLtMatmulDescSetAttribute(TRANSB)"));
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatrixLayoutCreate(&plan.w_layout, CUDA_R_16BF, static_cast<uint64_t>(k),
-                                                          static_cast<uint64_t>(m), k),
-                               "cublasLtMatrixLayoutCreate(w)"));
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatrixLayoutCreate(&plan.x_layout, CUDA_R_16BF, static_cast<uint64_t>(k),
-                                                          static_cast<uint64_t>(n), k),
-                               "cublasLtMatrixLayoutCreate(x)"));
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatrixLayoutCreate(&plan.d_layout, CUDA_R_32F, static_cast<uint64_t>(m),
-                                                          static_cast<uint64_t>(n), m),
-                               "cublasLtMatrixLayoutCreate(d)"));
+        cublasLtMatrixLayoutCreate(&plan.w_layout, CUDA_R_16BF, static_cast<uint64_t>(k), static_cast<uint64_t>(m), k),
+        "cublasLtMatrixLayoutCreate(w)"));
+    TLLM_RETURN_IF_ERROR(check(
+        cublasLtMatrixLayoutCreate(&plan.x_layout, CUDA_R_16BF, static_cast<uint64_t>(k), static_cast<uint64_t>(n), k),
+        "cublasLtMatrixLayoutCreate(x)"));
+    TLLM_RETURN_IF_ERROR(check(
+        cublasLtMatrixLayoutCreate(&plan.d_layout, CUDA_R_32F, static_cast<uint64_t>(m), static_cast<uint64_t>(n), m),
+        "cublasLtMatrixLayoutCreate(d)"));
 
     if (bucket_plan != nullptr) {
         cublasLtMatmulHeuristicResult_t checked{};
@@ -154,10 +153,10 @@ Result<const CublasLt::Plan*> CublasLt::find_or_create(const PlanKey& key) const
     const cublasLtMatmulPreferenceAttributes_t alignment_attributes[4] = {
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatmulPreferenceSetAttribute(preference,
-                                                                    CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                                    &max_workspace, sizeof(max_workspace)),
-                               "cublasLtMatmulPreferenceSetAttribute(workspace)"));
+    TLLM_RETURN_IF_ERROR(
+        check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace,
+                                                   sizeof(max_workspace)),
+              "cublasLtMatmulPreferenceSetAttribute(workspace)"));
     for (int i = 0; i < 4; ++i) {
         TLLM_RETURN_IF_ERROR(check(cublasLtMatmulPreferenceSetAttribute(preference, alignment_attributes[i],
                                                                         &alignments[i], sizeof(alignments[i])),
@@ -165,10 +164,10 @@ Result<const CublasLt::Plan*> CublasLt::find_or_create(const PlanKey& key) const
     }
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
-    TLLM_RETURN_IF_ERROR(check(cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.w_layout, plan.x_layout,
-                                                              plan.d_layout, plan.d_layout, preference, 1, &result,
-                                                              &found),
-                               "cublasLtMatmulAlgoGetHeuristic"));
+    TLLM_RETURN_IF_ERROR(
+        check(cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.w_layout, plan.x_layout, plan.d_layout,
+                                             plan.d_layout, preference, 1, &result, &found),
+              "cublasLtMatmulAlgoGetHeuristic"));
     if (found == 0) {
         return make_error(ErrorCode::kUnsupported, "cuBLASLt has no bf16 kernel for {} × {} · {}ᵀ ({}-byte alignment)",
                           n, k, m, std::min({x_align, w_align, d_align}));
