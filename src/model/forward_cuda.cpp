@@ -54,7 +54,8 @@ uint64_t CudaForward::scratch_bytes(const GptOssConfig& c, int64_t max_step_toke
     const uint64_t floats = s.n * (2 * s.hidden + s.qkv + s.q + s.experts + s.vocab) +
                             s.n * s.heads * kMaxSplits * (2 + s.head_dim) + s.pairs * (2 + s.inter + s.hidden);
     // The per-row sampling buffers (counters, seeds, tokens) and the sampler's state.
-    const uint64_t sampling = s.n * 20 + cuda::LogitsSampler::scratch_bytes(std::min<int64_t>(max_step_tokens, 65535));
+    const uint64_t sampling = s.n * (28 + 8 * cuda::OpKernels::kMaxLogprobsTop) +
+                              cuda::LogitsSampler::scratch_bytes(std::min<int64_t>(max_step_tokens, 65535));
     return (floats + split_workspace_floats(s)) * 4 + library_bytes(s) + s.tiles * sizeof(cuda::MoeTile) + s.n * 8 +
            s.pairs * 4 + sampling;
 }
@@ -113,6 +114,10 @@ Status CudaForward::allocate(int64_t max_step_tokens) {
     TLLM_RETURN_IF_ERROR(alloc(row_counters_, s.n * 8));
     TLLM_RETURN_IF_ERROR(alloc(row_seeds_, s.n * 8));
     TLLM_RETURN_IF_ERROR(alloc(row_tokens_, s.n * 4));
+    TLLM_RETURN_IF_ERROR(alloc(logprob_rows_, s.n * 4));
+    TLLM_RETURN_IF_ERROR(alloc(logprob_values_, s.n * 4));
+    TLLM_RETURN_IF_ERROR(alloc(logprob_top_ids_, s.n * cuda::OpKernels::kMaxLogprobsTop * 4));
+    TLLM_RETURN_IF_ERROR(alloc(logprob_top_, s.n * cuda::OpKernels::kMaxLogprobsTop * 4));
     const RopeParameters rope = compute_rope_parameters(c);
     concentration_ = rope.concentration;
     TLLM_RETURN_IF_ERROR(alloc(inv_freq_, rope.inv_freq.size() * 4));

@@ -27,8 +27,16 @@ namespace tllm {
 // How one row of a paged step is sampled on the GPU (the sampler's algorithm: runtime/sampler.h).
 struct PagedSampling {
     cuda::SampleParams params;
-    uint64_t counter = 0;     // the draw's counter (a request's i-th generated token uses i)
-    bool keep_logits = false; // the row's logits come back too (log-probabilities)
+    uint64_t counter = 0;      // the draw's counter (a request's i-th generated token uses i)
+    bool keep_logits = false;  // the row's logits come back too
+    int32_t top_logprobs = -1; // ≥ 0: the sampled token's log-probability and the top_logprobs likeliest tokens'
+};
+
+// A sampled row's log-probabilities (the log-softmax of its logits): the sampled token's, and the likeliest tokens'
+// (id, log-probability), most likely first, ties to the lower id.
+struct RowLogprobs {
+    float logprob = 0;
+    std::vector<std::pair<int32_t, float>> top;
 };
 
 class CudaForward {
@@ -66,7 +74,8 @@ class CudaForward {
                              std::span<const PagedChunk> chunks,
                              std::span<const PagedSampling> sampling,
                              std::vector<int32_t>& tokens,
-                             std::vector<std::vector<float>>& kept_logits);
+                             std::vector<std::vector<float>>& kept_logits,
+                             std::vector<RowLogprobs>* logprobs = nullptr);
 
     int64_t max_step_tokens() const { return max_step_tokens_; }
     const cuda::Stream& stream() const { return stream_; }
@@ -124,6 +133,11 @@ class CudaForward {
     Status run_paged_decode_graph(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks);
     // Makes tables_[group] hold at least `bytes`; a new buffer drops the paged graphs, which captured the old one.
     Status reserve_tables(int group, size_t bytes);
+    // A paged step's host inputs go through page-locked staging, copied on stream_ without blocking the host (a
+    // pageable upload waits for its copy): begin_staging makes room for `bytes` of them (16-byte aligned each) once
+    // the previous step has synchronised, stage_copy queues one.
+    Status begin_staging(size_t bytes);
+    Status stage_copy(CUdeviceptr dst, const void* src, size_t bytes);
     int decode_splits(const CudaKvCache& cache) const;
     // The decode graph for positions below `max_keys` (its attention kernels depend on the bound).
     Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params, int max_keys);
@@ -181,6 +195,12 @@ class CudaForward {
     // tables_ and table_offsets_, rewritten before each replay. Keyed by what they captured, not by the store's
     // address, which a later store may take.
     std::map<std::tuple<CudaPagedKvStore::Identity, int, bool>, cuda::Graph> paged_graphs_;
+    cuda::DeviceBuffer logprob_rows_;    // [n] i32: the sampled rows whose log-probabilities are asked for
+    cuda::DeviceBuffer logprob_values_;  // [n] f32: their sampled tokens'
+    cuda::DeviceBuffer logprob_top_ids_; // [n, kMaxLogprobsTop] i32
+    cuda::DeviceBuffer logprob_top_;     // [n, kMaxLogprobsTop] f32
+    cuda::PinnedBuffer staging_;         // a paged step's inputs on their way to the device
+    size_t staged_bytes_ = 0;            // of staging_, queued in this step
 };
 
 } // namespace tllm

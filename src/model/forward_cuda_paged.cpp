@@ -4,6 +4,7 @@
 #include "model/forward_cuda.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <tuple>
@@ -73,27 +74,63 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
     return in;
 }
 
+Status CudaForward::begin_staging(size_t bytes) {
+    // Steps end synchronised; one that failed half-way may not have, and its copies still read the staging.
+    TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    staged_bytes_ = 0;
+    if (staging_.bytes() < bytes) {
+        staging_ = cuda::PinnedBuffer();
+        TLLM_ASSIGN_OR_RETURN(staging_, cuda::PinnedBuffer::allocate(context_, std::max<size_t>(2 * bytes, 64 << 10)));
+    }
+    return {};
+}
+
+Status CudaForward::stage_copy(CUdeviceptr dst, const void* src, size_t bytes) {
+    TLLM_CHECK(staged_bytes_ + bytes <= staging_.bytes(), "staging {} bytes past {} of {}", bytes, staged_bytes_,
+               staging_.bytes());
+    if (bytes == 0) {
+        return {};
+    }
+    uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
+    std::memcpy(host, src, bytes);
+    staged_bytes_ += (bytes + 15) / 16 * 16;
+    TLLM_CU_RETURN(context_.driver(), cuMemcpyHtoDAsync(dst, host, bytes, stream_.get()));
+    return {};
+}
+
 Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvStore& store, const PagedStepInputs& in) {
     StepKv kv;
     kv.paged = &store;
+    std::vector<int32_t> plan;
+    if (!in.prefill_runs.empty()) {
+        const GptOssConfig& c = weights_.config();
+        plan = cuda::OpKernels::prefill_attention_plan(in.prefill_runs, static_cast<int>(c.n_heads / c.n_kv_heads),
+                                                       static_cast<int>(c.head_dim));
+    }
+    // Every input of the step, the sampler's counters and seeds, the sampled tokens and the log-probabilities' rows
+    // and results (run_paged_sampled), 16 bytes of alignment each.
+    const size_t n = in.tokens.size();
+    size_t bytes = 13 * 16 + 4 * (2 * n + plan.size()) + 24 * n + 4 * n * (1 + 2 * cuda::OpKernels::kMaxLogprobsTop);
+    for (int group = 0; group < 2; ++group) {
+        bytes += 4 * (in.tables[group].size() + in.offsets[group].size());
+    }
+    TLLM_RETURN_IF_ERROR(begin_staging(bytes));
     for (int group = 0; group < 2; ++group) {
         TLLM_RETURN_IF_ERROR(reserve_tables(group, std::max<size_t>(in.tables[group].size(), 1) * 4));
-        TLLM_RETURN_IF_ERROR(tables_[group].upload(in.tables[group].data(), in.tables[group].size() * 4));
-        TLLM_RETURN_IF_ERROR(table_offsets_[group].upload(in.offsets[group].data(), in.offsets[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(stage_copy(tables_[group].ptr(), in.tables[group].data(), in.tables[group].size() * 4));
+        TLLM_RETURN_IF_ERROR(
+            stage_copy(table_offsets_[group].ptr(), in.offsets[group].data(), in.offsets[group].size() * 4));
         kv.rows[group] = {tables_[group].as<int32_t>(), table_offsets_[group].as<int32_t>(),
                           store.layout().block_tokens, static_cast<int32_t>(store.layout().block_rows())};
     }
-    TLLM_RETURN_IF_ERROR(tokens_.upload(in.tokens.data(), in.tokens.size() * 4));
-    TLLM_RETURN_IF_ERROR(positions_.upload(in.positions.data(), in.positions.size() * 4));
+    TLLM_RETURN_IF_ERROR(stage_copy(tokens_.ptr(), in.tokens.data(), n * 4));
+    TLLM_RETURN_IF_ERROR(stage_copy(positions_.ptr(), in.positions.data(), n * 4));
     kv.split_tokens = in.split_tokens;
-    if (!in.prefill_runs.empty()) {
-        const GptOssConfig& c = weights_.config();
-        const std::vector<int32_t> plan = cuda::OpKernels::prefill_attention_plan(
-            in.prefill_runs, static_cast<int>(c.n_heads / c.n_kv_heads), static_cast<int>(c.head_dim));
+    if (!plan.empty()) {
         if (prefill_plan_.bytes() < plan.size() * 4) {
             TLLM_ASSIGN_OR_RETURN(prefill_plan_, cuda::DeviceBuffer::allocate(context_, plan.size() * 4 * 2));
         }
-        TLLM_RETURN_IF_ERROR(prefill_plan_.upload(plan.data(), plan.size() * 4));
+        TLLM_RETURN_IF_ERROR(stage_copy(prefill_plan_.ptr(), plan.data(), plan.size() * 4));
         kv.prefill_plan = prefill_plan_.as<int32_t>();
         kv.prefill_blocks = static_cast<int>(plan.size() / 4);
     }
@@ -198,7 +235,8 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
                                       std::span<const PagedChunk> chunks,
                                       std::span<const PagedSampling> sampling,
                                       std::vector<int32_t>& tokens,
-                                      std::vector<std::vector<float>>& kept_logits) {
+                                      std::vector<std::vector<float>>& kept_logits,
+                                      std::vector<RowLogprobs>* logprobs) {
     const size_t wanted =
         static_cast<size_t>(std::count_if(chunks.begin(), chunks.end(), [](const PagedChunk& c) { return c.logits; }));
     TLLM_CHECK(sampling.size() == wanted, "{} sampling rows for {} chunks wanting logits", sampling.size(), wanted);
@@ -239,8 +277,8 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
         counters[g] = sampling[order[g]].counter;
         seeds[g] = sampling[order[g]].params.seed;
     }
-    TLLM_RETURN_IF_ERROR(row_counters_.upload(counters.data(), wanted * 8));
-    TLLM_RETURN_IF_ERROR(row_seeds_.upload(seeds.data(), wanted * 8));
+    TLLM_RETURN_IF_ERROR(stage_copy(row_counters_.ptr(), counters.data(), wanted * 8));
+    TLLM_RETURN_IF_ERROR(stage_copy(row_seeds_.ptr(), seeds.data(), wanted * 8));
     const size_t vocab = static_cast<size_t>(weights_.config().vocab_size);
     for (size_t first = 0; first < wanted;) {
         size_t last = first + 1;
@@ -253,9 +291,57 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
                                                row_seeds_.ptr() + first * 8));
         first = last;
     }
+    // Log-probabilities on the GPU for the rows that ask (a few numbers a row come back, not the row's logits).
+    std::vector<int32_t> logprob_rows;
+    int top = 0;
+    if (logprobs != nullptr) {
+        logprobs->assign(wanted, {});
+        for (size_t g = 0; g < wanted; ++g) {
+            if (sampling[order[g]].top_logprobs >= 0) {
+                logprob_rows.push_back(static_cast<int32_t>(g));
+                top = std::max(top, static_cast<int>(sampling[order[g]].top_logprobs));
+            }
+        }
+        TLLM_CHECK(top <= cuda::OpKernels::kMaxLogprobsTop, "top_logprobs {} past {}", top,
+                   cuda::OpKernels::kMaxLogprobsTop);
+    }
+    const size_t asked = logprob_rows.size();
+    if (asked > 0) {
+        TLLM_RETURN_IF_ERROR(stage_copy(logprob_rows_.ptr(), logprob_rows.data(), asked * 4));
+        TLLM_RETURN_IF_ERROR(kernels_.logits_logprobs(stream_.get(), logits_.as<float>(), static_cast<int>(vocab),
+                                                      logprob_rows_.as<int32_t>(), static_cast<int>(asked),
+                                                      row_tokens_.as<int32_t>(), top, logprob_values_.as<float>(),
+                                                      logprob_top_ids_.as<int32_t>(), logprob_top_.as<float>()));
+    }
+    // The results come back through the staging too, in the same wait as the step.
+    auto read_back = [&](CUdeviceptr source, size_t bytes) -> Result<const uint8_t*> {
+        TLLM_CHECK(staged_bytes_ + bytes <= staging_.bytes(), "staging of {} bytes: {} more past {}", staging_.bytes(),
+                   bytes, staged_bytes_);
+        uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
+        staged_bytes_ += (bytes + 15) / 16 * 16;
+        if (bytes > 0) {
+            TLLM_CU_RETURN(context_.driver(), cuMemcpyDtoHAsync(host, source, bytes, stream_.get()));
+        }
+        return host;
+    };
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* sampled_bytes, read_back(row_tokens_.ptr(), wanted * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* values_bytes, read_back(logprob_values_.ptr(), asked * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_id_bytes, read_back(logprob_top_ids_.ptr(), asked * top * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_bytes, read_back(logprob_top_.ptr(), asked * top * 4));
     TLLM_RETURN_IF_ERROR(stream_.synchronize());
-    std::vector<int32_t> sampled(wanted);
-    TLLM_RETURN_IF_ERROR(row_tokens_.download(sampled.data(), wanted * 4));
+    const int32_t* sampled = reinterpret_cast<const int32_t*>(sampled_bytes);
+    for (size_t a = 0; a < asked; ++a) {
+        const size_t i = order[static_cast<size_t>(logprob_rows[a])];
+        RowLogprobs& out = (*logprobs)[i];
+        std::memcpy(&out.logprob, values_bytes + a * 4, 4);
+        for (int t = 0; t < sampling[i].top_logprobs; ++t) {
+            int32_t id = 0;
+            float value = 0;
+            std::memcpy(&id, top_id_bytes + (a * top + t) * 4, 4);
+            std::memcpy(&value, top_bytes + (a * top + t) * 4, 4);
+            out.top.emplace_back(id, value);
+        }
+    }
     for (size_t g = 0; g < wanted; ++g) {
         const size_t i = order[g];
         tokens[i] = sampled[g];

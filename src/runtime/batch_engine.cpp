@@ -8,36 +8,11 @@
 namespace tllm {
 namespace {
 
+static_assert(BatchEngine::kMaxTopLogprobs <= cuda::OpKernels::kMaxLogprobsTop,
+              "the GPU computes every top_logprobs a request may ask");
+
 double seconds_now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// log Σ exp(logits), in double so that a long vocabulary's sum loses nothing.
-double log_sum_exp(std::span<const float> logits) {
-    const float max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float x : logits) {
-        sum += std::exp(static_cast<double>(x) - max);
-    }
-    return max + std::log(sum);
-}
-
-void fill_logprobs(TokenEvent& event, std::span<const float> logits, int32_t top) {
-    const double norm = log_sum_exp(logits);
-    event.logprob = static_cast<float>(logits[static_cast<size_t>(event.token)] - norm);
-    if (top <= 0) {
-        return;
-    }
-    std::vector<int32_t> ids(logits.size());
-    std::iota(ids.begin(), ids.end(), 0);
-    const size_t k = std::min(static_cast<size_t>(top), ids.size());
-    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
-        return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-               (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
-    });
-    for (size_t i = 0; i < k; ++i) {
-        event.top.push_back({ids[i], static_cast<float>(logits[static_cast<size_t>(ids[i])] - norm)});
-    }
 }
 
 } // namespace
@@ -125,12 +100,13 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
         if (chunk.samples) {
             const RequestState& request = requests_.at(chunk.id);
             const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
-            rows.push_back({request.sampling, counter, request.top_logprobs >= 0});
+            rows.push_back({request.sampling, counter, false, request.top_logprobs});
         }
     }
     std::vector<int32_t> row_tokens;
-    std::vector<std::vector<float>> kept_logits; // [vocab] for the rows that asked for log-probabilities
-    TLLM_RETURN_IF_ERROR(engine_.step_paged_sampled(*memory_, chunks, rows, row_tokens, kept_logits));
+    std::vector<std::vector<float>> kept_logits; // none asked for
+    std::vector<RowLogprobs> logprobs;           // computed where the logits are (on the GPU for cuda)
+    TLLM_RETURN_IF_ERROR(engine_.step_paged_sampled(*memory_, chunks, rows, row_tokens, kept_logits, &logprobs));
     std::vector<int32_t> sampled(plan.chunks.size(), -1);
     size_t row = 0;
     for (size_t i = 0; i < plan.chunks.size(); ++i) {
@@ -143,8 +119,11 @@ Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRe
         if (rows[row].counter == 0) {
             event.cached_prompt_tokens = chunk.cached_prompt_tokens;
         }
-        if (rows[row].keep_logits) {
-            fill_logprobs(event, kept_logits[row], requests_.at(chunk.id).top_logprobs);
+        if (rows[row].top_logprobs >= 0) {
+            event.logprob = logprobs[row].logprob;
+            for (const auto& [id, value] : logprobs[row].top) {
+                event.top.push_back({id, value});
+            }
         }
         tokens.push_back(std::move(event));
         ++row;

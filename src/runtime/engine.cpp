@@ -1,6 +1,7 @@
 #include "runtime/engine.h"
 
 #include "core/log.h"
+#include "kernels/cpu/ops.h"
 
 #include <algorithm>
 #include <set>
@@ -247,10 +248,16 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
                                   std::span<const PagedChunk> chunks,
                                   std::span<const RowSampling> sampling,
                                   std::vector<int32_t>& tokens,
-                                  std::vector<std::vector<float>>& kept_logits) {
+                                  std::vector<std::vector<float>>& kept_logits,
+                                  std::vector<RowLogprobs>* logprobs) {
     TLLM_RETURN_IF_ERROR(use_this_thread());
     for (const RowSampling& row : sampling) {
         TLLM_RETURN_IF_ERROR(validate_sampling_params(row.params));
+        if (row.top_logprobs > cuda::OpKernels::kMaxLogprobsTop ||
+            static_cast<int64_t>(row.top_logprobs) > config_.vocab_size) {
+            return make_error(ErrorCode::kInvalidArgument, "top_logprobs {} past {}", row.top_logprobs,
+                              std::min<int64_t>(cuda::OpKernels::kMaxLogprobsTop, config_.vocab_size));
+        }
     }
     if (cuda_forward_) {
         TLLM_CHECK(kv.cuda_ != nullptr, "paged KV of another backend");
@@ -258,22 +265,39 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
         for (size_t i = 0; i < sampling.size(); ++i) {
             const SamplingParams& p = sampling[i].params;
             rows[i] = {cuda::SampleParams{p.temperature, p.top_k, p.top_p, p.seed}, sampling[i].counter,
-                       sampling[i].keep_logits};
+                       sampling[i].keep_logits, sampling[i].top_logprobs};
         }
-        return cuda_forward_->run_paged_sampled(*kv.cuda_, chunks, rows, tokens, kept_logits);
+        return cuda_forward_->run_paged_sampled(*kv.cuda_, chunks, rows, tokens, kept_logits, logprobs);
     }
     std::vector<std::vector<float>> logits;
     TLLM_RETURN_IF_ERROR(step_paged(kv, chunks, logits));
     tokens.clear();
     kept_logits.clear();
+    if (logprobs != nullptr) {
+        logprobs->clear();
+    }
     size_t row = 0;
     for (size_t i = 0; i < chunks.size(); ++i) {
         if (!chunks[i].logits) {
             continue;
         }
         TLLM_CHECK(row < sampling.size(), "{} sampling rows for more chunks wanting logits", sampling.size());
-        tokens.push_back(Sampler(sampling[row].params).sample(logits[i], sampling[row].counter));
-        kept_logits.push_back(sampling[row].keep_logits ? std::move(logits[i]) : std::vector<float>{});
+        const RowSampling& s = sampling[row];
+        tokens.push_back(Sampler(s.params).sample(logits[i], s.counter));
+        if (logprobs != nullptr) {
+            RowLogprobs out;
+            if (s.top_logprobs >= 0) {
+                std::vector<int32_t> ids(static_cast<size_t>(s.top_logprobs));
+                std::vector<float> values(ids.size());
+                out.logprob = cpu::logits_logprobs(logits[i].data(), config_.vocab_size, tokens.back(), s.top_logprobs,
+                                                   ids.data(), values.data());
+                for (size_t t = 0; t < ids.size(); ++t) {
+                    out.top.emplace_back(ids[t], values[t]);
+                }
+            }
+            logprobs->push_back(std::move(out));
+        }
+        kept_logits.push_back(s.keep_logits ? std::move(logits[i]) : std::vector<float>{});
         ++row;
     }
     TLLM_CHECK(row == sampling.size(), "{} sampling rows for {} chunks wanting logits", sampling.size(), row);

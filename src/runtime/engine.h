@@ -68,8 +68,10 @@ class PagedKvMemory {
 // How one row of a paged step is sampled: the i-th chunk that wants logits takes the i-th RowSampling.
 struct RowSampling {
     SamplingParams params;
-    uint64_t counter = 0;     // the draw's counter
-    bool keep_logits = false; // its logits come back too (log-probabilities)
+    uint64_t counter = 0;      // the draw's counter
+    bool keep_logits = false;  // its logits come back too
+    int32_t top_logprobs = -1; // ≥ 0: the sampled token's log-probability and the top_logprobs likeliest tokens'
+                               // (at most cuda::OpKernels::kMaxLogprobsTop), computed where the logits are
 };
 
 struct StepInput {
@@ -104,12 +106,15 @@ class Engine {
     Status step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::vector<std::vector<float>>& logits);
     // The same step with each row sampled where the logits are (on the GPU for the cuda backend, so only tokens
     // cross to the host): tokens[i] for the i-th chunk wanting logits, kept_logits[i] its logits where
-    // keep_logits asks (else empty). The same tokens on both backends, as Sampler::sample(logits, counter).
+    // keep_logits asks (else empty), and with `logprobs`, (*logprobs)[i] its log-probabilities where top_logprobs
+    // asks (computed where the logits are: only a few numbers a row leave the GPU). The same tokens on both
+    // backends, as Sampler::sample(logits, counter).
     Status step_paged_sampled(PagedKvMemory& kv,
                               std::span<const PagedChunk> chunks,
                               std::span<const RowSampling> sampling,
                               std::vector<int32_t>& tokens,
-                              std::vector<std::vector<float>>& kept_logits);
+                              std::vector<std::vector<float>>& kept_logits,
+                              std::vector<RowLogprobs>* logprobs = nullptr);
 
     // Feeds `token` (the sequence's next input) and samples `steps` tokens one after another, each
     // fed back as the next input except the last: on return the sequence holds `token` and the first

@@ -9,6 +9,7 @@
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <tuple>
@@ -126,6 +127,63 @@ TEST(Bf16wMatmulGpu, MatchesCpuForEveryEpilogue) {
                              library                     ? "bf16w_matmul (cuBLASLt)"
                              : inputs == Rounding::kBf16 ? "bf16w_matmul (tensor cores)"
                                                          : "bf16w_matmul");
+            }
+        }
+    }
+}
+
+// Log-probabilities of sampled rows: a vocabulary of 201,088 (not a multiple of the block), one of 5 with every
+// token asked, ties everywhere (logits in steps of 1/4, so many rows share values and the lower id must win), rows
+// taken out of order, top 0 and the most OpKernels allows. Tolerance: the sums are in double on both sides, so the
+// results are the CPU's to within an f32 rounding.
+TEST(LogitsLogprobsGpu, MatchesCpu) {
+    TLLM_REQUIRE_GPU();
+    Rng rng(31);
+    struct Case {
+        int vocab, rows, top;
+        bool ties;
+    };
+    for (const Case c : {Case{201088, 3, OpKernels::kMaxLogprobsTop, false}, Case{5, 2, 5, false},
+                         Case{3000, 4, 7, true}, Case{1500, 2, 0, false}}) {
+        std::vector<float> logits = random_floats(rng, int64_t{c.vocab} * c.rows, -8.0f, 8.0f);
+        if (c.ties) {
+            for (float& v : logits) {
+                v = std::round(v * 4.0f) / 4.0f;
+            }
+        }
+        std::vector<int32_t> tokens(static_cast<size_t>(c.rows));
+        for (int32_t& t : tokens) {
+            t = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(c.vocab));
+        }
+        std::vector<int32_t> rows(static_cast<size_t>(c.rows));
+        std::iota(rows.rbegin(), rows.rend(), 0); // last row first
+        DeviceBuffer dl = to_device(logits);
+        DeviceBuffer dt = to_device(tokens);
+        DeviceBuffer dr = to_device(rows);
+        DeviceBuffer dvalues = poisoned<float>(rows.size());
+        DeviceBuffer dids = poisoned<int32_t>(std::max<size_t>(rows.size() * c.top, 1));
+        DeviceBuffer dtop = poisoned<float>(std::max<size_t>(rows.size() * c.top, 1));
+        ASSERT_TRUE(gpu()
+                        ->kernels
+                        ->logits_logprobs(nullptr, dl.as<float>(), c.vocab, dr.as<int32_t>(), c.rows, dt.as<int32_t>(),
+                                          c.top, dvalues.as<float>(), dids.as<int32_t>(), dtop.as<float>())
+                        .ok());
+        const std::vector<float> values = to_host<float>(dvalues, rows.size());
+        const std::vector<int32_t> ids = to_host<int32_t>(dids, rows.size() * c.top);
+        const std::vector<float> top = to_host<float>(dtop, rows.size() * c.top);
+        for (size_t r = 0; r < rows.size(); ++r) {
+            const int row = rows[r];
+            std::vector<int32_t> want_ids(static_cast<size_t>(c.top));
+            std::vector<float> want_top(want_ids.size());
+            const float want =
+                cpu::logits_logprobs(logits.data() + int64_t{row} * c.vocab, c.vocab, tokens[static_cast<size_t>(row)],
+                                     c.top, want_ids.data(), want_top.data());
+            EXPECT_NEAR(values[r], want, 1e-6f * std::max(1.0f, std::fabs(want))) << "vocab " << c.vocab;
+            for (int t = 0; t < c.top; ++t) {
+                EXPECT_EQ(ids[r * c.top + t], want_ids[static_cast<size_t>(t)])
+                    << "vocab " << c.vocab << " row " << row << " rank " << t;
+                EXPECT_NEAR(top[r * c.top + t], want_top[static_cast<size_t>(t)],
+                            1e-6f * std::max(1.0f, std::fabs(want_top[static_cast<size_t>(t)])));
             }
         }
     }

@@ -3,6 +3,7 @@
 // engine's contiguous caches, and BatchEngine serving many requests on the GPU against each request decoded
 // alone. Runs on the GPU machine (ctest -L gpu).
 #include "../model/golden_cases.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cuda/device.h"
 #include "runtime/batch_engine.h"
 #include "runtime_test_util.h"
@@ -117,10 +118,15 @@ TEST_F(BatchEngineGpuTest, SampledStepDrawsWhatTheCpuSamplerDraws) {
     for (int i = 0; i < 6; ++i) {
         chunks.push_back(PagedChunk{prompts[i], 0, {tables[0][i], tables[1][i]}, i != 2}); // chunk 2: no logits
     }
-    const std::vector<RowSampling> rows = {
+    std::vector<RowSampling> rows = {
         {{0.0f, 1.0f, 0, 5}, 0, false},  {{1.0f, 1.0f, 0, 5}, 3, true}, {{1.0f, 1.0f, 0, 6}, 3, false},
         {{0.7f, 1.0f, 20, 7}, 1, false}, {{1.0f, 0.9f, 0, 8}, 9, true},
     };
+    // Log-probabilities, computed on the GPU: the chosen token's alone, 5, none, the most allowed, 3.
+    const int32_t top_logprobs[] = {0, 5, -1, 20, 3};
+    for (size_t r = 0; r < rows.size(); ++r) {
+        rows[r].top_logprobs = top_logprobs[r];
+    }
     auto reference_memory = gpu_->new_paged_kv(64, kBlockTokens);
     auto memory = gpu_->new_paged_kv(64, kBlockTokens);
     ASSERT_TRUE(reference_memory.ok() && memory.ok());
@@ -128,9 +134,11 @@ TEST_F(BatchEngineGpuTest, SampledStepDrawsWhatTheCpuSamplerDraws) {
     ASSERT_TRUE(gpu_->step_paged(**reference_memory, chunks, logits).ok());
     std::vector<int32_t> tokens;
     std::vector<std::vector<float>> kept;
-    ASSERT_TRUE(gpu_->step_paged_sampled(**memory, chunks, rows, tokens, kept).ok());
+    std::vector<RowLogprobs> logprobs;
+    ASSERT_TRUE(gpu_->step_paged_sampled(**memory, chunks, rows, tokens, kept, &logprobs).ok());
     ASSERT_EQ(tokens.size(), rows.size());
     ASSERT_EQ(kept.size(), rows.size());
+    ASSERT_EQ(logprobs.size(), rows.size());
     size_t row = 0;
     for (size_t i = 0; i < chunks.size(); ++i) {
         if (!chunks[i].logits) {
@@ -141,6 +149,19 @@ TEST_F(BatchEngineGpuTest, SampledStepDrawsWhatTheCpuSamplerDraws) {
         EXPECT_EQ(kept[row].empty(), !rows[row].keep_logits) << "row " << row;
         if (rows[row].keep_logits) {
             EXPECT_EQ(kept[row], logits[i]) << "row " << row;
+        }
+        const int32_t top = rows[row].top_logprobs;
+        EXPECT_EQ(logprobs[row].top.size(), static_cast<size_t>(std::max(top, 0))) << "row " << row;
+        if (top >= 0) {
+            std::vector<int32_t> ids(static_cast<size_t>(top));
+            std::vector<float> values(ids.size());
+            const float chosen =
+                cpu::logits_logprobs(logits[i].data(), config_.vocab_size, tokens[row], top, ids.data(), values.data());
+            EXPECT_NEAR(logprobs[row].logprob, chosen, 1e-5f) << "row " << row;
+            for (size_t t = 0; t < ids.size() && t < logprobs[row].top.size(); ++t) {
+                EXPECT_EQ(logprobs[row].top[t].first, ids[t]) << "row " << row << " rank " << t;
+                EXPECT_NEAR(logprobs[row].top[t].second, values[t], 1e-5f) << "row " << row << " rank " << t;
+            }
         }
         ++row;
     }

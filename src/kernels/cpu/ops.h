@@ -123,6 +123,12 @@ void attention_sinks_paged(ThreadPool& pool,
 void topk_softmax(
     const float* logits, int64_t n_tokens, int64_t n_experts, int64_t k, int32_t* expert_ids, float* weights);
 
+// Log-probabilities of one row of logits (the log-softmax, its sum in double): returns the token's; top_ids and
+// top_logprobs get the `top` likeliest tokens' (most likely first, ties: lower id; top ≤ vocab).
+//   logits: [vocab] f32; top_ids: [top] i32; top_logprobs: [top] f32.
+float logits_logprobs(
+    const float* logits, int64_t vocab, int32_t token, int64_t top, int32_t* top_ids, float* top_logprobs);
+
 // gpt-oss clamped SwiGLU over interleaved rows: h: [n, 2·d] f32 with gate = h[2i], linear = h[2i+1];
 //   gate = min(gate, limit); linear = clamp(linear, −limit, limit);
 //   out[i] = gate·σ(alpha·gate)·(linear + 1); out: [n, d] f32.

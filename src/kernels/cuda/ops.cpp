@@ -52,6 +52,7 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul", "bf16w_matmul_t8", matmul_[2]));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_mma", matmul_mma_));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_mma", "bf16w_matmul_split_reduce", matmul_split_reduce_));
+    TLLM_RETURN_IF_ERROR(get("f32_logits_logprobs", "f32_logits_logprobs", logprobs_));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_library", "bf16w_matmul_library_pack", library_pack_));
     TLLM_RETURN_IF_ERROR(get("bf16w_matmul_library", "bf16w_matmul_library_epilogue", library_epilogue_));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write", rope_));
@@ -310,6 +311,22 @@ Status OpKernels::library_matmul(CUstream stream,
     }
     return launch_dependent(context_, pdl_, library_epilogue_, {blocks_for(int64_t{n} * m / 4)}, {kThreads}, 0, stream,
                             y, static_cast<int64_t>(n), m, bias, round);
+}
+
+Status OpKernels::logits_logprobs(CUstream stream,
+                                  const float* logits,
+                                  int vocab,
+                                  const int32_t* rows,
+                                  int n_rows,
+                                  const int32_t* tokens,
+                                  int top,
+                                  float* logprob,
+                                  int32_t* top_ids,
+                                  float* top_logprobs) const {
+    TLLM_CHECK(vocab > 0 && n_rows > 0 && top >= 0 && top <= kMaxLogprobsTop && top <= vocab,
+               "logits_logprobs vocab={} rows={} top={}", vocab, n_rows, top);
+    return launch_dependent(context_, pdl_, logprobs_, {static_cast<unsigned>(n_rows)}, {1024}, 0, stream, logits,
+                            vocab, rows, tokens, top, logprob, top_ids, top_logprobs);
 }
 
 Status OpKernels::topk_route(CUstream stream,

@@ -277,6 +277,20 @@ class OpKernels {
                       int32_t* sorted_pairs,
                       MoeTile* tiles,
                       int32_t* n_tiles) const;
+    // Log-probabilities of n_rows sampled rows (ops/f32_logits_logprobs.cu; CPU reference: cpu::logits_logprobs):
+    // row r reads logits row rows[r] ([vocab] f32) and that row's sampled token tokens[rows[r]]; logprob[r] is the
+    // token's, top_ids[r, :top] and top_logprobs[r, :top] the `top` likeliest's (top ≤ kMaxLogprobsTop).
+    static constexpr int kMaxLogprobsTop = 20;
+    Status logits_logprobs(CUstream stream,
+                           const float* logits,
+                           int vocab,
+                           const int32_t* rows,
+                           int n_rows,
+                           const int32_t* tokens,
+                           int top,
+                           float* logprob,
+                           int32_t* top_ids,
+                           float* top_logprobs) const;
     // Decode (one token): normed = round_bf16(rmsnorm(residual)·scale), router logits, top-k routing and
     // one tile per chosen expert, in one launch (ops/f32_topk_route.cu). residual, normed: [d] f32;
     // logits: [n_experts] f32 out; ticket: one i32 that is 0 before and after.
@@ -362,6 +376,7 @@ class OpKernels {
     const CudaContext& context_;
     std::unique_ptr<CublasLt> library_;
     LibraryRule library_rule_;
+    CUfunction logprobs_ = nullptr;
     CUfunction library_pack_ = nullptr;
     CUfunction library_epilogue_ = nullptr;
     int max_shared_ = 48 * 1024;

@@ -158,10 +158,27 @@ __device__ __forceinline__ float warp_sum(float value) {
     return value;
 }
 
+__device__ __forceinline__ double warp_sum(double value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        value += __shfl_xor_sync(0xffffffffu, value, offset);
+    }
+    return value;
+}
+
 __device__ __forceinline__ float warp_max(float value) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) {
         value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    }
+    return value;
+}
+
+__device__ __forceinline__ u64 warp_max(u64 value) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const u64 other = __shfl_xor_sync(0xffffffffu, value, offset);
+        value = other > value ? other : value;
     }
     return value;
 }
