@@ -135,9 +135,12 @@ class CudaForward {
     Status reserve_tables(int group, size_t bytes);
     // A paged step's host inputs go through page-locked staging, copied on stream_ without blocking the host (a
     // pageable upload waits for its copy): begin_staging makes room for `bytes` of them (16-byte aligned each) once
-    // the previous step has synchronised, stage_copy queues one.
+    // the previous step has synchronised, stage_copy queues one, stage_read queues a copy back whose bytes are on
+    // the host once the stream has synchronised.
     Status begin_staging(size_t bytes);
     Status stage_copy(CUdeviceptr dst, const void* src, size_t bytes);
+    Result<const uint8_t*> stage_read(CUdeviceptr src, size_t bytes);
+    uint8_t* staging_slot(size_t bytes); // the next `bytes` of staging_ (checked), 16-byte aligned
     int decode_splits(const CudaKvCache& cache) const;
     // The decode graph for positions below `max_keys` (its attention kernels depend on the bound).
     Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params, int max_keys);

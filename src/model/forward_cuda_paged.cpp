@@ -85,17 +85,30 @@ Status CudaForward::begin_staging(size_t bytes) {
     return {};
 }
 
-Status CudaForward::stage_copy(CUdeviceptr dst, const void* src, size_t bytes) {
+uint8_t* CudaForward::staging_slot(size_t bytes) {
     TLLM_CHECK(staged_bytes_ + bytes <= staging_.bytes(), "staging {} bytes past {} of {}", bytes, staged_bytes_,
                staging_.bytes());
+    uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
+    staged_bytes_ += (bytes + 15) / 16 * 16;
+    return host;
+}
+
+Status CudaForward::stage_copy(CUdeviceptr dst, const void* src, size_t bytes) {
     if (bytes == 0) {
         return {};
     }
-    uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
+    uint8_t* host = staging_slot(bytes);
     std::memcpy(host, src, bytes);
-    staged_bytes_ += (bytes + 15) / 16 * 16;
     TLLM_CU_RETURN(context_.driver(), cuMemcpyHtoDAsync(dst, host, bytes, stream_.get()));
     return {};
+}
+
+Result<const uint8_t*> CudaForward::stage_read(CUdeviceptr src, size_t bytes) {
+    uint8_t* host = staging_slot(bytes);
+    if (bytes > 0) {
+        TLLM_CU_RETURN(context_.driver(), cuMemcpyDtoHAsync(host, src, bytes, stream_.get()));
+    }
+    return host;
 }
 
 Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvStore& store, const PagedStepInputs& in) {
@@ -314,20 +327,10 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
                                                       logprob_top_ids_.as<int32_t>(), logprob_top_.as<float>()));
     }
     // The results come back through the staging too, in the same wait as the step.
-    auto read_back = [&](CUdeviceptr source, size_t bytes) -> Result<const uint8_t*> {
-        TLLM_CHECK(staged_bytes_ + bytes <= staging_.bytes(), "staging of {} bytes: {} more past {}", staging_.bytes(),
-                   bytes, staged_bytes_);
-        uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
-        staged_bytes_ += (bytes + 15) / 16 * 16;
-        if (bytes > 0) {
-            TLLM_CU_RETURN(context_.driver(), cuMemcpyDtoHAsync(host, source, bytes, stream_.get()));
-        }
-        return host;
-    };
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* sampled_bytes, read_back(row_tokens_.ptr(), wanted * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* values_bytes, read_back(logprob_values_.ptr(), asked * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_id_bytes, read_back(logprob_top_ids_.ptr(), asked * top * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_bytes, read_back(logprob_top_.ptr(), asked * top * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* sampled_bytes, stage_read(row_tokens_.ptr(), wanted * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* values_bytes, stage_read(logprob_values_.ptr(), asked * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_id_bytes, stage_read(logprob_top_ids_.ptr(), asked * top * 4));
+    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_bytes, stage_read(logprob_top_.ptr(), asked * top * 4));
     TLLM_RETURN_IF_ERROR(stream_.synchronize());
     const int32_t* sampled = reinterpret_cast<const int32_t*>(sampled_bytes);
     for (size_t a = 0; a < asked; ++a) {

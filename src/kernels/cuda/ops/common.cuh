@@ -183,8 +183,11 @@ __device__ __forceinline__ u64 warp_max(u64 value) {
     return value;
 }
 
-// Sum over the block; `scratch` holds one float per warp. Every thread gets the result.
-__device__ __forceinline__ float block_sum(float value, float* scratch) {
+__device__ __forceinline__ float larger(float a, float b) { return fmaxf(a, b); } // NaN loses
+__device__ __forceinline__ u64 larger(u64 a, u64 b) { return a > b ? a : b; }
+
+// Sum and maximum over the block; `scratch` holds one T per warp. Every thread gets the result.
+template <typename T> __device__ __forceinline__ T block_sum(T value, T* scratch) {
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int n_warps = (blockDim.x + 31) >> 5;
@@ -194,11 +197,28 @@ __device__ __forceinline__ float block_sum(float value, float* scratch) {
         scratch[warp] = value;
     }
     __syncthreads();
-    float total = 0.0f;
+    T total = 0;
     for (int w = 0; w < n_warps; ++w) {
         total += scratch[w];
     }
     return total;
+}
+
+template <typename T> __device__ __forceinline__ T block_max(T value, T* scratch) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int n_warps = (blockDim.x + 31) >> 5;
+    value = warp_max(value);
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = value;
+    }
+    __syncthreads();
+    T best = scratch[0];
+    for (int w = 1; w < n_warps; ++w) {
+        best = larger(best, scratch[w]);
+    }
+    return best;
 }
 
 } // namespace tllm_dev

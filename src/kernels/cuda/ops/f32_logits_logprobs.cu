@@ -37,55 +37,25 @@ TLLM_KERNEL void __launch_bounds__(kThreads) f32_logits_logprobs(const float* lo
                                                                  float* logprob,
                                                                  i32* top_ids,
                                                                  float* top_logprobs) {
-    __shared__ float warp_maxima[kWarps];
-    __shared__ double warp_sums[kWarps];
-    __shared__ u64 warp_best[kWarps];
-    __shared__ float row_max;
-    __shared__ double row_norm;
+    __shared__ float max_scratch[kWarps];
+    __shared__ double sum_scratch[kWarps];
+    __shared__ u64 best_scratch[kWarps];
     grid_dependency_wait();
     allow_dependents();
     const int r = blockIdx.x;
     const int row = rows[r];
     const float* x = logits + static_cast<i64>(row) * vocab;
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
 
     float max = -__int_as_float(0x7f800000); // −inf; fmaxf passes NaN over
     for (int i = threadIdx.x; i < vocab; i += kThreads) {
         max = fmaxf(max, x[i]);
     }
-    max = warp_max(max);
-    if (lane == 0) {
-        warp_maxima[warp] = max;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        float m = lane < kWarps ? warp_maxima[lane] : warp_maxima[0];
-        m = warp_max(m);
-        if (lane == 0) {
-            row_max = m;
-        }
-    }
-    __syncthreads();
-    const float m = row_max;
+    const float m = block_max(max, max_scratch);
     double sum = 0;
     for (int i = threadIdx.x; i < vocab; i += kThreads) {
         sum += exp(static_cast<double>(x[i]) - m);
     }
-    sum = warp_sum(sum);
-    if (lane == 0) {
-        warp_sums[warp] = sum;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        double s = lane < kWarps ? warp_sums[lane] : 0.0;
-        s = warp_sum(s);
-        if (lane == 0) {
-            row_norm = m + log(s);
-        }
-    }
-    __syncthreads();
-    const double norm = row_norm;
+    const double norm = m + log(block_sum(sum, sum_scratch));
     if (threadIdx.x == 0) {
         logprob[r] = static_cast<float>(x[tokens[row]] - norm);
     }
@@ -113,15 +83,7 @@ TLLM_KERNEL void __launch_bounds__(kThreads) f32_logits_logprobs(const float* lo
     int head = 0;
     for (int round = 0; round < top; ++round) {
         const u64 mine = head < held ? best[head] : 0;
-        const u64 w = warp_max(mine);
-        if (lane == 0) {
-            warp_best[warp] = w;
-        }
-        __syncthreads();
-        u64 winner = warp_best[0];
-        for (int i = 1; i < kWarps; ++i) {
-            winner = warp_best[i] > winner ? warp_best[i] : winner;
-        }
+        const u64 winner = block_max(mine, best_scratch);
         if (head < held && mine == winner) { // keys are unique (the id is in them): one thread holds it
             ++head;
         }
@@ -130,6 +92,5 @@ TLLM_KERNEL void __launch_bounds__(kThreads) f32_logits_logprobs(const float* lo
             top_ids[static_cast<i64>(r) * top + round] = id;
             top_logprobs[static_cast<i64>(r) * top + round] = static_cast<float>(x[id] - norm);
         }
-        __syncthreads(); // warp_best is rewritten next round
     }
 }

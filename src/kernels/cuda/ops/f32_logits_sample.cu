@@ -174,19 +174,10 @@ struct RowState {
 };
 static_assert(sizeof(RowState) == 16448, "the host's scratch size (logits_sampler.cpp) assumes this layout");
 
-__device__ __forceinline__ u64 warp_max_u64(u64 value) {
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const u64 other = __shfl_xor_sync(0xffffffffu, value, offset);
-        value = other > value ? other : value;
-    }
-    return value;
-}
-
 // Folds each thread's packed (key, ~index) maximum into `target`: one atomic per block.
 __device__ __forceinline__ void block_max_into(u64 value, u64* target) {
     __shared__ u64 warp_best[kThreads / 32];
-    value = warp_max_u64(value);
+    value = tllm_dev::warp_max(value);
     if ((threadIdx.x & 31) == 0) {
         warp_best[threadIdx.x >> 5] = value;
     }
