@@ -212,8 +212,8 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
                                  attn_.as<float>(), max_keys);
     };
 
-    TLLM_RETURN_IF_ERROR(
-        k.embedding_gather(stream, weights_.embedding().as<uint16_t>(), tokens_.as<int32_t>(), n, hidden, residual));
+    TLLM_RETURN_IF_ERROR(k.embedding_gather(stream, weights_.embedding().as<uint16_t>(), tokens_.as<int32_t>(),
+                                            row_tokens_.as<int32_t>(), n, hidden, residual));
     TLLM_RETURN_IF_ERROR(
         k.rmsnorm_rows(stream, residual, n, hidden, weights_.layer(0).attn_norm.as<uint16_t>(), eps, normed, rounding));
     for (int64_t layer = 0; layer < c.n_layers; ++layer) {

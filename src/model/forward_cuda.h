@@ -68,7 +68,8 @@ class CudaForward {
     // chunk order. kInvalidArgument for token ids outside the vocabulary or more tokens than one step takes.
     Status run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits);
     // The same step with the logits sampled on the GPU: sampling[i] belongs to the i-th chunk wanting logits, and
-    // tokens[i] gets its token; only rows marked keep_logits bring their logits back (kept_logits[i], else empty).
+    // tokens[i] gets its token; only rows marked keep_logits bring their logits back (kept_logits[i], else empty),
+    // and rows asking for top_logprobs their log-probabilities ((*logprobs)[i], where logprobs is given).
     // kInvalidArgument as run_paged, or for sampling parameters outside their ranges.
     Status run_paged_sampled(const CudaPagedKvStore& store,
                              std::span<const PagedChunk> chunks,
@@ -76,6 +77,18 @@ class CudaForward {
                              std::vector<int32_t>& tokens,
                              std::vector<std::vector<float>>& kept_logits,
                              std::vector<RowLogprobs>* logprobs = nullptr);
+    // run_paged_sampled in two halves, so that the host prepares the next step while the GPU runs this one:
+    // launch_paged_sampled queues the step, collect_paged_sampled waits for the oldest step launched and not yet
+    // collected and gives its results. A launch finds at most one step not collected. A chunk token −1 − i stands
+    // for the token the previous launched step sampled for its i-th row (read on the device, never on the host).
+    Status launch_paged_sampled(const CudaPagedKvStore& store,
+                                std::span<const PagedChunk> chunks,
+                                std::span<const PagedSampling> sampling);
+    Status collect_paged_sampled(std::vector<int32_t>& tokens,
+                                 std::vector<std::vector<float>>& kept_logits,
+                                 std::vector<RowLogprobs>* logprobs);
+    // Forgets the steps launched and not collected (after an error): the next launch waits for the stream.
+    void abandon_launched();
 
     int64_t max_step_tokens() const { return max_step_tokens_; }
     const cuda::Stream& stream() const { return stream_; }
@@ -116,7 +129,8 @@ class CudaForward {
         int32_t split_tokens = 0; // the first rows: chunks too short for the prefill attention kernel
         std::vector<cuda::OpKernels::PrefillRun> prefill_runs;
     };
-    // Checks and concatenates the chunks (kInvalidArgument for token ids outside the vocabulary or too many tokens).
+    // Checks and concatenates the chunks (kInvalidArgument for token ids outside the vocabulary or too many tokens);
+    // fed-back tokens become −1 − (their row of row_tokens_).
     Result<PagedStepInputs> gather_paged_inputs(const CudaPagedKvStore& store,
                                                 std::span<const PagedChunk> chunks) const;
     // Writes the inputs into tokens_, positions_, tables_ and table_offsets_; the rows that find the KV through them.
@@ -134,13 +148,14 @@ class CudaForward {
     // Makes tables_[group] hold at least `bytes`; a new buffer drops the paged graphs, which captured the old one.
     Status reserve_tables(int group, size_t bytes);
     // A paged step's host inputs go through page-locked staging, copied on stream_ without blocking the host (a
-    // pageable upload waits for its copy): begin_staging makes room for `bytes` of them (16-byte aligned each) once
-    // the previous step has synchronised, stage_copy queues one, stage_read queues a copy back whose bytes are on
-    // the host once the stream has synchronised.
+    // pageable upload waits for its copy): begin_staging takes the staging slot no launched step holds and makes
+    // room for `bytes` in it (16-byte aligned each), stage_copy queues one, stage_read queues a copy back whose
+    // bytes are on the host once the slot's event has completed (end_staging records it).
     Status begin_staging(size_t bytes);
+    Status end_staging();
     Status stage_copy(CUdeviceptr dst, const void* src, size_t bytes);
     Result<const uint8_t*> stage_read(CUdeviceptr src, size_t bytes);
-    uint8_t* staging_slot(size_t bytes); // the next `bytes` of staging_ (checked), 16-byte aligned
+    uint8_t* staging_slot(size_t bytes); // the next `bytes` of the current slot (checked), 16-byte aligned
     int decode_splits(const CudaKvCache& cache) const;
     // The decode graph for positions below `max_keys` (its attention kernels depend on the bound).
     Status capture_decode(CudaKvCache& cache, const cuda::SampleParams& params, int max_keys);
@@ -202,8 +217,33 @@ class CudaForward {
     cuda::DeviceBuffer logprob_values_;  // [n] f32: their sampled tokens'
     cuda::DeviceBuffer logprob_top_ids_; // [n, kMaxLogprobsTop] i32
     cuda::DeviceBuffer logprob_top_;     // [n, kMaxLogprobsTop] f32
-    cuda::PinnedBuffer staging_;         // a paged step's inputs on their way to the device
-    size_t staged_bytes_ = 0;            // of staging_, queued in this step
+    // Paged steps' staging: two slots, so that one step's inputs are written while the one before runs. A slot
+    // whose step failed half-way (its event not recorded) waits for the stream before it is written again.
+    struct StagingSlot {
+        cuda::PinnedBuffer buffer;
+        cuda::Event done; // recorded after the last copy of the step that used it
+        bool unfinished = false;
+    };
+    StagingSlot staging_[2];
+    int slot_ = 0;            // the slot of the step being queued
+    size_t staged_bytes_ = 0; // of staging_[slot_], queued in this step
+    // A paged step launched and not yet collected: where its results land in its staging slot.
+    struct LaunchedStep {
+        int slot = 0;
+        std::vector<size_t> order;                   // sampled row g (rows of row_tokens_ and logits_) → sampling row
+        std::vector<int32_t> top_logprobs;           // by sampling row
+        std::vector<int32_t> logprob_rows;           // the sampled rows whose log-probabilities come back
+        int top = 0;                                 // top entries per such row
+        const uint8_t* sampled = nullptr;            // [wanted] i32
+        const uint8_t* values = nullptr;             // [asked] f32
+        const uint8_t* top_ids = nullptr;            // [asked, top] i32
+        const uint8_t* top_values = nullptr;         // [asked, top] f32
+        std::vector<std::vector<float>> kept_logits; // by sampling row, downloaded at launch
+    };
+    std::vector<LaunchedStep> launched_; // oldest first, at most two
+    // The last launched step's sampled rows: fed_back_rows_[i] is the row of row_tokens_ its i-th sampling row
+    // took, which a fed-back token of the next step reads.
+    std::vector<int32_t> fed_back_rows_;
 };
 
 } // namespace tllm

@@ -41,8 +41,16 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
                                            static_cast<int32_t>(chunk.start)});
             }
             for (size_t i = 0; i < chunk.tokens.size(); ++i) {
-                const int32_t token = chunk.tokens[i];
-                if (token < 0 || token >= c.vocab_size) {
+                int32_t token = chunk.tokens[i];
+                if (token < 0) { // fed back: the previous launched step's sampling row −1 − token
+                    const size_t row = static_cast<size_t>(-1 - static_cast<int64_t>(token));
+                    if (row >= fed_back_rows_.size()) {
+                        return make_error(ErrorCode::kInvalidArgument,
+                                          "token {} feeds back row {} of a step that sampled {} rows", token, row,
+                                          fed_back_rows_.size());
+                    }
+                    token = -1 - fed_back_rows_[row];
+                } else if (token >= c.vocab_size) {
                     return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
                                       c.vocab_size);
                 }
@@ -75,20 +83,37 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
 }
 
 Status CudaForward::begin_staging(size_t bytes) {
-    // Steps end synchronised; one that failed half-way may not have, and its copies still read the staging.
-    TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    TLLM_CHECK(launched_.size() <= 1, "a paged step launched with {} not collected", launched_.size());
+    slot_ = launched_.empty() ? slot_ ^ 1 : launched_.front().slot ^ 1;
+    StagingSlot& slot = staging_[slot_];
+    if (slot.unfinished) { // a step failed half-way: its copies may still read the slot
+        TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    } else if (slot.done.get() != nullptr) {
+        TLLM_RETURN_IF_ERROR(slot.done.synchronize());
+    } else {
+        TLLM_ASSIGN_OR_RETURN(slot.done, cuda::Event::create(context_));
+    }
+    slot.unfinished = true;
     staged_bytes_ = 0;
-    if (staging_.bytes() < bytes) {
-        staging_ = cuda::PinnedBuffer();
-        TLLM_ASSIGN_OR_RETURN(staging_, cuda::PinnedBuffer::allocate(context_, std::max<size_t>(2 * bytes, 64 << 10)));
+    if (slot.buffer.bytes() < bytes) {
+        slot.buffer = cuda::PinnedBuffer();
+        TLLM_ASSIGN_OR_RETURN(slot.buffer,
+                              cuda::PinnedBuffer::allocate(context_, std::max<size_t>(2 * bytes, 64 << 10)));
     }
     return {};
 }
 
+Status CudaForward::end_staging() {
+    TLLM_RETURN_IF_ERROR(staging_[slot_].done.record(stream_));
+    staging_[slot_].unfinished = false;
+    return {};
+}
+
 uint8_t* CudaForward::staging_slot(size_t bytes) {
-    TLLM_CHECK(staged_bytes_ + bytes <= staging_.bytes(), "staging {} bytes past {} of {}", bytes, staged_bytes_,
-               staging_.bytes());
-    uint8_t* host = staging_.as<uint8_t>() + staged_bytes_;
+    const cuda::PinnedBuffer& buffer = staging_[slot_].buffer;
+    TLLM_CHECK(staged_bytes_ + bytes <= buffer.bytes(), "staging {} bytes past {} of {}", bytes, staged_bytes_,
+               buffer.bytes());
+    uint8_t* host = buffer.as<uint8_t>() + staged_bytes_;
     staged_bytes_ += (bytes + 15) / 16 * 16;
     return host;
 }
@@ -141,6 +166,7 @@ Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvSt
     kv.split_tokens = in.split_tokens;
     if (!plan.empty()) {
         if (prefill_plan_.bytes() < plan.size() * 4) {
+            TLLM_RETURN_IF_ERROR(stream_.synchronize()); // a step in flight may read the old buffer
             TLLM_ASSIGN_OR_RETURN(prefill_plan_, cuda::DeviceBuffer::allocate(context_, plan.size() * 4 * 2));
         }
         TLLM_RETURN_IF_ERROR(stage_copy(prefill_plan_.ptr(), plan.data(), plan.size() * 4));
@@ -166,6 +192,7 @@ Status CudaForward::reserve_tables(int group, size_t bytes) {
                               cuda::DeviceBuffer::allocate(context_, static_cast<size_t>(max_step_tokens_) * 4));
     }
     if (tables_[group].bytes() < bytes) {
+        TLLM_RETURN_IF_ERROR(stream_.synchronize()); // a step in flight may read the old buffer and graphs
         paged_graphs_.clear();
         TLLM_ASSIGN_OR_RETURN(tables_[group], cuda::DeviceBuffer::allocate(context_, 2 * bytes));
     }
@@ -233,13 +260,18 @@ Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows) 
 
 Status
 CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits) {
+    TLLM_CHECK(launched_.empty(), "run_paged with {} sampled steps not collected", launched_.size());
     TLLM_ASSIGN_OR_RETURN(const std::vector<int32_t> logit_rows, enqueue_paged(store, chunks));
+    fed_back_rows_.clear(); // nothing sampled: nothing to feed back
     logits.clear();
-    if (logit_rows.empty()) {
-        return stream_.synchronize();
+    if (!logit_rows.empty()) {
+        TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(logit_rows));
     }
-    TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(logit_rows));
+    TLLM_RETURN_IF_ERROR(end_staging());
     TLLM_RETURN_IF_ERROR(stream_.synchronize());
+    if (logit_rows.empty()) {
+        return {};
+    }
     logits.resize(logit_rows.size() * static_cast<size_t>(weights_.config().vocab_size));
     return logits_.download(logits.data(), logits.size() * 4);
 }
@@ -250,18 +282,26 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
                                       std::vector<int32_t>& tokens,
                                       std::vector<std::vector<float>>& kept_logits,
                                       std::vector<RowLogprobs>* logprobs) {
+    TLLM_CHECK(launched_.empty(), "run_paged_sampled with {} steps not collected", launched_.size());
+    TLLM_RETURN_IF_ERROR(launch_paged_sampled(store, chunks, sampling));
+    return collect_paged_sampled(tokens, kept_logits, logprobs);
+}
+
+Status CudaForward::launch_paged_sampled(const CudaPagedKvStore& store,
+                                         std::span<const PagedChunk> chunks,
+                                         std::span<const PagedSampling> sampling) {
     const size_t wanted =
         static_cast<size_t>(std::count_if(chunks.begin(), chunks.end(), [](const PagedChunk& c) { return c.logits; }));
     TLLM_CHECK(sampling.size() == wanted, "{} sampling rows for {} chunks wanting logits", sampling.size(), wanted);
-    tokens.assign(wanted, -1);
-    kept_logits.assign(wanted, {});
+    LaunchedStep step;
     // The sampler runs one chain of kernels per set of (temperature, top_k, top_p), over contiguous rows: the rows
     // are unembedded grouped by their parameters, each row with its own seed and counter.
     auto key = [&](size_t i) {
         const cuda::SampleParams& p = sampling[i].params;
         return std::make_tuple(p.temperature, p.top_k, p.top_p);
     };
-    std::vector<size_t> order(wanted); // logits row → sampling row
+    std::vector<size_t>& order = step.order; // logits row → sampling row
+    order.resize(wanted);
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
     const bool decode_only = wanted == chunks.size() && std::all_of(chunks.begin(), chunks.end(),
@@ -275,14 +315,13 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
         TLLM_RETURN_IF_ERROR(run_paged_decode_graph(store, sorted));
     } else {
         TLLM_ASSIGN_OR_RETURN(const std::vector<int32_t> logit_rows, enqueue_paged(store, chunks));
-        if (wanted == 0) {
-            return stream_.synchronize();
+        if (wanted > 0) {
+            std::vector<int32_t> gathered_rows(wanted);
+            for (size_t g = 0; g < wanted; ++g) {
+                gathered_rows[g] = logit_rows[order[g]];
+            }
+            TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(gathered_rows));
         }
-        std::vector<int32_t> gathered_rows(wanted);
-        for (size_t g = 0; g < wanted; ++g) {
-            gathered_rows[g] = logit_rows[order[g]];
-        }
-        TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(gathered_rows));
     }
     std::vector<uint64_t> counters(wanted);
     std::vector<uint64_t> seeds(wanted);
@@ -305,52 +344,86 @@ Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
         first = last;
     }
     // Log-probabilities on the GPU for the rows that ask (a few numbers a row come back, not the row's logits).
-    std::vector<int32_t> logprob_rows;
-    int top = 0;
-    if (logprobs != nullptr) {
-        logprobs->assign(wanted, {});
-        for (size_t g = 0; g < wanted; ++g) {
-            if (sampling[order[g]].top_logprobs >= 0) {
-                logprob_rows.push_back(static_cast<int32_t>(g));
-                top = std::max(top, static_cast<int>(sampling[order[g]].top_logprobs));
-            }
+    for (size_t g = 0; g < wanted; ++g) {
+        step.top_logprobs.push_back(sampling[g].top_logprobs);
+        if (sampling[order[g]].top_logprobs >= 0) {
+            step.logprob_rows.push_back(static_cast<int32_t>(g));
+            step.top = std::max(step.top, static_cast<int>(sampling[order[g]].top_logprobs));
         }
-        TLLM_CHECK(top <= cuda::OpKernels::kMaxLogprobsTop, "top_logprobs {} past {}", top,
-                   cuda::OpKernels::kMaxLogprobsTop);
     }
-    const size_t asked = logprob_rows.size();
+    TLLM_CHECK(step.top <= cuda::OpKernels::kMaxLogprobsTop, "top_logprobs {} past {}", step.top,
+               cuda::OpKernels::kMaxLogprobsTop);
+    const size_t asked = step.logprob_rows.size();
+    const size_t top = static_cast<size_t>(step.top);
     if (asked > 0) {
-        TLLM_RETURN_IF_ERROR(stage_copy(logprob_rows_.ptr(), logprob_rows.data(), asked * 4));
+        TLLM_RETURN_IF_ERROR(stage_copy(logprob_rows_.ptr(), step.logprob_rows.data(), asked * 4));
         TLLM_RETURN_IF_ERROR(kernels_.logits_logprobs(stream_.get(), logits_.as<float>(), static_cast<int>(vocab),
                                                       logprob_rows_.as<int32_t>(), static_cast<int>(asked),
-                                                      row_tokens_.as<int32_t>(), top, logprob_values_.as<float>(),
+                                                      row_tokens_.as<int32_t>(), step.top, logprob_values_.as<float>(),
                                                       logprob_top_ids_.as<int32_t>(), logprob_top_.as<float>()));
     }
-    // The results come back through the staging too, in the same wait as the step.
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* sampled_bytes, stage_read(row_tokens_.ptr(), wanted * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* values_bytes, stage_read(logprob_values_.ptr(), asked * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_id_bytes, stage_read(logprob_top_ids_.ptr(), asked * top * 4));
-    TLLM_ASSIGN_OR_RETURN(const uint8_t* top_bytes, stage_read(logprob_top_.ptr(), asked * top * 4));
-    TLLM_RETURN_IF_ERROR(stream_.synchronize());
-    const int32_t* sampled = reinterpret_cast<const int32_t*>(sampled_bytes);
-    for (size_t a = 0; a < asked; ++a) {
-        const size_t i = order[static_cast<size_t>(logprob_rows[a])];
-        RowLogprobs& out = (*logprobs)[i];
-        std::memcpy(&out.logprob, values_bytes + a * 4, 4);
-        for (int t = 0; t < sampling[i].top_logprobs; ++t) {
-            int32_t id = 0;
-            float value = 0;
-            std::memcpy(&id, top_id_bytes + (a * top + t) * 4, 4);
-            std::memcpy(&value, top_bytes + (a * top + t) * 4, 4);
-            out.top.emplace_back(id, value);
-        }
+    // The results come back through the staging too, read when the step is collected.
+    TLLM_ASSIGN_OR_RETURN(step.sampled, stage_read(row_tokens_.ptr(), wanted * 4));
+    TLLM_ASSIGN_OR_RETURN(step.values, stage_read(logprob_values_.ptr(), asked * 4));
+    TLLM_ASSIGN_OR_RETURN(step.top_ids, stage_read(logprob_top_ids_.ptr(), asked * top * 4));
+    TLLM_ASSIGN_OR_RETURN(step.top_values, stage_read(logprob_top_.ptr(), asked * top * 4));
+    TLLM_RETURN_IF_ERROR(end_staging());
+    step.slot = slot_;
+    // Rows that keep their logits (tests, mostly) download them now: the next step rewrites logits_.
+    step.kept_logits.assign(wanted, {});
+    if (std::any_of(sampling.begin(), sampling.end(), [](const PagedSampling& row) { return row.keep_logits; })) {
+        TLLM_RETURN_IF_ERROR(stream_.synchronize());
     }
     for (size_t g = 0; g < wanted; ++g) {
         const size_t i = order[g];
-        tokens[i] = sampled[g];
         if (sampling[i].keep_logits) {
-            kept_logits[i].resize(vocab);
-            TLLM_RETURN_IF_ERROR(logits_.download(kept_logits[i].data(), vocab * 4, g * vocab * 4));
+            step.kept_logits[i].resize(vocab);
+            TLLM_RETURN_IF_ERROR(logits_.download(step.kept_logits[i].data(), vocab * 4, g * vocab * 4));
+        }
+    }
+    fed_back_rows_.assign(wanted, 0);
+    for (size_t g = 0; g < wanted; ++g) {
+        fed_back_rows_[order[g]] = static_cast<int32_t>(g);
+    }
+    launched_.push_back(std::move(step));
+    return {};
+}
+
+void CudaForward::abandon_launched() {
+    launched_.clear();
+    fed_back_rows_.clear();
+    for (StagingSlot& slot : staging_) {
+        slot.unfinished = true;
+    }
+}
+
+Status CudaForward::collect_paged_sampled(std::vector<int32_t>& tokens,
+                                          std::vector<std::vector<float>>& kept_logits,
+                                          std::vector<RowLogprobs>* logprobs) {
+    TLLM_CHECK(!launched_.empty(), "collect_paged_sampled without a step launched");
+    LaunchedStep step = std::move(launched_.front());
+    launched_.erase(launched_.begin());
+    TLLM_RETURN_IF_ERROR(staging_[step.slot].done.synchronize());
+    const size_t wanted = step.order.size();
+    const size_t top = static_cast<size_t>(step.top);
+    tokens.assign(wanted, -1);
+    for (size_t g = 0; g < wanted; ++g) {
+        std::memcpy(&tokens[step.order[g]], step.sampled + g * 4, 4);
+    }
+    kept_logits = std::move(step.kept_logits);
+    if (logprobs != nullptr) {
+        logprobs->assign(wanted, {});
+        for (size_t a = 0; a < step.logprob_rows.size(); ++a) {
+            const size_t i = step.order[static_cast<size_t>(step.logprob_rows[a])];
+            RowLogprobs& out = (*logprobs)[i];
+            std::memcpy(&out.logprob, step.values + a * 4, 4);
+            for (size_t t = 0; t < static_cast<size_t>(step.top_logprobs[i]); ++t) {
+                int32_t id = 0;
+                float value = 0;
+                std::memcpy(&id, step.top_ids + (a * top + t) * 4, 4);
+                std::memcpy(&value, step.top_values + (a * top + t) * 4, 4);
+                out.top.emplace_back(id, value);
+            }
         }
     }
     return {};

@@ -81,54 +81,82 @@ bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
 }
 
 Status BatchEngine::step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished) {
-    const StepPlan plan = scheduler_.plan(seconds_now());
-    if (plan.chunks.empty()) {
-        return {};
+    Status status = launch_and_collect(tokens, finished);
+    if (!status.ok()) { // the steps in flight are lost; the caller cancels their requests
+        engine_.abandon_paged_steps();
+        in_flight_.reset();
     }
-    std::vector<PagedChunk> chunks(plan.chunks.size());
-    for (size_t i = 0; i < plan.chunks.size(); ++i) {
-        const ScheduledChunk& chunk = plan.chunks[i];
-        chunks[i].tokens = chunk.tokens;
-        chunks[i].start = chunk.start;
-        chunks[i].tables[0] = chunk.kv->tables[0];
-        chunks[i].tables[1] = chunk.kv->tables[1];
-        chunks[i].logits = chunk.samples;
-    }
-    // The counter of a request's i-th generated token is i, so a recomputed request draws the same tokens.
-    std::vector<RowSampling> rows;
-    for (const ScheduledChunk& chunk : plan.chunks) {
-        if (chunk.samples) {
-            const RequestState& request = requests_.at(chunk.id);
-            const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
-            rows.push_back({request.sampling, counter, false, request.top_logprobs});
+    return status;
+}
+
+Status BatchEngine::launch_and_collect(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished) {
+    std::optional<LaunchedStep> next;
+    StepPlan plan = scheduler_.plan(seconds_now());
+    if (!plan.chunks.empty()) {
+        std::vector<PagedChunk> chunks(plan.chunks.size());
+        for (size_t i = 0; i < plan.chunks.size(); ++i) {
+            const ScheduledChunk& chunk = plan.chunks[i];
+            chunks[i].tokens = chunk.tokens;
+            chunks[i].start = chunk.start;
+            chunks[i].tables[0] = chunk.kv->tables[0];
+            chunks[i].tables[1] = chunk.kv->tables[1];
+            chunks[i].logits = chunk.samples;
         }
+        // The counter of a request's i-th generated token is i, so a recomputed request draws the same tokens.
+        std::vector<RowSampling> rows;
+        for (const ScheduledChunk& chunk : plan.chunks) {
+            if (chunk.samples) {
+                const RequestState& request = requests_.at(chunk.id);
+                const uint64_t counter = chunk.history.size() - static_cast<size_t>(request.prompt_tokens);
+                rows.push_back({request.sampling, counter, false, request.top_logprobs});
+            }
+        }
+        TLLM_RETURN_IF_ERROR(engine_.launch_paged_sampled(*memory_, chunks, rows));
+        next = LaunchedStep{std::move(plan), std::move(rows)};
     }
+    if (in_flight_) {
+        TLLM_RETURN_IF_ERROR(collect(tokens, finished));
+    }
+    if (next) {
+        // After the step before resolved: the positions this one publishes to the prefix cache hold known tokens.
+        scheduler_.launched(next->plan);
+        in_flight_ = std::move(next);
+    }
+    return {};
+}
+
+Status BatchEngine::collect(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished) {
+    LaunchedStep step = std::move(*in_flight_);
+    in_flight_.reset();
     std::vector<int32_t> row_tokens;
     std::vector<std::vector<float>> kept_logits; // none asked for
     std::vector<RowLogprobs> logprobs;           // computed where the logits are (on the GPU for cuda)
-    TLLM_RETURN_IF_ERROR(engine_.step_paged_sampled(*memory_, chunks, rows, row_tokens, kept_logits, &logprobs));
-    std::vector<int32_t> sampled(plan.chunks.size(), -1);
+    TLLM_RETURN_IF_ERROR(engine_.collect_paged_sampled(row_tokens, kept_logits, &logprobs));
+    std::vector<int32_t> sampled(step.plan.chunks.size(), -1);
     size_t row = 0;
-    for (size_t i = 0; i < plan.chunks.size(); ++i) {
-        const ScheduledChunk& chunk = plan.chunks[i];
+    for (size_t i = 0; i < step.plan.chunks.size(); ++i) {
+        const ScheduledChunk& chunk = step.plan.chunks[i];
         if (!chunk.samples) {
             continue;
         }
         sampled[i] = row_tokens[row];
-        TokenEvent event{chunk.id, sampled[i], 0.0f, {}, 0};
-        if (rows[row].counter == 0) {
-            event.cached_prompt_tokens = chunk.cached_prompt_tokens;
-        }
-        if (rows[row].top_logprobs >= 0) {
-            event.logprob = logprobs[row].logprob;
-            for (const auto& [id, value] : logprobs[row].top) {
-                event.top.push_back({id, value});
+        // A request that stopped in the step before (or was cancelled) ran this row for nothing.
+        if (scheduler_.holds(chunk)) {
+            TokenEvent event{chunk.id, sampled[i], 0.0f, {}, 0};
+            if (step.rows[row].counter == 0) {
+                event.cached_prompt_tokens = chunk.cached_prompt_tokens;
             }
+            if (step.rows[row].top_logprobs >= 0) {
+                event.logprob = logprobs[row].logprob;
+                for (const auto& [id, value] : logprobs[row].top) {
+                    event.top.push_back({id, value});
+                }
+            }
+            tokens.push_back(std::move(event));
         }
-        tokens.push_back(std::move(event));
         ++row;
     }
-    for (FinishedRequest& done : scheduler_.complete(plan, sampled, seconds_now())) {
+    for (FinishedRequest& done : scheduler_.resolved(step.plan, sampled, seconds_now())) {
         requests_.erase(done.id);
         finished.push_back(std::move(done));
     }

@@ -3,7 +3,11 @@
 // parameters where the logits are (on the GPU for the cuda backend: only the tokens, and the logits of rows that
 // ask for log-probabilities, cross to the host). The counter of a request's i-th generated token is i, so a
 // request preempted and recomputed draws the same tokens, and a request gets what Engine::decode gives it alone.
-// CUDA graphs per batch size come next.
+//
+// Steps overlap with the host's work: step() plans and launches the next step before it waits for the one in
+// flight, whose sampled tokens the next one reads on the device (Scheduler::fed_back_token), so the GPU runs
+// step after step while the host plans, stages the inputs and hands out tokens. A sequence that stops in the step
+// in flight has run one more row in the next, which is dropped.
 #pragma once
 
 #include "core/result.h"
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace tllm {
@@ -61,10 +66,11 @@ class BatchEngine {
     // generate, bad sampling parameters, an id in use), kContextOverflow past the model's context.
     Status submit(BatchRequest request);
     bool cancel(uint64_t id, std::vector<FinishedRequest>& finished);
-    // One step; `tokens` gets the tokens sampled in it, `finished` the requests that ended.
+    // Launches the next step and collects the one launched before it: `tokens` gets the tokens sampled in that one,
+    // `finished` the requests that ended. After an error the steps in flight are lost: cancel their requests.
     Status step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished);
 
-    bool idle() const { return scheduler_.idle(); }
+    bool idle() const { return scheduler_.idle() && !in_flight_; }
     const Scheduler& scheduler() const { return scheduler_; }
     const KvCacheManager& kv() const { return kv_; }
 
@@ -83,6 +89,14 @@ class BatchEngine {
         int32_t top_logprobs = -1;
     };
     std::map<uint64_t, RequestState> requests_; // every request not finished
+    struct LaunchedStep {
+        StepPlan plan;
+        std::vector<RowSampling> rows; // the plan's sampled chunks in order
+    };
+    std::optional<LaunchedStep> in_flight_; // launched, its tokens not yet read
+    Status launch_and_collect(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished);
+    // Reads the step in flight's tokens and hands them out.
+    Status collect(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished);
 };
 
 } // namespace tllm

@@ -235,6 +235,7 @@ Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::v
         return {};
     }
     TLLM_CHECK(kv.cpu_ != nullptr, "paged KV of another backend");
+    cpu_fed_back_.clear(); // a step that samples nothing feeds nothing back
     std::vector<ForwardRequest> requests(chunks.size());
     for (size_t i = 0; i < chunks.size(); ++i) {
         requests[i].paged = PagedKv{kv.cpu_.get(), {chunks[i].tables[0], chunks[i].tables[1]}, chunks[i].start};
@@ -250,6 +251,14 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
                                   std::vector<int32_t>& tokens,
                                   std::vector<std::vector<float>>& kept_logits,
                                   std::vector<RowLogprobs>* logprobs) {
+    TLLM_CHECK(cpu_launched_.empty(), "step_paged_sampled with {} steps not collected", cpu_launched_.size());
+    TLLM_RETURN_IF_ERROR(launch_paged_sampled(kv, chunks, sampling));
+    return collect_paged_sampled(tokens, kept_logits, logprobs);
+}
+
+Status Engine::launch_paged_sampled(PagedKvMemory& kv,
+                                    std::span<const PagedChunk> chunks,
+                                    std::span<const RowSampling> sampling) {
     TLLM_RETURN_IF_ERROR(use_this_thread());
     for (const RowSampling& row : sampling) {
         TLLM_RETURN_IF_ERROR(validate_sampling_params(row.params));
@@ -267,15 +276,29 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
             rows[i] = {cuda::SampleParams{p.temperature, p.top_k, p.top_p, p.seed}, sampling[i].counter,
                        sampling[i].keep_logits, sampling[i].top_logprobs};
         }
-        return cuda_forward_->run_paged_sampled(*kv.cuda_, chunks, rows, tokens, kept_logits, logprobs);
+        return cuda_forward_->launch_paged_sampled(*kv.cuda_, chunks, rows);
+    }
+    TLLM_CHECK(cpu_launched_.size() <= 1, "a paged step launched with {} not collected", cpu_launched_.size());
+    // Fed-back tokens are the last launched step's, which the host holds on this backend.
+    std::vector<std::vector<int32_t>> resolved(chunks.size());
+    std::vector<PagedChunk> inputs(chunks.begin(), chunks.end());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        if (std::none_of(chunks[i].tokens.begin(), chunks[i].tokens.end(), [](int32_t t) { return t < 0; })) {
+            continue;
+        }
+        for (const int32_t token : chunks[i].tokens) {
+            const size_t row = static_cast<size_t>(-1 - static_cast<int64_t>(token));
+            if (token < 0 && row >= cpu_fed_back_.size()) {
+                return make_error(ErrorCode::kInvalidArgument, "token {} feeds back row {} of a step that sampled {}",
+                                  token, row, cpu_fed_back_.size());
+            }
+            resolved[i].push_back(token < 0 ? cpu_fed_back_[row] : token);
+        }
+        inputs[i].tokens = resolved[i];
     }
     std::vector<std::vector<float>> logits;
-    TLLM_RETURN_IF_ERROR(step_paged(kv, chunks, logits));
-    tokens.clear();
-    kept_logits.clear();
-    if (logprobs != nullptr) {
-        logprobs->clear();
-    }
+    TLLM_RETURN_IF_ERROR(step_paged(kv, inputs, logits));
+    CpuSampledStep out;
     size_t row = 0;
     for (size_t i = 0; i < chunks.size(); ++i) {
         if (!chunks[i].logits) {
@@ -283,25 +306,51 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
         }
         TLLM_CHECK(row < sampling.size(), "{} sampling rows for more chunks wanting logits", sampling.size());
         const RowSampling& s = sampling[row];
-        tokens.push_back(Sampler(s.params).sample(logits[i], s.counter));
-        if (logprobs != nullptr) {
-            RowLogprobs out;
-            if (s.top_logprobs >= 0) {
-                std::vector<int32_t> ids(static_cast<size_t>(s.top_logprobs));
-                std::vector<float> values(ids.size());
-                out.logprob = cpu::logits_logprobs(logits[i].data(), config_.vocab_size, tokens.back(), s.top_logprobs,
-                                                   ids.data(), values.data());
-                for (size_t t = 0; t < ids.size(); ++t) {
-                    out.top.emplace_back(ids[t], values[t]);
-                }
+        out.tokens.push_back(Sampler(s.params).sample(logits[i], s.counter));
+        RowLogprobs lp;
+        if (s.top_logprobs >= 0) {
+            std::vector<int32_t> ids(static_cast<size_t>(s.top_logprobs));
+            std::vector<float> values(ids.size());
+            lp.logprob = cpu::logits_logprobs(logits[i].data(), config_.vocab_size, out.tokens.back(), s.top_logprobs,
+                                              ids.data(), values.data());
+            for (size_t t = 0; t < ids.size(); ++t) {
+                lp.top.emplace_back(ids[t], values[t]);
             }
-            logprobs->push_back(std::move(out));
         }
-        kept_logits.push_back(s.keep_logits ? std::move(logits[i]) : std::vector<float>{});
+        out.logprobs.push_back(std::move(lp));
+        out.kept_logits.push_back(s.keep_logits ? std::move(logits[i]) : std::vector<float>{});
         ++row;
     }
     TLLM_CHECK(row == sampling.size(), "{} sampling rows for {} chunks wanting logits", sampling.size(), row);
+    cpu_fed_back_ = out.tokens;
+    cpu_launched_.push_back(std::move(out));
     return {};
+}
+
+Status Engine::collect_paged_sampled(std::vector<int32_t>& tokens,
+                                     std::vector<std::vector<float>>& kept_logits,
+                                     std::vector<RowLogprobs>* logprobs) {
+    TLLM_RETURN_IF_ERROR(use_this_thread());
+    if (cuda_forward_) {
+        return cuda_forward_->collect_paged_sampled(tokens, kept_logits, logprobs);
+    }
+    TLLM_CHECK(!cpu_launched_.empty(), "collect_paged_sampled without a step launched");
+    CpuSampledStep& step = cpu_launched_.front();
+    tokens = std::move(step.tokens);
+    kept_logits = std::move(step.kept_logits);
+    if (logprobs != nullptr) {
+        *logprobs = std::move(step.logprobs);
+    }
+    cpu_launched_.erase(cpu_launched_.begin());
+    return {};
+}
+
+void Engine::abandon_paged_steps() {
+    if (cuda_forward_) {
+        cuda_forward_->abandon_launched();
+    }
+    cpu_launched_.clear();
+    cpu_fed_back_.clear();
 }
 
 Status Engine::decode(Sequence& sequence,

@@ -115,6 +115,19 @@ class Engine {
                               std::vector<int32_t>& tokens,
                               std::vector<std::vector<float>>& kept_logits,
                               std::vector<RowLogprobs>* logprobs = nullptr);
+    // step_paged_sampled in two halves, so that the host prepares the next step while this one runs (on the GPU;
+    // the cpu backend computes it in the launch): launch_paged_sampled queues the step, collect_paged_sampled
+    // waits for the oldest step launched and not collected and gives its results. A launch finds at most one step
+    // not collected. A chunk token −1 − i (Scheduler::fed_back_token(i)) stands for the token the previous launched
+    // step sampled for its i-th row, which on the GPU never goes through the host.
+    Status
+    launch_paged_sampled(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::span<const RowSampling> sampling);
+    Status collect_paged_sampled(std::vector<int32_t>& tokens,
+                                 std::vector<std::vector<float>>& kept_logits,
+                                 std::vector<RowLogprobs>* logprobs = nullptr);
+    // Forgets the steps launched and not collected, after an error (their results are lost; the next launch waits
+    // for whatever they left running).
+    void abandon_paged_steps();
 
     // Feeds `token` (the sequence's next input) and samples `steps` tokens one after another, each
     // fed back as the next input except the last: on return the sequence holds `token` and the first
@@ -149,6 +162,14 @@ class Engine {
     std::unique_ptr<cuda::OpKernels> kernels_;
     std::unique_ptr<CudaWeights> cuda_weights_;
     std::unique_ptr<CudaForward> cuda_forward_;
+    // cpu backend: paged steps launched (computed) and not collected, and the last one's sampled tokens.
+    struct CpuSampledStep {
+        std::vector<int32_t> tokens;
+        std::vector<std::vector<float>> kept_logits;
+        std::vector<RowLogprobs> logprobs;
+    };
+    std::vector<CpuSampledStep> cpu_launched_;
+    std::vector<int32_t> cpu_fed_back_;
 
   public:
     // A GPU engine over random weights of the config's shapes made on the card (no file); for

@@ -22,6 +22,7 @@ void Scheduler::submit(GenerationRequest request, double now) {
     sequence.tokens = request.prompt;
     sequence.request = std::move(request);
     sequence.timing.submitted = now;
+    sequence.serial = ++submissions_;
     sequences_.emplace(id, std::move(sequence));
     waiting_.push_back(id);
 }
@@ -49,7 +50,7 @@ StepPlan Scheduler::plan(double now) {
     int64_t budget = budget_;
     auto add = [&](uint64_t id, Sequence& s, int64_t n) {
         const std::span<const int32_t> tokens(s.tokens);
-        plan.chunks.push_back({id, &s.kv, tokens.first(static_cast<size_t>(s.kv.length + n)), s.kv.length,
+        plan.chunks.push_back({id, &s.kv, s.serial, tokens.first(static_cast<size_t>(s.kv.length + n)), s.kv.length,
                                tokens.subspan(static_cast<size_t>(s.kv.length), static_cast<size_t>(n)),
                                s.kv.length + n == static_cast<int64_t>(s.tokens.size()), s.cached_prompt_tokens});
         plan.n_tokens += n;
@@ -68,7 +69,7 @@ StepPlan Scheduler::plan(double now) {
     for (size_t i = 0; i < running_.size(); ++i) {
         const uint64_t id = running_[i];
         Sequence& s = sequences_.at(id);
-        if (static_cast<int64_t>(s.tokens.size()) - s.kv.length != 1) {
+        if (static_cast<int64_t>(s.tokens.size()) - s.kv.length != 1 || s.last_pending) {
             continue;
         }
         bool preempted_self = false;
@@ -100,6 +101,9 @@ StepPlan Scheduler::plan(double now) {
            static_cast<int>(running_.size()) < max_running_) {
         const uint64_t id = waiting_.front();
         Sequence& s = sequences_.at(id);
+        if (s.tokens.back() < 0) { // preempted with a placeholder: it waits until the step before resolves it
+            break;
+        }
         const int64_t reused = kv_.admit(s.kv, s.tokens);
         const int64_t pending = static_cast<int64_t>(s.tokens.size()) - s.kv.length;
         const int64_t n = reserve_up_to(s, std::min(pending, budget));
@@ -120,28 +124,70 @@ StepPlan Scheduler::plan(double now) {
 }
 
 std::vector<FinishedRequest> Scheduler::complete(const StepPlan& plan, std::span<const int32_t> sampled, double now) {
-    TLLM_CHECK(sampled.size() == plan.chunks.size(), "Scheduler::complete: {} tokens for {} chunks", sampled.size(),
+    launched(plan);
+    return resolved(plan, sampled, now);
+}
+
+Scheduler::Sequence* Scheduler::sequence_of(const ScheduledChunk& chunk) {
+    const auto found = sequences_.find(chunk.id);
+    return found != sequences_.end() && found->second.serial == chunk.serial ? &found->second : nullptr;
+}
+
+bool Scheduler::holds(const ScheduledChunk& chunk) const {
+    const auto found = sequences_.find(chunk.id);
+    return found != sequences_.end() && found->second.serial == chunk.serial;
+}
+
+void Scheduler::launched(const StepPlan& plan) {
+    int32_t row = 0;
+    for (const ScheduledChunk& chunk : plan.chunks) {
+        Sequence* s = sequence_of(chunk);
+        if (s != nullptr) { // else it stopped at the step before
+            const int64_t end = chunk.start + static_cast<int64_t>(chunk.tokens.size());
+            TLLM_CHECK(s->kv.length == chunk.start && static_cast<int64_t>(s->tokens.size()) >= end,
+                       "Scheduler::launched: request {} at {} of {} tokens for a chunk at {}", chunk.id, s->kv.length,
+                       s->tokens.size(), chunk.start);
+            kv_.commit(s->kv, s->tokens, end);
+            if (chunk.samples) {
+                s->tokens.push_back(fed_back_token(row));
+                const int64_t generated = static_cast<int64_t>(s->tokens.size() - s->request.prompt.size());
+                s->last_pending = generated >= s->request.max_new_tokens;
+            }
+        }
+        row += chunk.samples ? 1 : 0;
+    }
+}
+
+std::vector<FinishedRequest> Scheduler::resolved(const StepPlan& plan, std::span<const int32_t> sampled, double now) {
+    TLLM_CHECK(sampled.size() == plan.chunks.size(), "Scheduler::resolved: {} tokens for {} chunks", sampled.size(),
                plan.chunks.size());
     std::vector<FinishedRequest> finished;
+    int32_t row = -1;
     for (size_t i = 0; i < plan.chunks.size(); ++i) {
         const ScheduledChunk& chunk = plan.chunks[i];
-        Sequence& s = sequences_.at(chunk.id);
-        kv_.commit(s.kv, s.tokens, chunk.start + static_cast<int64_t>(chunk.tokens.size()));
         if (!chunk.samples) {
             continue;
         }
-        const int32_t token = sampled[i];
-        s.tokens.push_back(token);
-        if (s.timing.first_token < 0) {
-            s.timing.first_token = now;
+        ++row;
+        Sequence* s = sequence_of(chunk);
+        if (s == nullptr) { // stopped at the step before, or cancelled
+            continue;
         }
-        s.timing.token_at.push_back(now);
-        const std::vector<int32_t>& stops = s.request.stop_tokens;
-        const int64_t generated = static_cast<int64_t>(s.tokens.size() - s.request.prompt.size());
-        if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
-            finished.push_back(finish(s, FinishReason::kStop));
-        } else if (generated >= s.request.max_new_tokens) {
-            finished.push_back(finish(s, FinishReason::kLength));
+        const size_t at = static_cast<size_t>(chunk.start) + chunk.tokens.size();
+        TLLM_CHECK(at < s->tokens.size() && s->tokens[at] == fed_back_token(row),
+                   "Scheduler::resolved: request {} has no placeholder for row {} at {}", chunk.id, row, at);
+        const int32_t token = sampled[i];
+        s->tokens[at] = token;
+        if (s->timing.first_token < 0) {
+            s->timing.first_token = now;
+        }
+        s->timing.token_at.push_back(now);
+        const std::vector<int32_t>& stops = s->request.stop_tokens;
+        const int64_t generated = static_cast<int64_t>(at + 1 - s->request.prompt.size());
+        const bool stop = std::find(stops.begin(), stops.end(), token) != stops.end();
+        if (stop || generated >= s->request.max_new_tokens) {
+            s->tokens.resize(at + 1); // a placeholder after it belongs to a step it should not have run
+            finished.push_back(finish(*s, stop ? FinishReason::kStop : FinishReason::kLength));
         }
     }
     return finished;
@@ -149,6 +195,9 @@ std::vector<FinishedRequest> Scheduler::complete(const StepPlan& plan, std::span
 
 FinishedRequest Scheduler::finish(Sequence& sequence, FinishReason reason) {
     const uint64_t id = sequence.request.id;
+    if (sequence.tokens.back() < 0) { // cancelled with a token in flight: the client never sees it
+        sequence.tokens.pop_back();
+    }
     kv_.free(sequence.kv);
     FinishedRequest done{
         id, reason,

@@ -252,17 +252,21 @@ TEST(EmbeddingGatherGpu, CopiesRows) {
     const int vocab = 1000;
     const int d = 72;
     const std::vector<uint16_t> table = random_bf16(rng, int64_t{vocab} * d, -1.0f, 1.0f);
-    const std::vector<int32_t> tokens = {0, 999, 5, 5, 512};
+    // Negative entries take fed_back[−1 − t]: rows 2 and 0 of tokens a step before sampled.
+    const std::vector<int32_t> tokens = {0, 999, 5, -3, 5, 512, -1};
+    const std::vector<int32_t> fed_back = {7, 800, 998};
     DeviceBuffer dt = to_device(table);
     DeviceBuffer dtok = to_device(tokens);
+    DeviceBuffer dfed = to_device(fed_back);
     DeviceBuffer dout = poisoned<float>(tokens.size() * d);
     ASSERT_TRUE(gpu()
                     ->kernels
-                    ->embedding_gather(nullptr, dt.as<uint16_t>(), dtok.as<int32_t>(), static_cast<int>(tokens.size()),
-                                       d, dout.as<float>())
+                    ->embedding_gather(nullptr, dt.as<uint16_t>(), dtok.as<int32_t>(), dfed.as<int32_t>(),
+                                       static_cast<int>(tokens.size()), d, dout.as<float>())
                     .ok());
     std::vector<float> want;
-    for (int32_t token : tokens) {
+    for (int32_t entry : tokens) {
+        const int32_t token = entry >= 0 ? entry : fed_back[static_cast<size_t>(-1 - entry)];
         for (int i = 0; i < d; ++i) {
             want.push_back(bf16_to_f32(table[static_cast<size_t>(token) * d + i]));
         }

@@ -167,6 +167,41 @@ TEST_P(BatchEngineTest, BadRequestsAreRefusedWithTheirReason) {
     EXPECT_TRUE(batch.idle());
 }
 
+// A step is launched before the one in flight is read: a request cancelled with a step in flight, and a new
+// request that takes its id at once, get nothing of each other's; the new one gets what it gets alone.
+TEST_P(BatchEngineTest, ACancelledRequestsStepInFlightReachesNobody) {
+    auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 4});
+    ASSERT_TRUE(created.ok());
+    BatchEngine& batch = **created;
+    BatchRequest first{1, some_tokens(config_.vocab_size, 6, 3), 8, {}, {}};
+    ASSERT_TRUE(batch.submit(first).ok());
+    std::vector<TokenEvent> events;
+    std::vector<FinishedRequest> finished;
+    for (int step = 0; step < 3; ++step) { // the prompt, then tokens 1 and 2 read while 3 is in flight
+        ASSERT_TRUE(batch.step(events, finished).ok());
+    }
+    ASSERT_EQ(events.size(), 2u);
+    ASSERT_TRUE(batch.cancel(1, finished));
+    ASSERT_EQ(finished.size(), 1u);
+    EXPECT_EQ(finished[0].reason, FinishReason::kCancelled);
+    EXPECT_EQ(finished[0].generated, (std::vector<int32_t>{events[0].token, events[1].token}));
+    const BatchRequest second{1, some_tokens(config_.vocab_size, 5, 4), 6, {}, {}};
+    ASSERT_TRUE(batch.submit(second).ok());
+    events.clear();
+    finished.clear();
+    while (!batch.idle()) {
+        ASSERT_TRUE(batch.step(events, finished).ok());
+    }
+    ASSERT_EQ(finished.size(), 1u);
+    std::vector<int32_t> streamed;
+    for (const TokenEvent& e : events) {
+        streamed.push_back(e.token);
+    }
+    EXPECT_EQ(streamed, alone(second));
+    EXPECT_EQ(finished[0].generated, alone(second));
+    EXPECT_EQ(batch.kv().pool().available(), 64);
+}
+
 TEST_P(BatchEngineTest, LogprobsAreTheModelsLogSoftmaxAtEachToken) {
     auto created = BatchEngine::create(*engine_, BatchEngineOptions{64, 4, 16, 4});
     ASSERT_TRUE(created.ok());

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <map>
+#include <optional>
 
 namespace tllm {
 namespace {
@@ -47,26 +48,45 @@ class StandInModel {
         : block_tokens_(block_tokens), window_(window),
           memory_(2, std::vector<KvSlot>(static_cast<size_t>(n_blocks * block_tokens))) {}
 
-    // Checks what each chunk reads, writes its KV, and samples where the chunk samples.
+    // Checks what each chunk reads, writes its KV, and samples where the chunk samples. A placeholder token
+    // (Scheduler::fed_back_token) is what the previous run sampled for that row, as on the GPU.
     std::vector<int32_t> run(const StepPlan& plan) {
         std::vector<int32_t> sampled;
+        std::vector<int32_t> rows;
+        auto resolve = [&](int32_t token) {
+            for (int32_t row = 0; row < static_cast<int32_t>(fed_back_.size()); ++row) {
+                if (token == Scheduler::fed_back_token(row)) {
+                    return fed_back_[static_cast<size_t>(row)];
+                }
+            }
+            EXPECT_GE(token, 0) << "a placeholder of no row";
+            return token;
+        };
         for (const ScheduledChunk& chunk : plan.chunks) {
+            std::vector<int32_t> history(chunk.history.begin(), chunk.history.end());
+            for (int32_t& token : history) {
+                token = resolve(token);
+            }
             for (int g = 0; g < 2; ++g) {
                 const std::vector<int32_t>& table = chunk.kv->tables.at(static_cast<size_t>(g));
                 const int64_t first = g == 0 ? 0 : std::max<int64_t>(0, chunk.start - window_ + 1);
                 for (int64_t p = first; p < chunk.start; ++p) { // cached positions the chunk attends to
                     const int32_t block = table.at(static_cast<size_t>(p / block_tokens_));
                     EXPECT_NE(block, kNoBlock);
-                    EXPECT_EQ(slot(g, block, p), (KvSlot{chunk.history[static_cast<size_t>(p)], p}))
-                        << "position " << p;
+                    EXPECT_EQ(slot(g, block, p), (KvSlot{history[static_cast<size_t>(p)], p})) << "position " << p;
                 }
                 for (size_t i = 0; i < chunk.tokens.size(); ++i) {
                     const int64_t p = chunk.start + static_cast<int64_t>(i);
-                    slot(g, table.at(static_cast<size_t>(p / block_tokens_)), p) = KvSlot{chunk.tokens[i], p};
+                    slot(g, table.at(static_cast<size_t>(p / block_tokens_)), p) =
+                        KvSlot{history[static_cast<size_t>(p)], p};
                 }
             }
-            sampled.push_back(chunk.samples ? next_token(chunk.history) : -1);
+            sampled.push_back(chunk.samples ? next_token(history) : -1);
+            if (chunk.samples) {
+                rows.push_back(sampled.back());
+            }
         }
+        fed_back_ = rows;
         return sampled;
     }
 
@@ -77,9 +97,15 @@ class StandInModel {
     int32_t block_tokens_;
     int32_t window_;
     std::vector<std::vector<KvSlot>> memory_;
+    std::vector<int32_t> fed_back_; // the last run's sampled rows
 };
 
-TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
+// Thousands of random arrivals, steps, cancellations and preemptions, each step either completed at once or, as
+// the batched engine runs them, launched while the step before is in flight and resolved after the next plan.
+class SchedulerSteps : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SchedulerSteps, RequestsAmongManyGetWhatTheyGetAlone) {
+    const bool overlapped = GetParam();
     constexpr int32_t kBlocks = 40;
     constexpr int32_t kBlockTokens = 4;
     constexpr int32_t kWindow = 6;
@@ -94,7 +120,9 @@ TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
     double now = 0;
     uint64_t next_id = 1;
     std::vector<uint64_t> cancelled;
-    for (int step = 0; step < 3000 && (next_id <= 300 || !scheduler.idle()); ++step) {
+    std::optional<std::pair<StepPlan, std::vector<int32_t>>> in_flight; // planned, run, not yet resolved
+    int64_t wasted_rows = 0;
+    for (int step = 0; step < 3000 && (next_id <= 300 || !scheduler.idle() || in_flight); ++step) {
         now += 1;
         while (next_id <= 300 && uniform(3) == 0) { // arrivals
             GenerationRequest r;
@@ -124,9 +152,28 @@ TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
         if (::testing::Test::HasFailure()) {
             return;
         }
-        for (FinishedRequest& f : scheduler.complete(plan, sampled, now)) {
-            done.emplace(f.id, std::move(f));
+        if (!overlapped) {
+            for (FinishedRequest& f : scheduler.complete(plan, sampled, now)) {
+                done.emplace(f.id, std::move(f));
+            }
+            continue;
         }
+        if (in_flight) {
+            for (const ScheduledChunk& chunk : in_flight->first.chunks) {
+                wasted_rows += chunk.samples && !scheduler.holds(chunk) ? 1 : 0;
+            }
+            for (FinishedRequest& f : scheduler.resolved(in_flight->first, in_flight->second, now)) {
+                done.emplace(f.id, std::move(f));
+            }
+            in_flight.reset();
+        }
+        if (!plan.chunks.empty()) {
+            scheduler.launched(plan);
+            in_flight.emplace(plan, sampled);
+        }
+    }
+    if (overlapped) {
+        EXPECT_GT(wasted_rows, 0); // requests that stopped with their next step planned
     }
     ASSERT_TRUE(scheduler.idle());
     ASSERT_EQ(done.size(), requests.size());
@@ -149,6 +196,8 @@ TEST(Scheduler, RequestsAmongManyGetWhatTheyGetAlone) {
     EXPECT_GT(kv.prefix_stats().reused_tokens, 0);
     EXPECT_FALSE(cancelled.empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(CompletedOrOverlapped, SchedulerSteps, ::testing::Bool());
 
 TEST(Scheduler, RunningSequencesDecodeAtEveryStepWhileAPromptPrefillsInChunks) {
     KvCacheManager kv(256, 16, {0});

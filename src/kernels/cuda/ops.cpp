@@ -166,11 +166,16 @@ int OpKernels::moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Roun
     return 1;
 }
 
-Status OpKernels::embedding_gather(
-    CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const {
+Status OpKernels::embedding_gather(CUstream stream,
+                                   const uint16_t* table,
+                                   const int32_t* tokens,
+                                   const int32_t* fed_back,
+                                   int n,
+                                   int d,
+                                   float* residual) const {
     TLLM_CHECK(n > 0 && d > 0, "embedding_gather n={} d={}", n, d);
     return launch_dependent(context_, pdl_, embedding_, {static_cast<unsigned>(n)}, {kThreads}, 0, stream, table,
-                            tokens, d, residual);
+                            tokens, fed_back, d, residual);
 }
 
 Status OpKernels::rmsnorm_rows(CUstream stream,

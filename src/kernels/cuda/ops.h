@@ -85,8 +85,14 @@ class OpKernels {
     int moe_tile_size(int n_tokens, int top_k, int n_experts, int k, Rounding rounding) const;
 
     // residual[t, :] = table[tokens[t], :]   table: [vocab, d] bf16; tokens: [n] i32; residual: [n, d] f32
-    Status embedding_gather(
-        CUstream stream, const uint16_t* table, const int32_t* tokens, int n, int d, float* residual) const;
+    // A negative tokens[t] = −1 − r is fed_back[r] (a token sampled on the device by the step before).
+    Status embedding_gather(CUstream stream,
+                            const uint16_t* table,
+                            const int32_t* tokens,
+                            const int32_t* fed_back,
+                            int n,
+                            int d,
+                            float* residual) const;
     // out[t] = round_bf16(rmsnorm(x[t]) · scale)   x: [n, d] f32; scale: [d] bf16; out: [n, d] f32
     Status rmsnorm_rows(CUstream stream,
                         const float* x,
