@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/npy.h"
 #include "model/synth.h"
+#include "runtime/batch_engine.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -199,6 +200,40 @@ class TokenPrinter {
     int printed_ = 0;
 };
 
+// A sequence with its own contiguous cache: where the backend has no paged cache for the precision (the f32
+// reference on the GPU). The same tokens as the batched engine (tests/runtime/batch_engine_test.cpp).
+Status generate_contiguous(Engine& engine,
+                           const GenerateFlags& flags,
+                           const std::vector<int32_t>& prompt,
+                           const SamplingParams& sampling,
+                           TokenPrinter& printer,
+                           int& generated,
+                           double& first_token_at) {
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine.new_sequence(flags.engine.context));
+    Sampler sampler(sampling);
+    std::vector<std::vector<float>> logits;
+    const auto start = Clock::now();
+    std::vector<StepInput> inputs = {{sequence.get(), prompt, false}};
+    TLLM_RETURN_IF_ERROR(engine.step(inputs, logits));
+    first_token_at = seconds_since(start);
+    // The first token comes from the prefill's logits (counter 0); each later one from a decode step that feeds the
+    // previous token.
+    int32_t token = sampler.sample(logits[0], 0);
+    std::vector<int32_t> sampled;
+    for (; generated < flags.max_tokens; ++generated) {
+        TLLM_RETURN_IF_ERROR(printer.print(token));
+        if (std::find(flags.stop_ids.begin(), flags.stop_ids.end(), token) != flags.stop_ids.end() ||
+            generated + 1 == flags.max_tokens || sequence->length() >= sequence->max_context()) {
+            ++generated;
+            break;
+        }
+        TLLM_RETURN_IF_ERROR(
+            engine.decode(*sequence, token, 1, sampling, static_cast<uint64_t>(generated) + 1, sampled));
+        token = sampled[0];
+    }
+    return {};
+}
+
 Status run_generate(const GenerateFlags& flags) {
     const SamplingParams sampling = {flags.temperature, flags.top_p, flags.top_k, flags.seed};
     TLLM_RETURN_IF_ERROR(validate_sampling_params(sampling));
@@ -217,40 +252,54 @@ Status run_generate(const GenerateFlags& flags) {
     auto load_start = Clock::now();
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     const double load_seconds = seconds_since(load_start);
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(flags.engine.context));
-    Sampler sampler(sampling);
-
-    std::vector<std::vector<float>> logits;
-    auto prefill_start = Clock::now();
-    std::vector<StepInput> inputs = {{sequence.get(), prompt, false}};
-    TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
-    const double prefill_seconds = seconds_since(prefill_start);
-
-    auto decode_start = Clock::now();
+    const GptOssConfig& config = engine->config();
+    const int64_t context =
+        flags.engine.context > 0 ? std::min(flags.engine.context, config.max_context()) : config.max_context();
+    const auto prompt_tokens = static_cast<int64_t>(prompt.size());
+    if (prompt_tokens >= context) {
+        return make_error(ErrorCode::kContextOverflow, "{} prompt tokens leave no room in a context of {}",
+                          prompt_tokens, context);
+    }
+    // One request through the batched engine, a batch of one, as the server runs requests: its KV in blocks of 16
+    // positions (the sliding-window layers keep only their window's), the steps overlapped with the host's work.
+    BatchEngineOptions options;
+    options.block_tokens = 16;
+    const int64_t new_tokens = std::min<int64_t>(flags.max_tokens, context - prompt_tokens);
+    options.kv_blocks = static_cast<int32_t>((prompt_tokens + new_tokens + 15) / 16 + config.sliding_window / 16 + 2);
+    options.step_tokens = engine->options().max_step_tokens;
+    options.max_running = 1;
+    Result<std::unique_ptr<BatchEngine>> batch = BatchEngine::create(*engine, options);
     int generated = 0;
-    // The first token comes from the prefill's logits (counter 0); each later one from a decode
-    // step that feeds the previous token (on the GPU one graph launch that samples on the card).
-    int32_t token = sampler.sample(logits[0], 0);
-    std::vector<int32_t> sampled;
-    for (; generated < flags.max_tokens; ++generated) {
-        TLLM_RETURN_IF_ERROR(printer.print(token));
-        if (std::find(flags.stop_ids.begin(), flags.stop_ids.end(), token) != flags.stop_ids.end() ||
-            generated + 1 == flags.max_tokens || sequence->length() >= sequence->max_context()) {
-            ++generated;
-            break;
+    double first_token_at = 0;
+    const auto start = Clock::now();
+    if (!batch.ok()) {
+        if (batch.error().code() != ErrorCode::kUnsupported) {
+            return batch.error();
         }
-        TLLM_RETURN_IF_ERROR(
-            engine->decode(*sequence, token, 1, sampling, static_cast<uint64_t>(generated) + 1, sampled));
-        token = sampled[0];
+        TLLM_LOG_INFO("{}: generating through a contiguous cache", batch.error().message());
+        TLLM_RETURN_IF_ERROR(generate_contiguous(*engine, flags, prompt, sampling, printer, generated, first_token_at));
+    } else {
+        TLLM_RETURN_IF_ERROR((*batch)->submit({1, prompt, static_cast<int32_t>(new_tokens), flags.stop_ids, sampling}));
+        while (!(*batch)->idle()) {
+            std::vector<TokenEvent> tokens;
+            std::vector<FinishedRequest> finished;
+            TLLM_RETURN_IF_ERROR((*batch)->step(tokens, finished));
+            for (const TokenEvent& token : tokens) {
+                if (generated++ == 0) {
+                    first_token_at = seconds_since(start);
+                }
+                TLLM_RETURN_IF_ERROR(printer.print(token.token));
+            }
+        }
     }
     printer.finish();
-    const double decode_seconds = seconds_since(decode_start);
+    const double decode_seconds = seconds_since(start) - first_token_at;
     ProcessStats stats = read_process_stats();
-    // The first sampled token comes from the prefill; each later one costs one decode step.
+    // The first token comes with the prompt's pass; each later one costs one decode step.
     const int decode_steps = std::max(generated - 1, 0);
-    TLLM_LOG_INFO("load {:.2f} s | prefill {} tokens in {:.2f} s ({:.1f} tok/s) | decode {} steps in {:.2f} s "
-                  "({:.2f} tok/s) | resident {:.2f} GB (peak {:.2f} GB)",
-                  load_seconds, prompt.size(), prefill_seconds, static_cast<double>(prompt.size()) / prefill_seconds,
+    TLLM_LOG_INFO("load {:.2f} s | prefill {} tokens, first token after {:.2f} s ({:.1f} tok/s) | decode {} steps in "
+                  "{:.2f} s ({:.2f} tok/s) | resident {:.2f} GB (peak {:.2f} GB)",
+                  load_seconds, prompt.size(), first_token_at, static_cast<double>(prompt.size()) / first_token_at,
                   decode_steps, decode_seconds, decode_steps > 0 ? decode_steps / decode_seconds : 0.0,
                   stats.resident_bytes / 1e9, stats.peak_resident_bytes / 1e9);
     return {};

@@ -59,6 +59,24 @@ TEST(Cli, SynthLogitsGenerate) {
     }
     EXPECT_EQ(count, 6);
     EXPECT_NE(generate.errors.find("tok/s"), std::string::npos);
+    // generate runs the batched engine; logits a sequence of its own, one token at a time after the prompt. Each
+    // generated token is the argmax of the logits before it.
+    auto logits_of_output = run("logits --model " + (dir / "m") + " --tokens 5,6,7," + line.substr(0, line.rfind(',')) +
+                                    " --decode-after 3 --out " + (dir / "g.npy"),
+                                dir);
+    ASSERT_EQ(logits_of_output.exit_code, 0) << logits_of_output.errors;
+    auto rows = read_npy_f32(dir / "g.npy");
+    ASSERT_TRUE(rows.ok());
+    std::vector<int> greedy;
+    for (int64_t r = 2; r < rows->shape[0]; ++r) {
+        const float* row = rows->values.data() + r * 1000;
+        greedy.push_back(static_cast<int>(std::max_element(row, row + 1000) - row));
+    }
+    std::string greedy_line;
+    for (int id : greedy) {
+        greedy_line += (greedy_line.empty() ? "" : ",") + std::to_string(id);
+    }
+    EXPECT_EQ(greedy_line, line);
     // Greedy decoding is deterministic.
     auto again = run("generate --model " + (dir / "m") + " --tokens 5,6,7 --max-tokens 6 --threads 1", dir);
     EXPECT_EQ(again.output, generate.output);
