@@ -67,19 +67,12 @@ class CudaForward {
     // together, attention per token over its own block tables. logits gets [chunks wanting logits, vocab] f32 in
     // chunk order. kInvalidArgument for token ids outside the vocabulary or more tokens than one step takes.
     Status run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks, std::vector<float>& logits);
-    // The same step with the logits sampled on the GPU: sampling[i] belongs to the i-th chunk wanting logits, and
-    // tokens[i] gets its token; only rows marked keep_logits bring their logits back (kept_logits[i], else empty),
-    // and rows asking for top_logprobs their log-probabilities ((*logprobs)[i], where logprobs is given).
-    // kInvalidArgument as run_paged, or for sampling parameters outside their ranges.
-    Status run_paged_sampled(const CudaPagedKvStore& store,
-                             std::span<const PagedChunk> chunks,
-                             std::span<const PagedSampling> sampling,
-                             std::vector<int32_t>& tokens,
-                             std::vector<std::vector<float>>& kept_logits,
-                             std::vector<RowLogprobs>* logprobs = nullptr);
-    // run_paged_sampled in two halves, so that the host prepares the next step while the GPU runs this one:
-    // launch_paged_sampled queues the step, collect_paged_sampled waits for the oldest step launched and not yet
-    // collected and gives its results. A launch finds at most one step not collected. A chunk token −1 − i stands
+    // The same step with the logits sampled on the GPU, in two halves, so that the host prepares the next step while
+    // the GPU runs this one: launch_paged_sampled queues the step, collect_paged_sampled waits for the oldest step
+    // launched and not yet collected and gives its results: tokens[i] the token of the i-th chunk wanting logits
+    // (sampled with sampling[i]), kept_logits[i] its logits where keep_logits asks (else empty), (*logprobs)[i] its
+    // log-probabilities where top_logprobs asks. kInvalidArgument as run_paged, or for sampling parameters outside
+    // their ranges. A launch finds at most one step not collected. A chunk token −1 − i stands
     // for the token the previous launched step sampled for its i-th row (read on the device, never on the host).
     Status launch_paged_sampled(const CudaPagedKvStore& store,
                                 std::span<const PagedChunk> chunks,
@@ -89,6 +82,7 @@ class CudaForward {
                                  std::vector<RowLogprobs>* logprobs);
     // Forgets the steps launched and not collected (after an error): the next launch waits for the stream.
     void abandon_launched();
+    size_t launched_steps() const { return launched_.size(); }
 
     int64_t max_step_tokens() const { return max_step_tokens_; }
     const cuda::Stream& stream() const { return stream_; }

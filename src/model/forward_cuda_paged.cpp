@@ -146,7 +146,7 @@ Result<CudaForward::StepKv> CudaForward::upload_paged_inputs(const CudaPagedKvSt
                                                        static_cast<int>(c.head_dim));
     }
     // Every input of the step, the sampler's counters and seeds, the sampled tokens and the log-probabilities' rows
-    // and results (run_paged_sampled), 16 bytes of alignment each.
+    // and results (launch_paged_sampled), 16 bytes of alignment each.
     const size_t n = in.tokens.size();
     size_t bytes = 13 * 16 + 4 * (2 * n + plan.size()) + 24 * n + 4 * n * (1 + 2 * cuda::OpKernels::kMaxLogprobsTop);
     for (int group = 0; group < 2; ++group) {
@@ -274,17 +274,6 @@ CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk
     }
     logits.resize(logit_rows.size() * static_cast<size_t>(weights_.config().vocab_size));
     return logits_.download(logits.data(), logits.size() * 4);
-}
-
-Status CudaForward::run_paged_sampled(const CudaPagedKvStore& store,
-                                      std::span<const PagedChunk> chunks,
-                                      std::span<const PagedSampling> sampling,
-                                      std::vector<int32_t>& tokens,
-                                      std::vector<std::vector<float>>& kept_logits,
-                                      std::vector<RowLogprobs>* logprobs) {
-    TLLM_CHECK(launched_.empty(), "run_paged_sampled with {} steps not collected", launched_.size());
-    TLLM_RETURN_IF_ERROR(launch_paged_sampled(store, chunks, sampling));
-    return collect_paged_sampled(tokens, kept_logits, logprobs);
 }
 
 Status CudaForward::launch_paged_sampled(const CudaPagedKvStore& store,

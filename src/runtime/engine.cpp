@@ -251,7 +251,8 @@ Status Engine::step_paged_sampled(PagedKvMemory& kv,
                                   std::vector<int32_t>& tokens,
                                   std::vector<std::vector<float>>& kept_logits,
                                   std::vector<RowLogprobs>* logprobs) {
-    TLLM_CHECK(cpu_launched_.empty(), "step_paged_sampled with {} steps not collected", cpu_launched_.size());
+    const size_t launched = cuda_forward_ ? cuda_forward_->launched_steps() : cpu_launched_.size();
+    TLLM_CHECK(launched == 0, "step_paged_sampled with {} steps not collected", launched);
     TLLM_RETURN_IF_ERROR(launch_paged_sampled(kv, chunks, sampling));
     return collect_paged_sampled(tokens, kept_logits, logprobs);
 }

@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace tllm {
 
@@ -128,15 +129,16 @@ std::vector<FinishedRequest> Scheduler::complete(const StepPlan& plan, std::span
     return resolved(plan, sampled, now);
 }
 
-Scheduler::Sequence* Scheduler::sequence_of(const ScheduledChunk& chunk) {
+const Scheduler::Sequence* Scheduler::sequence_of(const ScheduledChunk& chunk) const {
     const auto found = sequences_.find(chunk.id);
     return found != sequences_.end() && found->second.serial == chunk.serial ? &found->second : nullptr;
 }
 
-bool Scheduler::holds(const ScheduledChunk& chunk) const {
-    const auto found = sequences_.find(chunk.id);
-    return found != sequences_.end() && found->second.serial == chunk.serial;
+Scheduler::Sequence* Scheduler::sequence_of(const ScheduledChunk& chunk) {
+    return const_cast<Sequence*>(std::as_const(*this).sequence_of(chunk));
 }
+
+bool Scheduler::holds(const ScheduledChunk& chunk) const { return sequence_of(chunk) != nullptr; }
 
 void Scheduler::launched(const StepPlan& plan) {
     int32_t row = 0;

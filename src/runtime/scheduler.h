@@ -109,6 +109,7 @@ class Scheduler {
     void preempt_newest(StepPlan& plan);
     FinishedRequest finish(Sequence& sequence, FinishReason reason);
     // The sequence of a chunk planned earlier, or null where it has ended since (a later one may hold its id).
+    const Sequence* sequence_of(const ScheduledChunk& chunk) const;
     Sequence* sequence_of(const ScheduledChunk& chunk);
 
     KvCacheManager& kv_;
