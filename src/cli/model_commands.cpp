@@ -253,8 +253,7 @@ Status run_generate(const GenerateFlags& flags) {
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     const double load_seconds = seconds_since(load_start);
     const GptOssConfig& config = engine->config();
-    const int64_t context =
-        flags.engine.context > 0 ? std::min(flags.engine.context, config.max_context()) : config.max_context();
+    const int64_t context = engine->context_limit(flags.engine.context);
     const auto prompt_tokens = static_cast<int64_t>(prompt.size());
     if (prompt_tokens >= context) {
         return make_error(ErrorCode::kContextOverflow, "{} prompt tokens leave no room in a context of {}",

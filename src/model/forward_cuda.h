@@ -72,8 +72,8 @@ class CudaForward {
     // launched and not yet collected and gives its results: tokens[i] the token of the i-th chunk wanting logits
     // (sampled with sampling[i]), kept_logits[i] its logits where keep_logits asks (else empty), (*logprobs)[i] its
     // log-probabilities where top_logprobs asks. kInvalidArgument as run_paged, or for sampling parameters outside
-    // their ranges. A launch finds at most one step not collected. A chunk token −1 − i stands
-    // for the token the previous launched step sampled for its i-th row (read on the device, never on the host).
+    // their ranges. A launch finds at most one step not collected. A chunk token −1 − i stands for the token the
+    // previous launched step sampled for its i-th row (read on the device, never on the host).
     Status launch_paged_sampled(const CudaPagedKvStore& store,
                                 std::span<const PagedChunk> chunks,
                                 std::span<const PagedSampling> sampling);

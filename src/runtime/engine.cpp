@@ -98,10 +98,7 @@ Status Engine::use_this_thread() const {
 
 Result<std::unique_ptr<Sequence>> Engine::new_sequence(int64_t max_context) const {
     TLLM_RETURN_IF_ERROR(use_this_thread());
-    const int64_t model_context = config().max_context();
-    if (max_context <= 0 || max_context > model_context) {
-        max_context = model_context;
-    }
+    max_context = context_limit(max_context);
     if (cuda_context_) {
         TLLM_ASSIGN_OR_RETURN(
             auto cache, CudaKvCache::create(*cuda_context_, config(), max_context, kv_cache_dtype(options_.precision)));

@@ -13,6 +13,7 @@
 #include "model/weights.h"
 #include "runtime/sampler.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -88,7 +89,13 @@ class Engine {
     const GptOssConfig& config() const { return config_; }
     const EngineOptions& options() const { return options_; }
 
-    // max_context 0 means the model's (initial_context_length x rope factor). On the GPU the cache
+    // The context a sequence asking for `requested` positions gets: the model's (initial_context_length x rope
+    // factor) where requested is 0 or less, or more than the model's.
+    int64_t context_limit(int64_t requested) const {
+        return requested > 0 ? std::min(requested, config_.max_context()) : config_.max_context();
+    }
+
+    // max_context 0 means the model's (context_limit). On the GPU the cache
     // for the whole context is allocated at once, so a card too small for it is an error here.
     Result<std::unique_ptr<Sequence>> new_sequence(int64_t max_context = 0) const;
 
