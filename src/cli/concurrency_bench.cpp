@@ -179,18 +179,17 @@ Status run_concurrency_bench(const ConcurrencyBenchFlags& flags) {
     const nlohmann::json version = build_info_json(build_info());
     std::vector<nlohmann::json> rows;
     for (auto& [streams, plan] : settings) {
-        // KV for every stream at its longest, in both layer groups, and one step's worth of slack.
-        int64_t blocks = 0;
-        for (const Planned& p : plan) {
-            blocks +=
-                2 *
-                ((static_cast<int64_t>(p.request.prompt.size()) + p.request.max_new_tokens) / flags.block_tokens + 2);
-        }
+        // KV for every stream at its longest at once: none waits for blocks, as in llama.cpp's batched-bench.
         BatchEngineOptions options;
-        options.kv_blocks = static_cast<int32_t>(std::min<int64_t>(blocks, 1 << 20));
         options.block_tokens = flags.block_tokens;
         options.max_running = std::max<int>(1, static_cast<int>(plan.size()));
         options.step_tokens = engine_options_value.max_step_tokens;
+        int64_t blocks = 0;
+        for (const Planned& p : plan) {
+            blocks += BatchEngine::kv_blocks_for(
+                engine->config(), options, static_cast<int64_t>(p.request.prompt.size()) + p.request.max_new_tokens);
+        }
+        options.kv_blocks = static_cast<int32_t>(std::min<int64_t>(blocks, 1 << 20));
         TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
         TLLM_ASSIGN_OR_RETURN(nlohmann::json row,
                               run_setting(*batch, std::move(plan), options.kv_blocks, streams > 0, long_id));

@@ -264,8 +264,8 @@ Status run_generate(const GenerateFlags& flags) {
     BatchEngineOptions options;
     options.block_tokens = 16;
     const int64_t new_tokens = std::min<int64_t>(flags.max_tokens, context - prompt_tokens);
-    options.kv_blocks = static_cast<int32_t>((prompt_tokens + new_tokens + 15) / 16 + config.sliding_window / 16 + 2);
     options.step_tokens = engine->options().max_step_tokens;
+    options.kv_blocks = static_cast<int32_t>(BatchEngine::kv_blocks_for(config, options, prompt_tokens + new_tokens));
     options.max_running = 1;
     Result<std::unique_ptr<BatchEngine>> batch = BatchEngine::create(*engine, options);
     int generated = 0;

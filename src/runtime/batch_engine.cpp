@@ -15,6 +15,11 @@ double seconds_now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The KV cache's layer groups: the full-attention layers, then the sliding-window ones.
+std::vector<int32_t> layer_group_windows(const GptOssConfig& config) {
+    return {0, static_cast<int32_t>(config.sliding_window)};
+}
+
 } // namespace
 
 Result<std::unique_ptr<BatchEngine>> BatchEngine::create(Engine& engine, const BatchEngineOptions& options) {
@@ -36,9 +41,14 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::create(Engine& engine, const B
     return std::unique_ptr<BatchEngine>(new BatchEngine(engine, options, std::move(memory)));
 }
 
+int64_t BatchEngine::kv_blocks_for(const GptOssConfig& config, const BatchEngineOptions& options, int64_t tokens) {
+    return KvCacheManager::max_sequence_blocks(tokens, options.step_tokens, options.block_tokens,
+                                               layer_group_windows(config));
+}
+
 BatchEngine::BatchEngine(Engine& engine, const BatchEngineOptions& options, std::unique_ptr<PagedKvMemory> memory)
     : engine_(engine), config_(engine.config()), options_(options), memory_(std::move(memory)),
-      kv_(options.kv_blocks, options.block_tokens, {0, static_cast<int32_t>(engine.config().sliding_window)}),
+      kv_(options.kv_blocks, options.block_tokens, layer_group_windows(engine.config())),
       scheduler_(kv_, options.step_tokens, options.max_running) {}
 
 Status BatchEngine::submit(BatchRequest request) {

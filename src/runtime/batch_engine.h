@@ -61,6 +61,9 @@ class BatchEngine {
     // The KV memory is taken from `engine` (kOutOfMemory where the card lacks room for it); step_tokens must fit
     // the engine's max_step_tokens.
     static Result<std::unique_ptr<BatchEngine>> create(Engine& engine, const BatchEngineOptions& options);
+    // The most KV blocks one request of `tokens` positions holds at once (its prompt in chunks of step_tokens):
+    // a pool of this many runs it alone without a step ever shrinking for want of blocks.
+    static int64_t kv_blocks_for(const GptOssConfig& config, const BatchEngineOptions& options, int64_t tokens);
 
     // kInvalidArgument for requests a client got wrong (empty prompt, token outside the vocabulary, no tokens to
     // generate, bad sampling parameters, an id in use), kContextOverflow past the model's context.

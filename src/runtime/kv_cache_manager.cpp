@@ -21,6 +21,24 @@ KvCacheManager::KvCacheManager(int32_t n_blocks, int32_t block_tokens, std::vect
     }
 }
 
+int64_t KvCacheManager::max_sequence_blocks(int64_t tokens,
+                                            int64_t chunk_tokens,
+                                            int32_t block_tokens,
+                                            std::span<const int32_t> group_windows) {
+    TLLM_CHECK(tokens >= 0 && chunk_tokens > 0 && block_tokens > 0,
+               "max_sequence_blocks: {} tokens, chunks of {}, "
+               "blocks of {}",
+               tokens, chunk_tokens, block_tokens);
+    const int64_t all = (tokens + block_tokens - 1) / block_tokens;
+    int64_t blocks = 0;
+    for (int32_t window : group_windows) {
+        // A chunk of n from position s holds blocks floor((s - window + 1) / b) to ceil((s + n) / b) - 1: at most
+        // floor((n + window - 3) / b) + 2 of them, whatever s is.
+        blocks += window == 0 ? all : std::min(all, (chunk_tokens + window - 3) / block_tokens + 2);
+    }
+    return blocks;
+}
+
 int64_t KvCacheManager::first_visible_block(int group, int64_t next) const {
     const int32_t window = windows_[static_cast<size_t>(group)];
     if (window == 0) {

@@ -30,6 +30,14 @@ class KvCacheManager {
     // group_windows: 0 for a group of full-attention layers, else its sliding window in positions.
     KvCacheManager(int32_t n_blocks, int32_t block_tokens, std::vector<int32_t> group_windows);
 
+    // The most blocks one sequence of `tokens` positions holds at once when no step computes more than
+    // `chunk_tokens` of its positions: a full group keeps them all; a sliding group keeps the blocks its window sees
+    // from a chunk's first position plus the chunk's own, which for a long prompt is more than the window's.
+    static int64_t max_sequence_blocks(int64_t tokens,
+                                       int64_t chunk_tokens,
+                                       int32_t block_tokens,
+                                       std::span<const int32_t> group_windows);
+
     const KvBlockPool& pool() const { return pool_; }
     int32_t block_tokens() const { return pool_.block_tokens(); }
     int n_groups() const { return static_cast<int>(windows_.size()); }

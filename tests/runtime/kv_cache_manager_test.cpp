@@ -5,6 +5,7 @@
 #include "kv_slot.h"
 #include "runtime/kv_cache_manager.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <map>
 #include <numeric>
@@ -134,6 +135,47 @@ TEST(KvCacheManager, SlidingGroupsKeepOnlyTheBlocksTheirWindowSees) {
     // Cut back to 10 positions: the sliding group dropped block 0 and 1 that 10's window (3..10) needs.
     EXPECT_EQ(kv.truncate(again, 10), 0);
     EXPECT_EQ(kv.pool().available(), 32);
+}
+
+// The bound callers size a one-sequence pool by: for random lengths, windows, block sizes and chunkings (a
+// prompt in chunks of at most C, then decode one position at a time), the blocks in use never pass it, a pool of
+// exactly that many never refuses a reservation, and some run reaches it (it is no looser than it must be).
+TEST(KvCacheManager, MaxSequenceBlocksBoundsEveryChunkingAndIsReached) {
+    Rng rng(13);
+    bool reached = false;
+    for (int trial = 0; trial < 400; ++trial) {
+        const auto block_tokens = static_cast<int32_t>(1 + rng.next() % 8);
+        const auto window = static_cast<int32_t>(1 + rng.next() % 40);
+        const auto chunk = static_cast<int64_t>(1 + rng.next() % 50);
+        const auto prompt_length = static_cast<int64_t>(1 + rng.next() % 120);
+        const auto total = prompt_length + static_cast<int64_t>(rng.next() % 30);
+        const std::vector<int32_t> windows = {0, window};
+        const int64_t bound = KvCacheManager::max_sequence_blocks(total, chunk, block_tokens, windows);
+        KvCacheManager kv(static_cast<int32_t>(bound), block_tokens, windows);
+        std::vector<int32_t> tokens(static_cast<size_t>(total));
+        std::iota(tokens.begin(), tokens.end(), 7 + trial); // distinct per trial: no prefix hits to skew the count
+        SequenceKv sequence;
+        kv.admit(sequence, std::span<const int32_t>(tokens).first(static_cast<size_t>(prompt_length)));
+        const bool greedy = trial % 2 == 0; // full chunks, or random ones no larger
+        int64_t peak = 0;
+        while (sequence.length < total) {
+            int64_t n = 1;
+            if (sequence.length < prompt_length) {
+                const int64_t left = prompt_length - sequence.length;
+                n = std::min(left, greedy ? chunk : static_cast<int64_t>(1 + rng.next() % chunk));
+            }
+            ASSERT_TRUE(kv.reserve(sequence, n))
+                << "trial " << trial << ": blocks of " << block_tokens << ", window " << window << ", chunks of "
+                << chunk << ", at " << sequence.length << " of " << total << ", bound " << bound;
+            peak = std::max<int64_t>(peak, bound - kv.pool().available());
+            kv.commit(sequence, tokens, sequence.length + n);
+        }
+        EXPECT_LE(peak, bound);
+        reached = reached || peak == bound;
+        kv.free(sequence);
+        EXPECT_EQ(kv.pool().available(), bound);
+    }
+    EXPECT_TRUE(reached);
 }
 
 using test_util::KvSlot;
