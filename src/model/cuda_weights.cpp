@@ -212,18 +212,20 @@ void CudaKvCache::set_length(int64_t length) {
     length_ = length;
 }
 
-uint64_t CudaPagedKvStore::device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens) {
-    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks + 1, block_tokens).elements()) * sizeof(uint16_t);
+uint64_t
+CudaPagedKvStore::device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens, DType dtype) {
+    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks + 1, block_tokens).elements()) *
+           (dtype == DType::kF32 ? sizeof(float) : sizeof(uint16_t));
 }
 
-Result<std::unique_ptr<CudaPagedKvStore>> CudaPagedKvStore::create(const cuda::CudaContext& context,
-                                                                   const GptOssConfig& config,
-                                                                   int32_t n_blocks,
-                                                                   int32_t block_tokens) {
-    const uint64_t bytes = device_bytes(config, n_blocks, block_tokens);
+Result<std::unique_ptr<CudaPagedKvStore>> CudaPagedKvStore::create(
+    const cuda::CudaContext& context, const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens, DType dtype) {
+    TLLM_CHECK(dtype == DType::kBF16 || dtype == DType::kF32, "paged KV cache of {}", dtype_name(dtype));
+    const uint64_t bytes = device_bytes(config, n_blocks, block_tokens, dtype);
     TLLM_RETURN_IF_ERROR(check_memory(
         context, bytes, fmt::format("a paged KV cache of {} blocks of {} tokens", n_blocks, block_tokens).c_str()));
-    std::unique_ptr<CudaPagedKvStore> store(new CudaPagedKvStore(PagedKvLayout(config, n_blocks + 1, block_tokens)));
+    std::unique_ptr<CudaPagedKvStore> store(
+        new CudaPagedKvStore(PagedKvLayout(config, n_blocks + 1, block_tokens), dtype));
     TLLM_ASSIGN_OR_RETURN(store->keys_, cuda::DeviceBuffer::allocate(context, bytes / 2));
     TLLM_ASSIGN_OR_RETURN(store->values_, cuda::DeviceBuffer::allocate(context, bytes / 2));
     return store;

@@ -112,25 +112,37 @@ class CudaKvCache {
 // runtime/kv_cache_manager.h's, the rows of a step are found through cuda::KvRows.
 class CudaPagedKvStore {
   public:
-    static Result<std::unique_ptr<CudaPagedKvStore>>
-    create(const cuda::CudaContext& context, const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens);
-    static uint64_t device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens);
+    // dtype: kBF16 (bf16 precision) or kF32 (the f32 reference).
+    static Result<std::unique_ptr<CudaPagedKvStore>> create(const cuda::CudaContext& context,
+                                                            const GptOssConfig& config,
+                                                            int32_t n_blocks,
+                                                            int32_t block_tokens,
+                                                            DType dtype);
+    static uint64_t device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens, DType dtype);
 
     const PagedKvLayout& layout() const { return layout_; }
+    DType dtype() const { return dtype_; }
     // The block past the n_blocks asked for: the padding tokens of a decode graph (CudaForward) write and read
     // there, never in a sequence's blocks.
     int32_t padding_block() const { return layout_.n_blocks - 1; }
     // As CudaKvCache::identity: the device memory and layout a captured graph holds.
     using Identity = std::tuple<CUdeviceptr, CUdeviceptr, int32_t, int32_t>;
     Identity identity() const { return {keys_.ptr(), values_.ptr(), layout_.n_blocks, layout_.block_tokens}; }
-    // `layer`'s view: position slot s of block b is row b·layout().block_rows() + s, [n_kv_heads, head_dim] bf16.
-    uint16_t* keys(int64_t layer) const { return keys_.as<uint16_t>() + layout_.layer_offset(layer); }
-    uint16_t* values(int64_t layer) const { return values_.as<uint16_t>() + layout_.layer_offset(layer); }
+    // `layer`'s view: position slot s of block b is row b·layout().block_rows() + s, [n_kv_heads, head_dim] of T,
+    // uint16_t (bf16 bits) or float as dtype().
+    template <typename T> T* keys(int64_t layer) const { return layer_data<T>(keys_, layer); }
+    template <typename T> T* values(int64_t layer) const { return layer_data<T>(values_, layer); }
 
   private:
-    explicit CudaPagedKvStore(PagedKvLayout layout) : layout_(std::move(layout)) {}
+    CudaPagedKvStore(PagedKvLayout layout, DType dtype) : layout_(std::move(layout)), dtype_(dtype) {}
+    template <typename T> T* layer_data(const cuda::DeviceBuffer& buffer, int64_t layer) const {
+        TLLM_CHECK((std::is_same_v<T, float> ? DType::kF32 : DType::kBF16) == dtype_,
+                   "paged KV cache read as the wrong dtype");
+        return buffer.as<T>() + layout_.layer_offset(layer);
+    }
     PagedKvLayout layout_;
-    cuda::DeviceBuffer keys_;   // [n_blocks, layers_per_block, block_tokens, kv_width] bf16
+    DType dtype_ = DType::kBF16;
+    cuda::DeviceBuffer keys_;   // [n_blocks, layers_per_block, block_tokens, kv_width] of dtype_
     cuda::DeviceBuffer values_; // same
 };
 

@@ -177,28 +177,34 @@ Status CudaForward::enqueue_layers(const StepKv& kv, int n, int n_splits, int ma
         const int splits = window > 0 ? std::min(n_splits, (window + tile - 1) / tile + 1) : n_splits;
         if (kv.paged != nullptr) {
             const cuda::KvRows& rows = kv.rows[PagedKvLayout::layer_group(c, layer)];
+            KV* keys = kv.paged->keys<KV>(layer);
+            KV* values = kv.paged->values<KV>(layer);
             TLLM_RETURN_IF_ERROR(k.rope_kv_write_paged(stream, qkv, positions, n, static_cast<int>(c.n_heads),
                                                        static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim),
-                                                       inv_freq_.as<float>(), concentration_, kv.paged->keys(layer),
-                                                       kv.paged->values(layer), rows));
+                                                       inv_freq_.as<float>(), concentration_, keys, values, rows));
             // Decode tokens and short chunks (the first split_tokens rows) on the split kernel, prefill runs on the
             // tensor-core prefill kernel: each of its blocks reads a tile of keys once for 128 (token, head) rows.
+            // The f32 reference has no prefill kernel: its plan sends every row to the split kernel.
             const int split_tokens = kv.split_tokens < 0 ? n : kv.split_tokens;
             if (split_tokens > 0) {
                 TLLM_RETURN_IF_ERROR(k.attention_sinks_paged(
                     stream, qkv, qkv_width, positions, split_tokens, static_cast<int>(c.n_heads),
-                    static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim), kv.paged->keys(layer),
-                    kv.paged->values(layer), w.sinks.as<uint16_t>(), window, c.attention_scale(), splits,
-                    partial_stats_.as<float>(), partial_acc_.as<float>(), attention_tickets_.as<int32_t>(),
-                    attn_.as<float>(), rows, max_keys));
+                    static_cast<int>(c.n_kv_heads), static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(),
+                    window, c.attention_scale(), splits, partial_stats_.as<float>(), partial_acc_.as<float>(),
+                    attention_tickets_.as<int32_t>(), attn_.as<float>(), rows, max_keys));
             }
-            if (kv.prefill_blocks == 0) {
+            if constexpr (std::is_same_v<KV, float>) {
+                TLLM_CHECK(kv.prefill_blocks == 0, "a prefill attention plan over an f32 cache");
                 return {};
+            } else {
+                if (kv.prefill_blocks == 0) {
+                    return {};
+                }
+                return k.attention_sinks_prefill_paged(
+                    stream, qkv, qkv_width, positions, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
+                    static_cast<int>(c.head_dim), keys, values, w.sinks.as<uint16_t>(), window, c.attention_scale(),
+                    attn_.as<float>(), rows, kv.prefill_plan, kv.prefill_blocks);
             }
-            return k.attention_sinks_prefill_paged(
-                stream, qkv, qkv_width, positions, static_cast<int>(c.n_heads), static_cast<int>(c.n_kv_heads),
-                static_cast<int>(c.head_dim), kv.paged->keys(layer), kv.paged->values(layer), w.sinks.as<uint16_t>(),
-                window, c.attention_scale(), attn_.as<float>(), rows, kv.prefill_plan, kv.prefill_blocks);
         }
         KV* keys = kv.cache->keys<KV>(layer);
         KV* values = kv.cache->values<KV>(layer);

@@ -101,7 +101,7 @@ class CudaForward {
         int split_tokens = -1;
         const int32_t* prefill_plan = nullptr;
         int prefill_blocks = 0;
-        DType dtype() const { return cache != nullptr ? cache->dtype() : DType::kBF16; }
+        DType dtype() const { return cache != nullptr ? cache->dtype() : paged->dtype(); }
     };
     // Enqueues one step over n tokens already in tokens_/positions_; logits for the last row (or all
     // rows) land in logits_. max_keys: the most keys a token of the step attends (OpKernels::attention_sinks).
@@ -132,7 +132,7 @@ class CudaForward {
     // A paged step's layers (forward_cuda_paged.cpp): the step rows of the chunks that want logits, in chunk order.
     Result<std::vector<int32_t>> enqueue_paged(const CudaPagedKvStore& store, std::span<const PagedChunk> chunks);
     // Logits of the given rows of the final norm's output, gathered in that order into logits_.
-    Status enqueue_gathered_unembedding(std::span<const int32_t> rows);
+    Status enqueue_gathered_unembedding(std::span<const int32_t> rows, cuda::Rounding rounding);
     // Attention splits for a step of n tokens.
     int step_splits(int n) const;
     // A decode step of one token per chunk, every chunk sampling (forward_cuda_paged.cpp): the chunks' tokens padded

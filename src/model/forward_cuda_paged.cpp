@@ -10,6 +10,14 @@
 #include <tuple>
 
 namespace tllm {
+namespace {
+
+// The logits' rounding: bf16 precision rounds them as the model's bf16 unembedding does; the f32 reference does not.
+cuda::Rounding paged_rounding(const CudaPagedKvStore& store) {
+    return store.dtype() == DType::kBF16 ? cuda::Rounding::kBf16 : cuda::Rounding::kNone;
+}
+
+} // namespace
 
 Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const CudaPagedKvStore& store,
                                                                       std::span<const PagedChunk> chunks) const {
@@ -17,7 +25,7 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
     PagedStepInputs in;
     // Chunks too short for the prefill attention kernel (decode tokens) go first, so that the split kernel takes the
     // first split_tokens rows; the longer ones follow as runs of the prefill kernel. logit_rows stay in chunk order.
-    const bool prefill_kernel = c.head_dim == 64 || c.head_dim == 128;
+    const bool prefill_kernel = store.dtype() == DType::kBF16 && (c.head_dim == 64 || c.head_dim == 128);
     auto short_chunk = [&](const PagedChunk& chunk) {
         return !prefill_kernel || chunk.tokens.size() < size_t{cuda::OpKernels::kPrefillAttentionTokens};
     };
@@ -228,7 +236,7 @@ Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::s
                                        short_context ? cuda::OpKernels::kTensorCoreDecodeKeys - 1
                                                      : std::numeric_limits<int>::max());
         if (status.ok()) {
-            status = enqueue_unembedding(normed_.as<float>(), bucket, cuda::Rounding::kBf16);
+            status = enqueue_unembedding(normed_.as<float>(), bucket, paged_rounding(store));
         }
         Result<cuda::Graph> captured = cuda::Graph::end_capture(stream_);
         TLLM_RETURN_IF_ERROR(status);
@@ -240,7 +248,7 @@ Status CudaForward::run_paged_decode_graph(const CudaPagedKvStore& store, std::s
     return graph->second.launch(stream_);
 }
 
-Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows) {
+Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows, cuda::Rounding rounding) {
     // The wanted rows of the final norm's output, one after another (the residual stream is free once the layers
     // are done), then one unembedding over them.
     const size_t row_bytes = static_cast<size_t>(weights_.config().hidden_size) * 4;
@@ -255,7 +263,7 @@ Status CudaForward::enqueue_gathered_unembedding(std::span<const int32_t> rows) 
                                                             run * row_bytes, stream_.get()));
         r += run;
     }
-    return enqueue_unembedding(residual_.as<float>(), static_cast<int>(rows.size()), cuda::Rounding::kBf16);
+    return enqueue_unembedding(residual_.as<float>(), static_cast<int>(rows.size()), rounding);
 }
 
 Status
@@ -265,7 +273,7 @@ CudaForward::run_paged(const CudaPagedKvStore& store, std::span<const PagedChunk
     fed_back_rows_.clear(); // nothing sampled: nothing to feed back
     logits.clear();
     if (!logit_rows.empty()) {
-        TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(logit_rows));
+        TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(logit_rows, paged_rounding(store)));
     }
     TLLM_RETURN_IF_ERROR(end_staging());
     TLLM_RETURN_IF_ERROR(stream_.synchronize());
@@ -309,7 +317,7 @@ Status CudaForward::launch_paged_sampled(const CudaPagedKvStore& store,
             for (size_t g = 0; g < wanted; ++g) {
                 gathered_rows[g] = logit_rows[order[g]];
             }
-            TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(gathered_rows));
+            TLLM_RETURN_IF_ERROR(enqueue_gathered_unembedding(gathered_rows, paged_rounding(store)));
         }
     }
     std::vector<uint64_t> counters(wanted);

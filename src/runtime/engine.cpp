@@ -195,17 +195,21 @@ Result<std::unique_ptr<PagedKvMemory>> Engine::new_paged_kv(int32_t n_blocks, in
     }
     auto kv = std::make_unique<PagedKvMemory>();
     if (cuda_context_) {
-        if (options_.precision != Precision::kBf16) {
-            return make_error(ErrorCode::kUnsupported, "the paged KV cache on the GPU is bf16 only, not {}",
-                              precision_name(options_.precision));
-        }
-        if ((config_.head_dim != 64 && config_.head_dim != 128) || config_.n_heads / config_.n_kv_heads > 16) {
+        const DType dtype = kv_cache_dtype(options_.precision);
+        // The bf16 kernels take the shapes of gpt-oss (and of the synthetic test models); the f32 reference's any
+        // head_dim up to 128 and up to 32 query heads per kv head, as its contiguous path.
+        const int64_t group = config_.n_heads / config_.n_kv_heads;
+        const bool bf16_shapes = (config_.head_dim == 64 || config_.head_dim == 128) && group <= 16;
+        const bool f32_shapes = config_.head_dim <= 128 && group <= 32;
+        if (dtype == DType::kBF16 ? !bf16_shapes : !f32_shapes) {
             return make_error(ErrorCode::kUnsupported,
-                              "the paged KV cache on the GPU takes head_dim 64 or 128 and up to 16 query heads per kv "
-                              "head, not {} and {}",
-                              config_.head_dim, config_.n_heads / config_.n_kv_heads);
+                              "the paged KV cache on the GPU takes head_dim {} and up to {} query heads per kv head, "
+                              "not {} and {}",
+                              dtype == DType::kBF16 ? "64 or 128" : "up to 128", dtype == DType::kBF16 ? 16 : 32,
+                              config_.head_dim, group);
         }
-        TLLM_ASSIGN_OR_RETURN(kv->cuda_, CudaPagedKvStore::create(*cuda_context_, config_, n_blocks, block_tokens));
+        TLLM_ASSIGN_OR_RETURN(kv->cuda_,
+                              CudaPagedKvStore::create(*cuda_context_, config_, n_blocks, block_tokens, dtype));
     } else {
         kv->cpu_ = std::make_unique<PagedKvStore>(config_, n_blocks, block_tokens, kv_cache_dtype(options_.precision));
     }

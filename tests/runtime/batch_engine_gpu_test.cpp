@@ -17,6 +17,15 @@ namespace {
 
 using test_util::some_tokens;
 
+// An engine's logits after `tokens`, from a fresh contiguous cache.
+std::vector<float> logits_after(Engine& engine, std::span<const int32_t> tokens) {
+    auto sequence = engine.new_sequence().value();
+    std::vector<std::vector<float>> logits;
+    const StepInput input{sequence.get(), tokens, false};
+    EXPECT_TRUE(engine.step(std::span<const StepInput>(&input, 1), logits).ok());
+    return logits[0];
+}
+
 class BatchEngineGpuTest : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -38,14 +47,6 @@ class BatchEngineGpuTest : public ::testing::Test {
         cpu_ = std::move(Engine::create(weights_, EngineOptions{})).value();
     }
 
-    // An engine's logits after `tokens`, from a fresh contiguous cache.
-    static std::vector<float> logits_after(Engine& engine, std::span<const int32_t> tokens) {
-        auto sequence = engine.new_sequence().value();
-        std::vector<std::vector<float>> logits;
-        const StepInput input{sequence.get(), tokens, false};
-        EXPECT_TRUE(engine.step(std::span<const StepInput>(&input, 1), logits).ok());
-        return logits[0];
-    }
     std::vector<float> cpu_logits(std::span<const int32_t> tokens) { return logits_after(*cpu_, tokens); }
 
     testing::TempDir dir_;
@@ -55,15 +56,18 @@ class BatchEngineGpuTest : public ::testing::Test {
     std::unique_ptr<Engine> cpu_;
 };
 
-TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
+// Two paged steps on `gpu` (three sequences: a prefill without logits, a decode, a chunk over another's blocks, a
+// decode past the window) against `cpu`'s logits after the same tokens from fresh contiguous caches, within
+// `tolerance` (relative L2).
+void paged_steps_match(Engine& gpu, Engine& cpu, const GptOssConfig& config, double tolerance) {
     constexpr int32_t kBlockTokens = 4;
-    auto memory = gpu_->new_paged_kv(64, kBlockTokens);
+    auto memory = gpu.new_paged_kv(64, kBlockTokens);
     ASSERT_TRUE(memory.ok()) << memory.error().to_string();
-    const std::vector<int32_t> a = some_tokens(config_.vocab_size, 30, 1); // 30 positions: past the window
-    std::vector<int32_t> b(a.begin(), a.begin() + 8);                      // shares a's first two blocks
-    const std::vector<int32_t> b_own = some_tokens(config_.vocab_size, 9, 2);
+    const std::vector<int32_t> a = some_tokens(config.vocab_size, 30, 1); // 30 positions: past the window
+    std::vector<int32_t> b(a.begin(), a.begin() + 8);                     // shares a's first two blocks
+    const std::vector<int32_t> b_own = some_tokens(config.vocab_size, 9, 2);
     b.insert(b.end(), b_own.begin(), b_own.end());
-    const std::vector<int32_t> c = some_tokens(config_.vocab_size, 1, 3);
+    const std::vector<int32_t> c = some_tokens(config.vocab_size, 1, 3);
     // Block tables per layer group (full attention, sliding window); b's first two are a's in both.
     const std::vector<int32_t> a_tables[2] = {{0, 1, 2, 3, 4, 5, 6, 7}, {20, 21, 22, 23, 24, 25, 26, 27}};
     const std::vector<int32_t> b_tables[2] = {{0, 1, 8, 9, 10}, {20, 21, 28, 29, 30}};
@@ -72,16 +76,16 @@ TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
         return PagedChunk{tokens, start, {tables[0], tables[1]}, true};
     };
     auto expect_matches = [&](const std::vector<float>& got, std::span<const int32_t> history, const char* what) {
-        ASSERT_EQ(got.size(), static_cast<size_t>(config_.vocab_size)) << what;
-        const double error = relative_l2(got, cpu_logits(history));
-        EXPECT_LE(error, kBf16Tolerance) << what;
+        ASSERT_EQ(got.size(), static_cast<size_t>(config.vocab_size)) << what;
+        const double error = relative_l2(got, logits_after(cpu, history));
+        EXPECT_LE(error, tolerance) << what;
         std::printf("%s: relative l2 %.2e against the cpu\n", what, error);
     };
     std::vector<std::vector<float>> logits;
     // Step 1: a's prompt but its last token, and c's one token; a asks for no logits.
     std::vector<PagedChunk> step1 = {chunk(std::span(a).first(29), 0, a_tables), chunk(c, 0, c_tables)};
     step1[0].logits = false;
-    ASSERT_TRUE(gpu_->step_paged(**memory, step1, logits).ok());
+    ASSERT_TRUE(gpu.step_paged(**memory, step1, logits).ok());
     EXPECT_TRUE(logits[0].empty());
     expect_matches(logits[1], c, "c after its prompt");
     // Step 2: b's own tokens over a's shared blocks, a's last token (decode), c decoding one more.
@@ -91,10 +95,22 @@ TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
     const std::vector<PagedChunk> step2 = {chunk(std::span(b).subspan(8), 8, b_tables),
                                            chunk(std::span(a).subspan(29), 29, a_tables),
                                            chunk(std::span(&c_next, 1), 1, c_tables)};
-    ASSERT_TRUE(gpu_->step_paged(**memory, step2, logits).ok());
+    ASSERT_TRUE(gpu.step_paged(**memory, step2, logits).ok());
     expect_matches(logits[0], b, "b over a's blocks");
     expect_matches(logits[1], a, "a decoding past the window");
     expect_matches(logits[2], c_history, "c decoding");
+}
+
+TEST_F(BatchEngineGpuTest, PagedStepsMatchContiguousCachesOnTheCpu) {
+    paged_steps_match(*gpu_, *cpu_, config_, kBf16Tolerance);
+    constexpr int32_t kBlockTokens = 4;
+    auto memory = gpu_->new_paged_kv(64, kBlockTokens);
+    ASSERT_TRUE(memory.ok()) << memory.error().to_string();
+    auto chunk = [](std::span<const int32_t> tokens, int64_t start, const std::vector<int32_t>(&tables)[2]) {
+        return PagedChunk{tokens, start, {tables[0], tables[1]}, true};
+    };
+    const std::vector<int32_t> c_tables[2] = {{11}, {31}};
+    std::vector<std::vector<float>> logits;
     // Bad input is refused, nothing run: a token outside the vocabulary, a step larger than the engine takes.
     const int32_t bad = static_cast<int32_t>(config_.vocab_size);
     EXPECT_FALSE(gpu_->step_paged(**memory, std::vector{chunk(std::span(&bad, 1), 2, c_tables)}, logits).ok());
@@ -362,6 +378,61 @@ TEST_F(BatchEngineGpuTest, ServedRequestsFollowTheirGreedyDecodeAlone) {
                 const double explained =
                     std::fabs(gpu_row[best] - row[best]) + std::fabs(gpu_row[served] - row[served]);
                 EXPECT_LT(row[best] - row[served], kNearTie + explained) << "request " << r.id << " token " << i;
+                break;
+            }
+            history.push_back(got[i]);
+        }
+    }
+}
+
+// The f32 reference over the paged cache (issue 13: "the f32 reference precision keeps working"): the paged steps on
+// f32 engines within kF32Exact of the CPU's f32 contiguous caches, and BatchEngine serving several requests at
+// once draws each one's greedy tokens of the CPU f32 engine alone.
+TEST_F(BatchEngineGpuTest, F32PagedStepsAndServedRequestsFollowTheCpuF32Reference) {
+    EngineOptions gpu_options;
+    gpu_options.backend = Backend::kCuda;
+    gpu_options.max_step_tokens = 64;
+    gpu_options.precision = Precision::kF32;
+    auto gpu = Engine::create(weights_, gpu_options);
+    ASSERT_TRUE(gpu.ok()) << gpu.error().to_string();
+    EngineOptions cpu_options;
+    cpu_options.precision = Precision::kF32;
+    auto cpu = Engine::create(weights_, cpu_options);
+    ASSERT_TRUE(cpu.ok()) << cpu.error().to_string();
+    paged_steps_match(**gpu, **cpu, config_, kF32Exact);
+
+    auto batch = BatchEngine::create(**gpu, BatchEngineOptions{64, 4, 32, 4});
+    ASSERT_TRUE(batch.ok()) << batch.error().to_string();
+    std::vector<BatchRequest> requests;
+    for (uint64_t id = 1; id <= 4; ++id) {
+        BatchRequest r;
+        r.id = id;
+        r.prompt = some_tokens(config_.vocab_size, static_cast<size_t>(3 + 9 * id), static_cast<uint32_t>(40 + id));
+        r.max_new_tokens = 6;
+        requests.push_back(r);
+        ASSERT_TRUE((*batch)->submit(r).ok());
+    }
+    std::map<uint64_t, std::vector<int32_t>> finished;
+    for (int step = 0; step < 1000 && !(*batch)->idle(); ++step) {
+        std::vector<TokenEvent> tokens;
+        std::vector<FinishedRequest> done;
+        ASSERT_TRUE((*batch)->step(tokens, done).ok());
+        for (FinishedRequest& f : done) {
+            finished[f.id] = f.generated;
+        }
+    }
+    ASSERT_TRUE((*batch)->idle());
+    for (const BatchRequest& r : requests) {
+        const std::vector<int32_t>& got = finished.at(r.id);
+        ASSERT_EQ(got.size(), 6u) << "request " << r.id;
+        std::vector<int32_t> history = r.prompt;
+        for (size_t i = 0; i < got.size(); ++i) {
+            const std::vector<float> row = logits_after(**cpu, history);
+            const auto best = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            // f32 on both sides: only a lead below f32's summation noise could swap the choice.
+            if (got[i] != best) {
+                EXPECT_LT(row[static_cast<size_t>(best)] - row[static_cast<size_t>(got[i])], 1e-3f)
+                    << "request " << r.id << " token " << i;
                 break;
             }
             history.push_back(got[i]);

@@ -73,6 +73,9 @@ Status OpKernels::resolve(KernelRegistry& registry) {
     TLLM_RETURN_IF_ERROR(
         get("bf16kv_attention_sinks", "attention_sinks_split_tiled_paged_d128", attention_split_tiled_paged_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_paged", rope_paged_));
+    TLLM_RETURN_IF_ERROR(get("f32_rope_kv_write", "rope_kv_write_paged_f32kv", rope_paged_f32kv_));
+    TLLM_RETURN_IF_ERROR(
+        get("bf16kv_attention_sinks", "attention_sinks_split_paged_f32kv", attention_split_paged_f32kv_));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d64", attention_prefill_[0]));
     TLLM_RETURN_IF_ERROR(get("bf16kv_attention_sinks_prefill", "attention_sinks_prefill_d128", attention_prefill_[1]));
     TLLM_RETURN_IF_ERROR(get("f32_topk_route", "topk_route", route_));

@@ -207,9 +207,11 @@ class OpKernels {
                            int32_t* tickets,
                            float* out,
                            int max_keys = std::numeric_limits<int>::max()) const;
-    // The paged cache's variants (bf16 caches, issue 13): rope_kv_write and attention_sinks with each token's
-    // positions placed by `rows`; attention on the split kernels (head_dim 64 or 128, at most 16 query heads per kv
-    // head, max_keys as above) for any mix of decode and prefill tokens.
+    // The paged cache's variants (issue 13): rope_kv_write and attention_sinks with each token's positions placed by
+    // `rows`, for any mix of decode and prefill tokens. bf16 caches: attention on the split kernels (head_dim 64 or
+    // 128, at most 16 query heads per kv head, max_keys as above). f32 caches (the f32 reference): the per-key split
+    // kernel, any head_dim up to 128 and up to 32 query heads per kv head.
+    template <typename KV>
     Status rope_kv_write_paged(CUstream stream,
                                float* qkv,
                                const int32_t* positions,
@@ -219,9 +221,10 @@ class OpKernels {
                                int head_dim,
                                const float* inv_freq,
                                float concentration,
-                               uint16_t* k_cache,
-                               uint16_t* v_cache,
+                               KV* k_cache,
+                               KV* v_cache,
                                const KvRows& rows) const;
+    template <typename KV>
     Status attention_sinks_paged(CUstream stream,
                                  const float* q,
                                  int q_stride,
@@ -230,8 +233,8 @@ class OpKernels {
                                  int n_heads,
                                  int n_kv_heads,
                                  int head_dim,
-                                 const uint16_t* k_cache,
-                                 const uint16_t* v_cache,
+                                 const KV* k_cache,
+                                 const KV* v_cache,
                                  const uint16_t* sinks,
                                  int window,
                                  float scale,
@@ -411,7 +414,9 @@ class OpKernels {
     CUfunction attention_split_tiled_[2] = {};     // the CUDA-core tiled split kernel, for short contexts
     CUfunction attention_split_tiled_paged_[2] = {};
     CUfunction rope_paged_ = nullptr;
-    CUfunction attention_prefill_[2] = {}; // tensor cores, bf16 caches: head_dim 64, 128
+    CUfunction rope_paged_f32kv_ = nullptr;
+    CUfunction attention_split_paged_f32kv_ = nullptr; // f32 paged caches, any head_dim up to 128
+    CUfunction attention_prefill_[2] = {};             // tensor cores, bf16 caches: head_dim 64, 128
     CUfunction route_ = nullptr;
     CUfunction route_decode_ = nullptr;
     CUfunction mlp1_[3] = {}; // tiles of 1, 4, 8 pairs on CUDA cores

@@ -48,10 +48,6 @@ Status OpKernels::rope_kv_write(CUstream stream,
                             0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
                             v_cache);
 }
-template Status OpKernels::rope_kv_write<uint16_t>(
-    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, uint16_t*, uint16_t*) const;
-template Status OpKernels::rope_kv_write<float>(
-    CUstream, float*, const int32_t*, int, int, int, int, const float*, float, float*, float*) const;
 
 template <typename KV>
 Status OpKernels::attention_sinks(CUstream stream,
@@ -104,6 +100,7 @@ Status OpKernels::attention_sinks(CUstream stream,
                             stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window,
                             scale, sinks, partial_stats, partial_acc, tickets, out);
 }
+template <typename KV>
 Status OpKernels::rope_kv_write_paged(CUstream stream,
                                       float* qkv,
                                       const int32_t* positions,
@@ -113,19 +110,21 @@ Status OpKernels::rope_kv_write_paged(CUstream stream,
                                       int head_dim,
                                       const float* inv_freq,
                                       float concentration,
-                                      uint16_t* k_cache,
-                                      uint16_t* v_cache,
+                                      KV* k_cache,
+                                      KV* v_cache,
                                       const KvRows& rows) const {
-    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && rows.tables != nullptr && rows.block_tokens > 0 &&
+    TLLM_CHECK(n > 0 && head_dim % 2 == 0 && head_dim / 2 <= 256 && rows.tables != nullptr && rows.block_tokens > 0 &&
                    rows.block_rows >= rows.block_tokens,
                "rope_kv_write_paged n={} head_dim={} blocks of {} tokens, {} rows", n, head_dim, rows.block_tokens,
                rows.block_rows);
     const int pairs = (n_heads + 2 * n_kv_heads) * (head_dim / 2);
-    return launch_dependent(context_, pdl_, rope_paged_, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)},
-                            {kThreads}, 0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq,
-                            concentration, k_cache, v_cache, rows);
+    const CUfunction function = std::is_same_v<KV, float> ? rope_paged_f32kv_ : rope_paged_;
+    return launch_dependent(context_, pdl_, function, {static_cast<unsigned>(n), ceil_div(pairs, kThreads)}, {kThreads},
+                            0, stream, qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache,
+                            v_cache, rows);
 }
 
+template <typename KV>
 Status OpKernels::attention_sinks_paged(CUstream stream,
                                         const float* q,
                                         int q_stride,
@@ -134,8 +133,8 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                                         int n_heads,
                                         int n_kv_heads,
                                         int head_dim,
-                                        const uint16_t* k_cache,
-                                        const uint16_t* v_cache,
+                                        const KV* k_cache,
+                                        const KV* v_cache,
                                         const uint16_t* sinks,
                                         int window,
                                         float scale,
@@ -147,16 +146,25 @@ Status OpKernels::attention_sinks_paged(CUstream stream,
                                         const KvRows& rows,
                                         int max_keys) const {
     const unsigned group = n_kv_heads > 0 ? static_cast<unsigned>(n_heads / n_kv_heads) : 0;
-    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && (head_dim == 64 || head_dim == 128) &&
-                   group <= kMaxTiledAttentionGroup && n_splits > 0 && n_splits <= kMaxAttentionSplits &&
-                   rows.tables != nullptr && rows.block_tokens > 0 && rows.block_rows >= rows.block_tokens,
-               "attention_sinks_paged n={} heads={}/{} head_dim={} splits={}", n, n_heads, n_kv_heads, head_dim,
-               n_splits);
-    const SplitLaunch split = split_launch(true, head_dim, group, window, max_keys);
-    return launch_dependent(context_, pdl_, split.function,
-                            {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, split.block,
-                            split.shared_bytes, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache, v_cache,
-                            window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+    TLLM_CHECK(n > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && n_splits > 0 &&
+                   n_splits <= kMaxAttentionSplits && rows.tables != nullptr && rows.block_tokens > 0 &&
+                   rows.block_rows >= rows.block_tokens,
+               "attention_sinks_paged n={} heads={}/{} splits={}", n, n_heads, n_kv_heads, n_splits);
+    if constexpr (std::is_same_v<KV, float>) {
+        TLLM_CHECK(head_dim <= 128 && group <= 32, "attention_sinks_paged (f32) head_dim={} group={}", head_dim, group);
+        return launch_dependent(context_, pdl_, attention_split_paged_f32kv_,
+                                {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, {32 * group},
+                                0, stream, q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache,
+                                window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+    } else {
+        TLLM_CHECK((head_dim == 64 || head_dim == 128) && group <= kMaxTiledAttentionGroup,
+                   "attention_sinks_paged head_dim={} group={}", head_dim, group);
+        const SplitLaunch split = split_launch(true, head_dim, group, window, max_keys);
+        return launch_dependent(context_, pdl_, split.function,
+                                {static_cast<unsigned>(n * n_kv_heads), static_cast<unsigned>(n_splits)}, split.block,
+                                split.shared_bytes, stream, q, q_stride, positions, n_heads, n_kv_heads, k_cache,
+                                v_cache, window, scale, sinks, partial_stats, partial_acc, tickets, out, rows);
+    }
 }
 
 std::vector<int32_t> OpKernels::prefill_attention_plan(std::span<const PrefillRun> runs, int group, int head_dim) {
@@ -226,48 +234,24 @@ OpKernels::split_launch(bool paged, int head_dim, unsigned group, int window, in
     return {paged ? attention_split_mma_paged_[d] : attention_split_mma_[d], {128}, split_mma_shared_bytes(head_dim)};
 }
 
-template Status OpKernels::attention_sinks<uint16_t>(CUstream,
-                                                     const float*,
-                                                     int,
-                                                     const int32_t*,
-                                                     int,
-                                                     int,
-                                                     int,
-                                                     int,
-                                                     const uint16_t*,
-                                                     const uint16_t*,
-                                                     const uint16_t*,
-                                                     int,
-                                                     float,
-                                                     int,
-                                                     float*,
-                                                     float*,
-                                                     int32_t*,
-                                                     float*,
-                                                     int) const;
-template Status OpKernels::attention_sinks<float>(CUstream,
-                                                  const float*,
-                                                  int,
-                                                  const int32_t*,
-                                                  int,
-                                                  int,
-                                                  int,
-                                                  int,
-                                                  const float*,
-                                                  const float*,
-                                                  const uint16_t*,
-                                                  int,
-                                                  float,
-                                                  int,
-                                                  float*,
-                                                  float*,
-                                                  int32_t*,
-                                                  float*,
-                                                  int) const;
-
 int OpKernels::decode_key_tile(int window, int max_keys) {
     const int keys = window > 0 ? std::min(window, max_keys) : max_keys;
     return keys < kTensorCoreDecodeKeys ? kTiledKeys : kMmaStageKeys;
 }
+
+// Every templated launch for both cache dtypes: bf16 bits and f32 (the f32 reference).
+#define TLLM_ATTENTION_LAUNCHES(KV)                                                                                    \
+    template Status OpKernels::rope_kv_write<KV>(CUstream, float*, const int32_t*, int, int, int, int, const float*,   \
+                                                 float, KV*, KV*) const;                                               \
+    template Status OpKernels::rope_kv_write_paged<KV>(CUstream, float*, const int32_t*, int, int, int, int,           \
+                                                       const float*, float, KV*, KV*, const KvRows&) const;            \
+    template Status OpKernels::attention_sinks<KV>(CUstream, const float*, int, const int32_t*, int, int, int, int,    \
+                                                   const KV*, const KV*, const uint16_t*, int, float, int, float*,     \
+                                                   float*, int32_t*, float*, int) const;                               \
+    template Status OpKernels::attention_sinks_paged<KV>(CUstream, const float*, int, const int32_t*, int, int, int,   \
+                                                         int, const KV*, const KV*, const uint16_t*, int, float, int,  \
+                                                         float*, float*, int32_t*, float*, const KvRows&, int) const;
+TLLM_ATTENTION_LAUNCHES(uint16_t)
+TLLM_ATTENTION_LAUNCHES(float)
 
 } // namespace tllm::cuda

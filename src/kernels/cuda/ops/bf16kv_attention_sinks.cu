@@ -8,7 +8,8 @@
 // a partial (max, sum, acc). The split ranges come from the positions in device memory, so a
 // captured decode graph stays valid as the context grows. The last block of each (token, kv head)
 // to finish merges the splits with the sink and rounds the output to bf16.
-// attention_sinks_split_f32kv is the f32 reference's variant: f32 caches, output not rounded. bf16 caches with
+// attention_sinks_split_f32kv is the f32 reference's variant: f32 caches, output not rounded (its paged form,
+// attention_sinks_split_paged_f32kv, serves every token of a batched f32 step). bf16 caches with
 // head_dim 64 or 128 take attention_sinks_split_tiled below while a split sees few keys (decode at short contexts,
 // sliding-window layers), and the tensor-core kernel of bf16kv_attention_sinks_split_mma.cu at long contexts.
 #include "attention_splits.cuh"
@@ -33,8 +34,8 @@ __device__ __forceinline__ void attention_split(const float* q, // [n, q_stride]
                                                 float* partial_stats, // [n, n_heads, n_splits, 2] (max, sum)
                                                 float* partial_acc,   // [n, n_heads, n_splits, head_dim]
                                                 int* tickets,         // [n, n_kv_heads], 0 before and after
-                                                float* out)           // [n, n_heads, head_dim]
-{
+                                                float* out,           // [n, n_heads, head_dim]
+                                                KvRows rows) {
     grid_dependency_wait();
     allow_dependents();
     const int t = blockIdx.x / n_kv_heads;
@@ -63,8 +64,9 @@ __device__ __forceinline__ void attention_split(const float* q, // [n, q_stride]
     float running_max = -__int_as_float(0x7f800000);
     float running_sum = 0.0f;
     for (int j = begin; j < end; ++j) {
-        const KV* k_row = k_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
-        const KV* v_row = v_cache + static_cast<i64>(j) * kv_width + kv_head * head_dim;
+        const i64 row = rows.row(t, j);
+        const KV* k_row = k_cache + row * kv_width + kv_head * head_dim;
+        const KV* v_row = v_cache + row * kv_width + kv_head * head_dim;
         float dot = 0.0f;
         float vv[kMaxDimsPerLane];
 #pragma unroll
@@ -264,10 +266,31 @@ __device__ __forceinline__ void attention_split_tiled(const float* q, // [n, q_s
                           int head_dim, const KV* k_cache, const KV* v_cache, int window, float scale,                 \
                           const u16* sinks, float* partial_stats, float* partial_acc, int* tickets, float* out) {      \
         attention_split<KV>(q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window, scale,    \
-                            sinks, partial_stats, partial_acc, tickets, out);                                          \
+                            sinks, partial_stats, partial_acc, tickets, out, KvRows{nullptr, nullptr, 1, 1});          \
     }
 TLLM_ATTENTION_SPLIT(attention_sinks_split, u16)
 TLLM_ATTENTION_SPLIT(attention_sinks_split_f32kv, float)
+
+// The f32 reference over a paged cache: every token of a step, decode or prefill, takes this kernel.
+TLLM_KERNEL void attention_sinks_split_paged_f32kv(const float* q,
+                                                   int q_stride,
+                                                   const i32* positions,
+                                                   int n_heads,
+                                                   int n_kv_heads,
+                                                   int head_dim,
+                                                   const float* k_cache,
+                                                   const float* v_cache,
+                                                   int window,
+                                                   float scale,
+                                                   const u16* sinks,
+                                                   float* partial_stats,
+                                                   float* partial_acc,
+                                                   int* tickets,
+                                                   float* out,
+                                                   KvRows rows) {
+    attention_split<float>(q, q_stride, positions, n_heads, n_kv_heads, head_dim, k_cache, v_cache, window, scale,
+                           sinks, partial_stats, partial_acc, tickets, out, rows);
+}
 
 #define TLLM_ATTENTION_SPLIT_TILED(NAME, D)                                                                            \
     TLLM_KERNEL void NAME(const float* q, int q_stride, const i32* positions, int n_heads, int n_kv_heads,             \

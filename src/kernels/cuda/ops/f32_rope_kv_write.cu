@@ -73,16 +73,11 @@ __device__ __forceinline__ void rope_kv(float* qkv,
 TLLM_ROPE_KV_WRITE(rope_kv_write, u16)
 TLLM_ROPE_KV_WRITE(rope_kv_write_f32kv, float)
 
-// The paged cache's variant (bf16): k and v rows go where `rows` places each token's position.
-TLLM_KERNEL void rope_kv_write_paged(float* qkv,
-                                     const i32* positions,
-                                     int n_heads,
-                                     int n_kv_heads,
-                                     int head_dim,
-                                     const float* inv_freq,
-                                     float concentration,
-                                     u16* k_cache,
-                                     u16* v_cache,
-                                     KvRows rows) {
-    rope_kv<u16>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache, rows);
-}
+// The paged cache's variants: k and v rows go where `rows` places each token's position.
+#define TLLM_ROPE_KV_WRITE_PAGED(NAME, KV)                                                                             \
+    TLLM_KERNEL void NAME(float* qkv, const i32* positions, int n_heads, int n_kv_heads, int head_dim,                 \
+                          const float* inv_freq, float concentration, KV* k_cache, KV* v_cache, KvRows rows) {         \
+        rope_kv<KV>(qkv, positions, n_heads, n_kv_heads, head_dim, inv_freq, concentration, k_cache, v_cache, rows);   \
+    }
+TLLM_ROPE_KV_WRITE_PAGED(rope_kv_write_paged, u16)
+TLLM_ROPE_KV_WRITE_PAGED(rope_kv_write_paged_f32kv, float)
