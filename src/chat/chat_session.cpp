@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <optional>
 
 namespace tllm {
 namespace {
@@ -158,13 +160,26 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
         }
     }
     std::unique_ptr<ChatSession> session(new ChatSession(engine, tokenizer, options));
-    TLLM_ASSIGN_OR_RETURN(session->sequence_, engine.new_sequence(options.context));
+    session->context_ = engine.context_limit(options.context);
     // A context this small could not hold the system message and still leave room for a reply.
     constexpr int64_t kMinContext = 16;
     if (session->context() < kMinContext) {
         return make_error(ErrorCode::kInvalidArgument, "a context of {} tokens is too small for a chat (at least {})",
                           session->context(), kMinContext);
     }
+    // The replies run through the batched engine, as the server's requests do: a batch of one over a paged cache
+    // that holds one conversation at the full context, whose prefix cache gives each turn the earlier turns' KV.
+    BatchEngineOptions batch;
+    batch.block_tokens = kChatBlockTokens;
+    batch.step_tokens = engine.options().max_step_tokens;
+    batch.max_running = 1;
+    const int64_t blocks = BatchEngine::kv_blocks_for(engine.config(), batch, session->context_);
+    if (blocks > std::numeric_limits<int32_t>::max()) {
+        return make_error(ErrorCode::kInvalidArgument, "a context of {} tokens needs {} KV blocks", session->context_,
+                          blocks);
+    }
+    batch.kv_blocks = static_cast<int32_t>(blocks);
+    TLLM_ASSIGN_OR_RETURN(session->batch_, BatchEngine::create(engine, batch));
 
     SystemContent system;
     system.reasoning_effort = options.reasoning_effort;
@@ -188,7 +203,7 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
 }
 
 int64_t ChatSession::prompt_budget() const {
-    const int64_t context = sequence_->max_context();
+    const int64_t context = context_;
     // Without a reply limit, keep a quarter of the context (at most 16k tokens) for the reply.
     constexpr int64_t kMaxDefaultReserve = 16384;
     const int64_t wanted = options_.max_tokens > 0 ? options_.max_tokens : std::min(context / 4, kMaxDefaultReserve);
@@ -201,25 +216,6 @@ Result<std::vector<TokenId>> ChatSession::render_preamble() const {
         ++leading;
     }
     return renderer_.render_conversation(std::span<const Message>(messages_).first(leading));
-}
-
-Status ChatSession::prefill(std::span<const TokenId> tokens,
-                            const std::atomic<bool>& stop,
-                            std::vector<float>& last_logits,
-                            bool& interrupted) {
-    // The engine would chunk a long prompt by itself; chunking here as well lets a stop request end it early.
-    const size_t chunk = static_cast<size_t>(std::max<int64_t>(1, engine_->options().max_step_tokens));
-    std::vector<std::vector<float>> logits;
-    for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
-        if (stop.load(std::memory_order_relaxed)) {
-            interrupted = true;
-            return {};
-        }
-        const StepInput input{sequence_.get(), tokens.subspan(begin, std::min(chunk, tokens.size() - begin)), false};
-        TLLM_RETURN_IF_ERROR(engine_->step(std::span<const StepInput>(&input, 1), logits));
-    }
-    last_logits = std::move(logits.at(0));
-    return {};
 }
 
 Result<ReplyStats>
@@ -268,24 +264,52 @@ Result<ReplyStats> ChatSession::reply_to(std::vector<Message> added,
         return fitted.error();
     }
     const std::vector<TokenId>& prompt = fitted->tokens;
-
     ReplyStats stats;
-    const std::vector<int32_t>& cached = sequence_->tokens();
-    const size_t shared = static_cast<size_t>(
-        std::mismatch(prompt.begin(), prompt.end(), cached.begin(), cached.end()).first - prompt.begin());
-    // Feed at least the prompt's last token: its logits give the reply's first token.
-    const size_t reused = std::min(shared, prompt.size() - 1);
-    sequence_->truncate(static_cast<int64_t>(reused));
-    stats.prompt = {fitted->report, static_cast<int64_t>(prompt.size()), static_cast<int64_t>(reused), prompt_budget()};
+    stats.prompt = {fitted->report, static_cast<int64_t>(prompt.size()), 0, prompt_budget()};
     observer.on_prompt(stats.prompt, prompt);
 
-    std::vector<float> logits;
-    bool interrupted = false;
-    const Clock::time_point prefill_start = Clock::now();
-    TLLM_RETURN_IF_ERROR(prefill(std::span<const TokenId>(prompt).subspan(reused), stop, logits, interrupted));
-    const Clock::time_point decode_start = Clock::now();
-    stats.prefill_seconds = seconds_between(prefill_start, decode_start);
-    if (interrupted || stop.load(std::memory_order_relaxed)) {
+    HarmonyStreamParser parser(*tokenizer_, Role::kAssistant);
+    std::vector<ParserEvent> events;
+    std::vector<TokenId> generated;
+    // Each token of the reply, sampled or scripted: streamed, parsed, and checked for the reply's end.
+    auto take = [&](TokenId token) -> std::optional<StopReason> {
+        generated.push_back(token);
+        observer.on_token(token);
+        events.clear();
+        parser.push(token, events);
+        observer.on_events(events);
+        if (is_assistant_stop(token)) {
+            return token == kTokenCall ? StopReason::kCall : StopReason::kReturn;
+        }
+        if (options_.max_tokens > 0 && static_cast<int64_t>(generated.size()) >= options_.max_tokens) {
+            return StopReason::kMaxTokens;
+        }
+        if (ends_in_repetition(generated)) {
+            return StopReason::kLoop;
+        }
+        if (stop.load(std::memory_order_relaxed)) {
+            return StopReason::kInterrupted;
+        }
+        if (static_cast<int64_t>(prompt.size() + generated.size()) >= context_) {
+            return StopReason::kContextFull;
+        }
+        return std::nullopt;
+    };
+    auto finish = [&](StopReason reason) {
+        events.clear();
+        parser.finish(events);
+        observer.on_events(events);
+        for (const ParsedMessage& parsed : parser.messages()) {
+            messages_.push_back(to_message(parsed));
+        }
+        const Clock::time_point end = Clock::now();
+        stats.stop = reason;
+        stats.generated_tokens = static_cast<int64_t>(generated.size());
+        stats.total_seconds = seconds_between(start, end);
+        return stats;
+    };
+
+    if (stop.load(std::memory_order_relaxed)) {
         if (!keep_on_interrupt) {
             take_back();
         }
@@ -293,61 +317,96 @@ Result<ReplyStats> ChatSession::reply_to(std::vector<Message> added,
         stats.total_seconds = seconds_between(start, Clock::now());
         return stats;
     }
-
-    HarmonyStreamParser parser(*tokenizer_, Role::kAssistant);
-    std::vector<ParserEvent> events;
-    std::vector<TokenId> generated;
-    std::vector<int32_t> sampled;
+    // Teacher forcing: the script's tokens join the request's prompt, so the model runs over them as if it had
+    // sampled them, and samples on from there when they run out. A script that ends the reply still has the model
+    // run over it (one token sampled and dropped): the next turn finds its KV cached, as after a sampled reply.
     std::span<const TokenId> script;
     if (scripted_replies_used_ < options_.scripted_replies.size()) {
         script = options_.scripted_replies[scripted_replies_used_++];
     }
-    size_t script_position = 0;
-    auto forced_or = [&](TokenId sampled_token) {
-        return script_position < script.size() ? script[script_position++] : sampled_token;
-    };
-    TokenId token = forced_or(Sampler(options_.sampling).sample(logits, sample_counter_++));
-    while (true) {
-        generated.push_back(token);
-        observer.on_token(token);
-        events.clear();
-        parser.push(token, events);
-        observer.on_events(events);
-        if (is_assistant_stop(token)) {
-            stats.stop = token == kTokenCall ? StopReason::kCall : StopReason::kReturn;
+    std::vector<int32_t> request_prompt = prompt;
+    std::optional<StopReason> reason;
+    for (const TokenId token : script) {
+        if ((reason = take(token))) {
             break;
         }
-        if (options_.max_tokens > 0 && static_cast<int64_t>(generated.size()) >= options_.max_tokens) {
-            stats.stop = StopReason::kMaxTokens;
-            break;
-        }
-        if (ends_in_repetition(generated)) {
-            stats.stop = StopReason::kLoop;
-            break;
-        }
-        if (stop.load(std::memory_order_relaxed)) {
-            stats.stop = StopReason::kInterrupted;
-            break;
-        }
-        if (sequence_->length() + 1 > sequence_->max_context()) {
-            stats.stop = StopReason::kContextFull;
-            break;
-        }
-        TLLM_RETURN_IF_ERROR(engine_->decode(*sequence_, token, 1, options_.sampling, sample_counter_++, sampled));
-        token = forced_or(sampled.at(0));
+        request_prompt.push_back(token);
     }
-    events.clear();
-    parser.finish(events);
-    observer.on_events(events);
-    for (const ParsedMessage& parsed : parser.messages()) {
-        messages_.push_back(to_message(parsed));
+    const bool scripted_end = reason.has_value();
+    if (reason == StopReason::kInterrupted) {
+        return finish(*reason);
     }
 
-    const Clock::time_point end = Clock::now();
-    stats.generated_tokens = static_cast<int64_t>(generated.size());
-    stats.decode_seconds = seconds_between(decode_start, end);
-    stats.total_seconds = seconds_between(start, end);
-    return stats;
+    BatchRequest request;
+    request.id = next_request_id_++;
+    request.prompt = std::move(request_prompt);
+    request.max_new_tokens = static_cast<int32_t>(
+        std::min<int64_t>(context_ - static_cast<int64_t>(request.prompt.size()), std::numeric_limits<int32_t>::max()));
+    if (scripted_end) {
+        request.max_new_tokens = 1;
+    } else if (options_.max_tokens > 0) {
+        request.max_new_tokens = static_cast<int32_t>(
+            std::min<int64_t>(request.max_new_tokens, options_.max_tokens - static_cast<int64_t>(generated.size())));
+    }
+    request.stop_tokens.assign(std::begin(kHarmonyAssistantStopTokens), std::end(kHarmonyAssistantStopTokens));
+    request.sampling = options_.sampling;
+    // Every reply draws its own random numbers: the engine counts a request's tokens from 0.
+    request.sampling.seed = options_.sampling.seed + request.id;
+    const uint64_t id = request.id;
+    TLLM_RETURN_IF_ERROR(batch_->submit(std::move(request)));
+
+    std::vector<TokenEvent> tokens;
+    std::vector<FinishedRequest> finished;
+    bool first = true;
+    Clock::time_point decode_start = Clock::now();
+    while (true) {
+        if (stop.load(std::memory_order_relaxed)) {
+            reason = reason.value_or(StopReason::kInterrupted);
+            break;
+        }
+        tokens.clear();
+        finished.clear();
+        if (Status status = batch_->step(tokens, finished); !status.ok()) {
+            batch_->cancel(id, finished);
+            return status.error();
+        }
+        for (const TokenEvent& event : tokens) {
+            if (first) {
+                first = false;
+                decode_start = Clock::now();
+                stats.prefill_seconds = seconds_between(start, decode_start);
+                stats.prompt.reused_tokens = event.cached_prompt_tokens;
+            }
+            if (!reason) {
+                reason = take(event.token);
+            }
+        }
+        if (!finished.empty() || (reason && !scripted_end)) {
+            break;
+        }
+    }
+    if (!reason) { // the engine ended the request at its length, where take() saw no reason to stop
+        reason = options_.max_tokens > 0 && static_cast<int64_t>(generated.size()) >= options_.max_tokens
+                     ? StopReason::kMaxTokens
+                     : StopReason::kContextFull;
+    }
+    // The request is over for the session whatever the engine still has in flight for it.
+    batch_->cancel(id, finished);
+    while (!batch_->idle()) {
+        tokens.clear();
+        TLLM_RETURN_IF_ERROR(batch_->step(tokens, finished));
+    }
+    if (generated.empty() && *reason == StopReason::kInterrupted) {
+        if (!keep_on_interrupt) {
+            take_back();
+        }
+        stats.stop = StopReason::kInterrupted;
+        stats.total_seconds = seconds_between(start, Clock::now());
+        return stats;
+    }
+    ReplyStats done = finish(*reason);
+    done.decode_seconds = seconds_between(decode_start, Clock::now());
+    return done;
 }
 
 } // namespace tllm

@@ -1,6 +1,7 @@
 // A chat conversation with a gpt-oss model: the history as Harmony messages, rendered to tokens for each
-// reply; the history trimmed to fit the context (TritonLLM 0.1.1's rule); the KV cache reused across turns
-// for the part of the rendered prompt that did not change; generation streamed token by token, ending at
+// reply; the history trimmed to fit the context (TritonLLM 0.1.1's rule); each reply one request of the batched
+// engine (runtime/batch_engine.h, as the server runs them), whose prefix cache gives a turn the KV of the whole
+// blocks of the rendered prompt that did not change; generation streamed token by token, ending at
 // <|return|>/<|call|>, the reply limit, a full context, a repetition loop, or when the caller asks.
 // Nothing here touches a terminal, so the whole session runs in unit tests.
 #pragma once
@@ -9,6 +10,7 @@
 #include "chat/parser.h"
 #include "chat/render.h"
 #include "core/result.h"
+#include "runtime/batch_engine.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -61,7 +63,8 @@ struct TrimReport {
 struct PromptInfo {
     TrimReport trim;
     int64_t prompt_tokens = 0;
-    int64_t reused_tokens = 0; // positions kept in the KV cache from earlier turns
+    int64_t reused_tokens = 0; // positions whose KV the prefix cache kept from earlier turns (known once the
+                               // reply's first token is: 0 in ChatObserver::on_prompt)
     int64_t budget = 0;        // the most tokens a prompt may have
 };
 
@@ -96,6 +99,8 @@ class ChatObserver {
 
 class ChatSession {
   public:
+    // Positions per KV block: whole blocks are what a later turn can reuse.
+    static constexpr int32_t kChatBlockTokens = 16;
     // `engine` and `tokenizer` must outlive the session.
     static Result<std::unique_ptr<ChatSession>>
     create(Engine& engine, const Tokenizer& tokenizer, const ChatOptions& options);
@@ -112,9 +117,10 @@ class ChatSession {
     send_tool_results(std::vector<Message> results, ChatObserver& observer, const std::atomic<bool>& stop);
 
     const std::vector<Message>& messages() const { return messages_; }
-    const Sequence& sequence() const { return *sequence_; }
     const ChatOptions& options() const { return options_; }
-    int64_t context() const { return sequence_->max_context(); }
+    int64_t context() const { return context_; }
+    // The KV cache's books: its blocks and what the prefix cache gave.
+    const KvCacheManager& kv() const { return batch_->kv(); }
     // Prompts longer than this are trimmed: the context less the room kept for a reply.
     int64_t prompt_budget() const;
 
@@ -127,18 +133,15 @@ class ChatSession {
     // `added` back out when `keep_on_interrupt` is false.
     Result<ReplyStats>
     reply_to(std::vector<Message> added, bool keep_on_interrupt, ChatObserver& observer, const std::atomic<bool>& stop);
-    Status prefill(std::span<const TokenId> tokens,
-                   const std::atomic<bool>& stop,
-                   std::vector<float>& last_logits,
-                   bool& interrupted);
 
     Engine* engine_;
     const Tokenizer* tokenizer_;
     HarmonyRenderer renderer_;
     ChatOptions options_;
-    std::unique_ptr<Sequence> sequence_;
+    std::unique_ptr<BatchEngine> batch_;
+    int64_t context_ = 0;
     std::vector<Message> messages_;
-    uint64_t sample_counter_ = 0; // one value per sampled token over the whole session
+    uint64_t next_request_id_ = 1; // one request per reply
     size_t scripted_replies_used_ = 0;
 };
 

@@ -218,33 +218,34 @@ TEST_F(ChatSessionTest, LaterTurnsFeedOnlyTheTokensAfterTheSharedPrefix) {
     auto session = make_session(options(1024, 6, 0.0f));
     ASSERT_NE(session, nullptr);
     std::atomic<bool> stop{false};
+    const int32_t blocks = session->kv().pool().n_blocks();
 
     RecordingObserver first;
     auto reply = session->send("Hello there, how are you?", first, stop);
     ASSERT_TRUE(reply.ok()) << reply.error().to_string();
-    EXPECT_EQ(first.info_.reused_tokens, 0);
+    EXPECT_EQ(reply->prompt.reused_tokens, 0);
     ASSERT_EQ(reply->generated_tokens, static_cast<int64_t>(first.tokens_.size()));
     ASSERT_GT(reply->generated_tokens, 0);
-    // The cache holds the prompt and every generated token but the last, which was never fed back.
-    std::vector<int32_t> expected = first.prompt_;
-    expected.insert(expected.end(), first.tokens_.begin(), first.tokens_.end() - 1);
-    EXPECT_EQ(session->sequence().tokens(), expected);
-    EXPECT_EQ(session->sequence().length(), static_cast<int64_t>(expected.size()));
     EXPECT_GT(session->messages().size(), 3u); // the reply joined the history
+    EXPECT_EQ(session->kv().pool().available(), blocks) << "a finished reply keeps no block (cached ones are free)";
 
-    const std::vector<int32_t> cached = session->sequence().tokens();
+    // The KV computed: the prompt and every generated token but the last, which was never fed back.
+    std::vector<int32_t> computed = first.prompt_;
+    computed.insert(computed.end(), first.tokens_.begin(), first.tokens_.end() - 1);
     RecordingObserver second;
     reply = session->send("Tell me more.", second, stop);
     ASSERT_TRUE(reply.ok()) << reply.error().to_string();
     const size_t shared = static_cast<size_t>(
-        std::mismatch(second.prompt_.begin(), second.prompt_.end(), cached.begin(), cached.end()).first -
+        std::mismatch(second.prompt_.begin(), second.prompt_.end(), computed.begin(), computed.end()).first -
         second.prompt_.begin());
-    // Everything up to the first turn's question is unchanged, so at least that much is reused.
+    // Everything up to the first turn's question is unchanged; whole blocks of it are reused, leaving at least the
+    // prompt's last token to compute (its logits give the first token).
     EXPECT_GT(shared, first.prompt_.size() - 2);
-    EXPECT_EQ(second.info_.reused_tokens, static_cast<int64_t>(shared));
-    expected = second.prompt_;
-    expected.insert(expected.end(), second.tokens_.begin(), second.tokens_.end() - 1);
-    EXPECT_EQ(session->sequence().tokens(), expected);
+    const size_t block = ChatSession::kChatBlockTokens;
+    const auto reusable = static_cast<int64_t>(std::min(shared, second.prompt_.size() - 1) / block * block);
+    EXPECT_GT(reusable, 0);
+    EXPECT_EQ(reply->prompt.reused_tokens, reusable);
+    EXPECT_EQ(session->kv().prefix_stats().reused_tokens, reusable);
 
     // The reused cache is the one a fresh prefill of the whole prompt builds: same greedy first token.
     auto sequence = model_->engine()->new_sequence(1024);
