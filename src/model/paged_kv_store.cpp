@@ -18,8 +18,10 @@ PagedKvStore::PagedKvStore(const GptOssConfig& config, int32_t n_blocks, int32_t
     : layout_(config, n_blocks, block_tokens), dtype_(dtype) {
     TLLM_CHECK(dtype == DType::kBF16 || dtype == DType::kF32, "paged KV dtype {}", dtype_name(dtype));
     const size_t bytes = static_cast<size_t>(layout_.elements()) * dtype_size(dtype);
-    keys_.assign(bytes, 0);
-    values_.assign(bytes, 0);
+    // Left uninitialized: a block's rows are written before any token reads them, and untouched pages cost no
+    // memory, so a pool sized for a long context grows as the sequences fill it.
+    keys_ = std::make_unique_for_overwrite<uint8_t[]>(bytes);
+    values_ = std::make_unique_for_overwrite<uint8_t[]>(bytes);
 }
 
 } // namespace tllm

@@ -10,6 +10,7 @@
 #include "model/config.h"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -66,16 +67,16 @@ class PagedKvStore {
     template <typename T> T* values(int64_t layer) { return view<T>(values_, layer); }
 
   private:
-    template <typename T> T* view(std::vector<uint8_t>& storage, int64_t layer) {
+    template <typename T> T* view(std::unique_ptr<uint8_t[]>& storage, int64_t layer) {
         TLLM_CHECK(sizeof(T) == dtype_size(dtype_), "paged KV of {} read as {}-byte elements", dtype_name(dtype_),
                    sizeof(T));
-        return reinterpret_cast<T*>(storage.data()) + layout_.layer_offset(layer);
+        return reinterpret_cast<T*>(storage.get()) + layout_.layer_offset(layer);
     }
 
     PagedKvLayout layout_;
     DType dtype_;
-    std::vector<uint8_t> keys_; // [n_blocks, layers_per_block, block_tokens, row_width] of dtype_
-    std::vector<uint8_t> values_;
+    std::unique_ptr<uint8_t[]> keys_; // [n_blocks, layers_per_block, block_tokens, row_width] of dtype_
+    std::unique_ptr<uint8_t[]> values_;
 };
 
 } // namespace tllm
