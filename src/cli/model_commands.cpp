@@ -138,22 +138,23 @@ struct LogitsFlags {
 Status run_logits(const LogitsFlags& flags) {
     TLLM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, parse_token_list(flags.tokens));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(flags.engine.context));
-    const std::span<const int32_t> all(tokens);
-    const size_t prefill =
-        flags.decode_after > 0 ? std::min(tokens.size(), static_cast<size_t>(flags.decode_after)) : tokens.size();
-    std::vector<float> rows;
-    std::vector<std::vector<float>> logits;
-    auto start = Clock::now();
-    // The prompt as one step, then (with --decode-after) one decode step per token: the same logits as
-    // one pass, computed the way generation computes them.
-    for (size_t begin = 0; begin < tokens.size();) {
-        const size_t count = begin == 0 ? prefill : 1;
-        std::vector<StepInput> inputs = {{sequence.get(), all.subspan(begin, count), true}};
-        TLLM_RETURN_IF_ERROR(engine->step(inputs, logits));
-        rows.insert(rows.end(), logits[0].begin(), logits[0].end());
-        begin += count;
+    const int64_t context = engine->context_limit(flags.engine.context);
+    if (static_cast<int64_t>(tokens.size()) > context) {
+        return make_error(ErrorCode::kContextOverflow, "{} tokens exceed the context of {}", tokens.size(), context);
     }
+    // Through the batched engine, as generate, chat and the server: the prompt in steps of the engine's step size,
+    // then (with --decode-after) one decode step per token: the same logits as one pass, computed the way
+    // generation computes them.
+    BatchEngineOptions options;
+    options.block_tokens = 16;
+    options.step_tokens = engine->options().max_step_tokens;
+    options.kv_blocks = static_cast<int32_t>(
+        BatchEngine::kv_blocks_for(engine->config(), options, static_cast<int64_t>(tokens.size())));
+    options.max_running = 1;
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
+    std::vector<float> rows;
+    auto start = Clock::now();
+    TLLM_RETURN_IF_ERROR(batch->all_logits(tokens, flags.decode_after, rows));
     TLLM_LOG_INFO("{} tokens in {:.3f} s", tokens.size(), seconds_since(start));
     return write_npy_f32(flags.out, {static_cast<int64_t>(tokens.size()), engine->config().vocab_size}, rows);
 }

@@ -78,8 +78,13 @@ Result<CudaForward::PagedStepInputs> CudaForward::gather_paged_inputs(const Cuda
         }
     }
     for (size_t index = 0; index < chunks.size(); ++index) {
-        if (chunks[index].logits) {
-            in.logit_rows.push_back(last_row[index]);
+        const PagedChunk& chunk = chunks[index];
+        if (chunk.logits) { // a chunk's rows follow one another, whichever pass placed it
+            const auto first =
+                chunk.all_logits ? last_row[index] + 1 - static_cast<int32_t>(chunk.tokens.size()) : last_row[index];
+            for (int32_t row = first; row <= last_row[index]; ++row) {
+                in.logit_rows.push_back(row);
+            }
         }
     }
     const int n = static_cast<int>(in.tokens.size());

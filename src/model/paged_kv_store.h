@@ -46,7 +46,8 @@ struct PagedChunk {
     std::span<const int32_t> tokens;
     int64_t start = 0;
     std::span<const int32_t> tables[2];
-    bool logits = true; // the logits of its last token are wanted
+    bool logits = true;      // the logits of its last token are wanted
+    bool all_logits = false; // with `logits`: those of every token, in order (not in sampled steps)
 };
 
 class PagedKvStore {

@@ -82,6 +82,50 @@ Status BatchEngine::submit(BatchRequest request) {
     return {};
 }
 
+Status BatchEngine::all_logits(std::span<const int32_t> tokens, int64_t prefill, std::vector<float>& rows) {
+    if (!idle()) {
+        return make_error(ErrorCode::kInvalidArgument, "all_logits while requests run");
+    }
+    if (tokens.empty() || static_cast<int64_t>(tokens.size()) > config_.max_context()) {
+        return make_error(ErrorCode::kInvalidArgument, "{} tokens: 1 to the context of {}", tokens.size(),
+                          config_.max_context());
+    }
+    for (const int32_t token : tokens) {
+        if (token < 0 || token >= config_.vocab_size) {
+            return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
+                              config_.vocab_size);
+        }
+    }
+    const auto n_tokens = static_cast<int64_t>(tokens.size());
+    prefill = prefill > 0 ? std::min(prefill, n_tokens) : n_tokens;
+    SequenceKv sequence;
+    rows.clear();
+    std::vector<std::vector<float>> logits;
+    Status status;
+    while (sequence.length < n_tokens && status.ok()) {
+        const int64_t n =
+            sequence.length < prefill ? std::min(prefill - sequence.length, options_.step_tokens) : int64_t{1};
+        if (!kv_.reserve(sequence, n)) {
+            status = make_error(ErrorCode::kOutOfMemory, "{} KV blocks of {} positions cannot hold {} tokens",
+                                kv_.pool().n_blocks(), kv_.block_tokens(), n_tokens);
+            break;
+        }
+        PagedChunk chunk;
+        chunk.tokens = tokens.subspan(static_cast<size_t>(sequence.length), static_cast<size_t>(n));
+        chunk.start = sequence.length;
+        chunk.tables[0] = sequence.tables[0];
+        chunk.tables[1] = sequence.tables[1];
+        chunk.all_logits = true;
+        status = engine_.step_paged(*memory_, std::span<const PagedChunk>(&chunk, 1), logits);
+        if (status.ok()) {
+            rows.insert(rows.end(), logits[0].begin(), logits[0].end());
+            kv_.commit(sequence, tokens, sequence.length + n);
+        }
+    }
+    kv_.free(sequence);
+    return status;
+}
+
 bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {
     if (!scheduler_.cancel(id, finished)) {
         return false;

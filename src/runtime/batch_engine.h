@@ -73,6 +73,12 @@ class BatchEngine {
     // `finished` the requests that ended. After an error the steps in flight are lost: cancel their requests.
     Status step(std::vector<TokenEvent>& tokens, std::vector<FinishedRequest>& finished);
 
+    // The logits after every prefix of `tokens` ([n, vocab] f32 into `rows`, `tokens` checked as a prompt is),
+    // computed as requests compute them: the first `prefill` tokens (0: all) in steps of at most step_tokens, then
+    // one token a step, as decode. Only while idle (kInvalidArgument otherwise); kOutOfMemory where the pool lacks
+    // the blocks. The KV is let go after, its whole blocks left in the prefix cache.
+    Status all_logits(std::span<const int32_t> tokens, int64_t prefill, std::vector<float>& rows);
+
     bool idle() const { return scheduler_.idle() && !in_flight_; }
     const Scheduler& scheduler() const { return scheduler_; }
     const KvCacheManager& kv() const { return kv_; }

@@ -228,9 +228,10 @@ Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::v
         size_t row = 0;
         for (size_t i = 0; i < chunks.size(); ++i) {
             if (chunks[i].logits) {
+                const size_t n = chunks[i].all_logits ? chunks[i].tokens.size() : 1;
                 logits[i].assign(rows.begin() + static_cast<std::ptrdiff_t>(row * vocab),
-                                 rows.begin() + static_cast<std::ptrdiff_t>((row + 1) * vocab));
-                ++row;
+                                 rows.begin() + static_cast<std::ptrdiff_t>((row + n) * vocab));
+                row += n;
             }
         }
         return {};
@@ -242,6 +243,7 @@ Engine::step_paged(PagedKvMemory& kv, std::span<const PagedChunk> chunks, std::v
         requests[i].paged = PagedKv{kv.cpu_.get(), {chunks[i].tables[0], chunks[i].tables[1]}, chunks[i].start};
         requests[i].tokens = chunks[i].tokens;
         requests[i].logits = chunks[i].logits ? &logits[i] : nullptr;
+        requests[i].all_logits = chunks[i].all_logits;
     }
     return cpu_forward_->run(requests);
 }
@@ -262,6 +264,8 @@ Status Engine::launch_paged_sampled(PagedKvMemory& kv,
                                     std::span<const PagedChunk> chunks,
                                     std::span<const RowSampling> sampling) {
     TLLM_RETURN_IF_ERROR(use_this_thread());
+    TLLM_CHECK(std::none_of(chunks.begin(), chunks.end(), [](const PagedChunk& c) { return c.all_logits; }),
+               "a sampled paged step samples one row per chunk: all_logits has no meaning there");
     for (const RowSampling& row : sampling) {
         TLLM_RETURN_IF_ERROR(validate_sampling_params(row.params));
         if (row.top_logprobs > cuda::OpKernels::kMaxLogprobsTop ||

@@ -6,6 +6,7 @@
 #include "runtime/engine.h"
 #include "runtime_test_util.h"
 
+#include <cmath>
 #include <gtest/gtest.h>
 
 namespace tllm {
@@ -248,6 +249,47 @@ TEST_P(BatchEngineTest, LogprobsAreTheModelsLogSoftmaxAtEachToken) {
     }
     EXPECT_EQ(checked, 5u);
     EXPECT_FALSE(batch.submit({3, {1}, 1, {}, {}, 21}).ok());
+}
+
+// `tritonllm logits` through the batched engine: the logits after every prefix, in steps of at most step_tokens or
+// one token a step after `prefill`, are the contiguous engine's from one pass over all the tokens; the blocks go
+// back to the pool; a pool too small, bad tokens and running requests are refused.
+TEST_P(BatchEngineTest, AllLogitsAreTheContiguousEnginesFromOnePass) {
+    const std::vector<int32_t> tokens = some_tokens(config_.vocab_size, 37, 5);
+    BatchEngineOptions options{0, 4, 16, 4};
+    options.kv_blocks = static_cast<int32_t>(BatchEngine::kv_blocks_for(config_, options, 37));
+    auto created = BatchEngine::create(*engine_, options);
+    ASSERT_TRUE(created.ok()) << created.error().to_string();
+    BatchEngine& batch = **created;
+    auto sequence = engine_->new_sequence().value();
+    std::vector<std::vector<float>> want;
+    const StepInput input{sequence.get(), tokens, true};
+    ASSERT_TRUE(engine_->step(std::span<const StepInput>(&input, 1), want).ok());
+    ASSERT_EQ(want[0].size(), tokens.size() * static_cast<size_t>(config_.vocab_size));
+    for (const int64_t prefill : {int64_t{0}, int64_t{20}, int64_t{1}}) {
+        std::vector<float> rows;
+        const Status status = batch.all_logits(tokens, prefill, rows);
+        ASSERT_TRUE(status.ok()) << status.error().to_string();
+        ASSERT_EQ(rows.size(), want[0].size()) << "prefill " << prefill;
+        double worst = 0;
+        for (size_t i = 0; i < rows.size(); ++i) {
+            worst = std::max(worst, static_cast<double>(std::fabs(rows[i] - want[0][i])));
+        }
+        EXPECT_LE(worst, 1e-4) << "prefill " << prefill;
+        EXPECT_EQ(batch.kv().pool().available(), options.kv_blocks);
+    }
+    std::vector<float> rows;
+    const std::vector<int32_t> longer = some_tokens(config_.vocab_size, 200, 6);
+    Status status = batch.all_logits(longer, 0, rows);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().code(), ErrorCode::kOutOfMemory) << status.error().to_string();
+    EXPECT_EQ(batch.kv().pool().available(), options.kv_blocks) << "nothing kept after a refusal";
+    EXPECT_FALSE(batch.all_logits(std::vector<int32_t>{static_cast<int32_t>(config_.vocab_size)}, 0, rows).ok());
+    EXPECT_FALSE(batch.all_logits({}, 0, rows).ok());
+    ASSERT_TRUE(batch.submit({1, {1, 2}, 4, {}, {}}).ok());
+    status = batch.all_logits(tokens, 0, rows);
+    ASSERT_FALSE(status.ok());
+    EXPECT_NE(status.error().to_string().find("while requests run"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, BatchEngineTest, ::testing::Values(Precision::kBf16, Precision::kF32));
