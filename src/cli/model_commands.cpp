@@ -201,40 +201,6 @@ class TokenPrinter {
     int printed_ = 0;
 };
 
-// A sequence with its own contiguous cache: where the backend has no paged cache for the precision (the f32
-// reference on the GPU). The same tokens as the batched engine (tests/runtime/batch_engine_test.cpp).
-Status generate_contiguous(Engine& engine,
-                           const GenerateFlags& flags,
-                           const std::vector<int32_t>& prompt,
-                           const SamplingParams& sampling,
-                           TokenPrinter& printer,
-                           int& generated,
-                           double& first_token_at) {
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine.new_sequence(flags.engine.context));
-    Sampler sampler(sampling);
-    std::vector<std::vector<float>> logits;
-    const auto start = Clock::now();
-    std::vector<StepInput> inputs = {{sequence.get(), prompt, false}};
-    TLLM_RETURN_IF_ERROR(engine.step(inputs, logits));
-    first_token_at = seconds_since(start);
-    // The first token comes from the prefill's logits (counter 0); each later one from a decode step that feeds the
-    // previous token.
-    int32_t token = sampler.sample(logits[0], 0);
-    std::vector<int32_t> sampled;
-    for (; generated < flags.max_tokens; ++generated) {
-        TLLM_RETURN_IF_ERROR(printer.print(token));
-        if (std::find(flags.stop_ids.begin(), flags.stop_ids.end(), token) != flags.stop_ids.end() ||
-            generated + 1 == flags.max_tokens || sequence->length() >= sequence->max_context()) {
-            ++generated;
-            break;
-        }
-        TLLM_RETURN_IF_ERROR(
-            engine.decode(*sequence, token, 1, sampling, static_cast<uint64_t>(generated) + 1, sampled));
-        token = sampled[0];
-    }
-    return {};
-}
-
 Status run_generate(const GenerateFlags& flags) {
     const SamplingParams sampling = {flags.temperature, flags.top_p, flags.top_k, flags.seed};
     TLLM_RETURN_IF_ERROR(validate_sampling_params(sampling));
@@ -268,28 +234,20 @@ Status run_generate(const GenerateFlags& flags) {
     options.step_tokens = engine->options().max_step_tokens;
     options.kv_blocks = static_cast<int32_t>(BatchEngine::kv_blocks_for(config, options, prompt_tokens + new_tokens));
     options.max_running = 1;
-    Result<std::unique_ptr<BatchEngine>> batch = BatchEngine::create(*engine, options);
+    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
     int generated = 0;
     double first_token_at = 0;
     const auto start = Clock::now();
-    if (!batch.ok()) {
-        if (batch.error().code() != ErrorCode::kUnsupported) {
-            return batch.error();
-        }
-        TLLM_LOG_INFO("{}: generating through a contiguous cache", batch.error().message());
-        TLLM_RETURN_IF_ERROR(generate_contiguous(*engine, flags, prompt, sampling, printer, generated, first_token_at));
-    } else {
-        TLLM_RETURN_IF_ERROR((*batch)->submit({1, prompt, static_cast<int32_t>(new_tokens), flags.stop_ids, sampling}));
-        while (!(*batch)->idle()) {
-            std::vector<TokenEvent> tokens;
-            std::vector<FinishedRequest> finished;
-            TLLM_RETURN_IF_ERROR((*batch)->step(tokens, finished));
-            for (const TokenEvent& token : tokens) {
-                if (generated++ == 0) {
-                    first_token_at = seconds_since(start);
-                }
-                TLLM_RETURN_IF_ERROR(printer.print(token.token));
+    TLLM_RETURN_IF_ERROR(batch->submit({1, prompt, static_cast<int32_t>(new_tokens), flags.stop_ids, sampling}));
+    while (!batch->idle()) {
+        std::vector<TokenEvent> tokens;
+        std::vector<FinishedRequest> finished;
+        TLLM_RETURN_IF_ERROR(batch->step(tokens, finished));
+        for (const TokenEvent& token : tokens) {
+            if (generated++ == 0) {
+                first_token_at = seconds_since(start);
             }
+            TLLM_RETURN_IF_ERROR(printer.print(token.token));
         }
     }
     printer.finish();
