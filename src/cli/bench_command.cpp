@@ -1,6 +1,8 @@
 // `tritonllm bench`: prefill and batch-1 decode speed, against the ceiling measured in the same run:
 // the bytes one decode step must read over the card's device-to-device copy bandwidth. With --context N,
 // both are measured with N tokens already in the cache (llama-bench's -d), and the ceiling counts their KV.
+// One stream runs through the batched engine, as chat, generate and the server run requests; --contiguous runs it
+// on a sequence's own contiguous cache (Engine::decode), the reference the batched engine's batch 1 is held to.
 #include "cli/bench_command.h"
 
 #include "cli/build_info.h"
@@ -13,14 +15,17 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "model/config.h"
+#include "runtime/batch_engine.h"
 #include "runtime/engine.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <vector>
 
 namespace tllm {
@@ -41,6 +46,7 @@ struct BenchFlags {
     float temperature = 0.0f;
     bool json_only = false;
     bool gemm = false;
+    bool contiguous = false;
     std::vector<int> concurrency;
     double arrival_rate = 0;
     int requests = 64;
@@ -73,6 +79,127 @@ double decode_step_bytes(const GptOssConfig& c, double context) {
         static_cast<double>(c.n_layers) * (attention + static_cast<double>(c.n_experts_per_token) * expert);
     return layers + kv + static_cast<double>(c.vocab_size) * hidden * 2 + hidden * 2 * 2;
 }
+
+// One run's times: the prompt's step up to its first token, then gen_tokens decode steps.
+struct RunTimes {
+    double prefill_s = 0;
+    double decode_s = 0;
+};
+
+class StreamRunner {
+  public:
+    virtual ~StreamRunner() = default;
+    // `prompt` after the context (the same tokens every run), then gen_tokens generated.
+    virtual Result<RunTimes>
+    run(const std::vector<int32_t>& prompt, int gen_tokens, const SamplingParams& sampling) = 0;
+};
+
+double seconds_between(Clock::time_point start, Clock::time_point end) {
+    return std::chrono::duration<double>(end - start).count();
+}
+
+// A sequence on its own contiguous cache, truncated back to the context before each run.
+class ContiguousRunner : public StreamRunner {
+  public:
+    static Result<std::unique_ptr<StreamRunner>>
+    create(Engine& engine, int64_t max_context, std::span<const int32_t> context, int chunk) {
+        auto runner = std::unique_ptr<ContiguousRunner>(new ContiguousRunner(engine));
+        TLLM_ASSIGN_OR_RETURN(runner->sequence_, engine.new_sequence(max_context));
+        std::vector<std::vector<float>> logits;
+        for (size_t done = 0; done < context.size(); done += static_cast<size_t>(chunk)) {
+            const StepInput input{runner->sequence_.get(),
+                                  context.subspan(done, std::min(context.size() - done, static_cast<size_t>(chunk))),
+                                  false};
+            TLLM_RETURN_IF_ERROR(engine.step(std::span<const StepInput>(&input, 1), logits));
+        }
+        runner->context_ = static_cast<int64_t>(context.size());
+        return std::unique_ptr<StreamRunner>(std::move(runner));
+    }
+    Result<RunTimes> run(const std::vector<int32_t>& prompt, int gen_tokens, const SamplingParams& sampling) override {
+        sequence_->truncate(context_);
+        std::vector<std::vector<float>> logits;
+        const StepInput input{sequence_.get(), prompt, false};
+        const auto prefill_start = Clock::now();
+        TLLM_RETURN_IF_ERROR(engine_->step(std::span<const StepInput>(&input, 1), logits));
+        const auto decode_start = Clock::now();
+        std::vector<int32_t> generated;
+        TLLM_RETURN_IF_ERROR(engine_->decode(*sequence_, prompt.back(), gen_tokens, sampling, 0, generated));
+        return RunTimes{seconds_between(prefill_start, decode_start), seconds_between(decode_start, Clock::now())};
+    }
+
+  private:
+    explicit ContiguousRunner(Engine& engine) : engine_(&engine) {}
+    Engine* engine_;
+    std::unique_ptr<Sequence> sequence_;
+    int64_t context_ = 0;
+};
+
+// One request at a time through the batched engine: the context is one request's prompt, cached in whole blocks,
+// which every run's request starts with, so that its prefix cache serves it (as a chat's earlier turns).
+class BatchedRunner : public StreamRunner {
+  public:
+    static Result<std::unique_ptr<StreamRunner>>
+    create(Engine& engine, std::vector<int32_t> context, int prompt_tokens, int gen_tokens) {
+        auto runner = std::unique_ptr<BatchedRunner>(new BatchedRunner(std::move(context)));
+        BatchEngineOptions options;
+        options.block_tokens = kBlockTokens;
+        options.step_tokens = engine.options().max_step_tokens;
+        options.max_running = 1;
+        const auto run_tokens = static_cast<int64_t>(prompt_tokens) + gen_tokens + 1;
+        const auto context_tokens = static_cast<int64_t>(runner->context_.size());
+        // The context's blocks stay cached while runs come and go: room for a run beside them, and for the
+        // blocks the last run left cached, so that none of the context's is evicted.
+        options.kv_blocks = static_cast<int32_t>(
+            std::min<int64_t>(BatchEngine::kv_blocks_for(engine.config(), options, context_tokens + run_tokens) +
+                                  2 * BatchEngine::kv_blocks_for(engine.config(), options, run_tokens),
+                              std::numeric_limits<int32_t>::max()));
+        TLLM_ASSIGN_OR_RETURN(runner->batch_, BatchEngine::create(engine, options));
+        if (!runner->context_.empty()) {
+            TLLM_RETURN_IF_ERROR(runner->serve(runner->context_, 1, SamplingParams{}));
+        }
+        return std::unique_ptr<StreamRunner>(std::move(runner));
+    }
+    Result<RunTimes> run(const std::vector<int32_t>& prompt, int gen_tokens, const SamplingParams& sampling) override {
+        std::vector<int32_t> tokens = context_;
+        tokens.insert(tokens.end(), prompt.begin(), prompt.end());
+        return serve(tokens, gen_tokens + 1, sampling);
+    }
+
+  private:
+    static constexpr int32_t kBlockTokens = 16;
+    explicit BatchedRunner(std::vector<int32_t> context) : context_(std::move(context)) {}
+
+    Result<RunTimes> serve(std::vector<int32_t> tokens, int max_new_tokens, const SamplingParams& sampling) {
+        const uint64_t id = next_id_++;
+        const int64_t cacheable = static_cast<int64_t>(context_.size()) / kBlockTokens * kBlockTokens;
+        const auto start = Clock::now();
+        TLLM_RETURN_IF_ERROR(batch_->submit({id, std::move(tokens), max_new_tokens, {}, sampling}));
+        Clock::time_point first = start;
+        Clock::time_point last = start;
+        int generated = 0;
+        std::vector<TokenEvent> events;
+        std::vector<FinishedRequest> finished;
+        while (!batch_->idle()) {
+            events.clear();
+            TLLM_RETURN_IF_ERROR(batch_->step(events, finished));
+            for (const TokenEvent& event : events) {
+                last = Clock::now();
+                if (generated++ == 0) {
+                    first = last;
+                    if (id > 1 && event.cached_prompt_tokens < cacheable) {
+                        TLLM_LOG_WARN("bench: the prefix cache served {} of the context's {} positions",
+                                      event.cached_prompt_tokens, cacheable);
+                    }
+                }
+            }
+        }
+        return RunTimes{seconds_between(start, first), seconds_between(first, last)};
+    }
+
+    std::vector<int32_t> context_;
+    std::unique_ptr<BatchEngine> batch_;
+    uint64_t next_id_ = 1;
+};
 
 Status run_bench(const BenchFlags& flags) {
     if (!flags.serve_url.empty()) {
@@ -154,7 +281,6 @@ Status run_bench(const BenchFlags& flags) {
         decode_step_bytes(c, flags.context_tokens + flags.prompt_tokens + (flags.gen_tokens - 1) / 2.0 + 1);
     const double ceiling = copy_bandwidth / bytes_per_token;
 
-    TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> sequence, engine->new_sequence(context));
     const SamplingParams sampling{flags.temperature, 1.0f, 0, flags.seed};
     Rng rng(flags.seed ^ 0x62656e6368ull);
     auto random_tokens = [&](int count) {
@@ -164,30 +290,27 @@ Status run_bench(const BenchFlags& flags) {
         }
         return tokens;
     };
-    std::vector<std::vector<float>> logits;
-    if (flags.context_tokens > 0) {
-        const auto fill_start = Clock::now();
-        for (int done = 0; done < flags.context_tokens; done += kContextChunk) {
-            const std::vector<int32_t> chunk = random_tokens(std::min(kContextChunk, flags.context_tokens - done));
-            const StepInput input{sequence.get(), chunk, false};
-            TLLM_RETURN_IF_ERROR(engine->step(std::span<const StepInput>(&input, 1), logits));
-        }
-        TLLM_LOG_INFO("context of {} tokens prefilled in {:.2f} s", flags.context_tokens,
-                      std::chrono::duration<double>(Clock::now() - fill_start).count());
+    const auto fill_start = Clock::now();
+    std::vector<int32_t> context_tokens = random_tokens(flags.context_tokens);
+    std::unique_ptr<StreamRunner> runner;
+    if (flags.contiguous) {
+        TLLM_ASSIGN_OR_RETURN(runner, ContiguousRunner::create(*engine, context, context_tokens, kContextChunk));
+    } else {
+        TLLM_ASSIGN_OR_RETURN(
+            runner, BatchedRunner::create(*engine, std::move(context_tokens), flags.prompt_tokens, flags.gen_tokens));
     }
+    if (flags.context_tokens > 0) {
+        TLLM_LOG_INFO("context of {} tokens prefilled in {:.2f} s", flags.context_tokens,
+                      seconds_between(fill_start, Clock::now()));
+    }
+    const char* engine_name = flags.contiguous ? "contiguous" : "batched";
     std::vector<nlohmann::json> rows;
     const nlohmann::json version = build_info_json(build_info());
     for (int run = -1; run < flags.runs; ++run) { // run −1 warms up (module loads, graph capture)
-        sequence->truncate(flags.context_tokens);
-        const std::vector<int32_t> prompt = random_tokens(flags.prompt_tokens);
-        const StepInput input{sequence.get(), prompt, false};
-        const auto prefill_start = Clock::now();
-        TLLM_RETURN_IF_ERROR(engine->step(std::span<const StepInput>(&input, 1), logits));
-        const double prefill_s = std::chrono::duration<double>(Clock::now() - prefill_start).count();
-        std::vector<int32_t> generated;
-        const auto decode_start = Clock::now();
-        TLLM_RETURN_IF_ERROR(engine->decode(*sequence, prompt.back(), flags.gen_tokens, sampling, 0, generated));
-        const double decode_s = std::chrono::duration<double>(Clock::now() - decode_start).count();
+        TLLM_ASSIGN_OR_RETURN(const RunTimes times,
+                              runner->run(random_tokens(flags.prompt_tokens), flags.gen_tokens, sampling));
+        const double prefill_s = times.prefill_s;
+        const double decode_s = times.decode_s;
         if (run < 0) {
             continue;
         }
@@ -195,6 +318,7 @@ Status run_bench(const BenchFlags& flags) {
         nlohmann::json row = {{"card", card},
                               {"backend", backend_name(options.backend)},
                               {"model", model_name},
+                              {"engine", engine_name},
                               {"run", run},
                               {"context_tokens", flags.context_tokens},
                               {"prompt_tokens", flags.prompt_tokens},
@@ -223,8 +347,9 @@ Status run_bench(const BenchFlags& flags) {
             decode.push_back(row["decode_tok_s"].get<double>());
         }
         const double decode_median = median(decode);
-        std::printf("\n%s, %s backend, %s, %d tokens in the cache, %d-token prompt, %d generated, %d runs (medians)\n",
-                    card.c_str(), backend_name(options.backend), model_name.c_str(), flags.context_tokens,
+        std::printf("\n%s, %s backend, %s, %s engine, %d tokens in the cache, %d-token prompt, %d generated, %d runs "
+                    "(medians)\n",
+                    card.c_str(), backend_name(options.backend), model_name.c_str(), engine_name, flags.context_tokens,
                     flags.prompt_tokens, flags.gen_tokens, flags.runs);
         std::printf("| prefill tok/s | TTFT ms | decode tok/s | ms/token | copy GB/s | GB/token | ceiling tok/s | of "
                     "ceiling |\n");
@@ -270,6 +395,9 @@ void register_bench_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     bench->add_flag("--json", flags->json_only, "Print only the JSON lines");
+    bench->add_flag("--contiguous", flags->contiguous,
+                    "Run the stream on a sequence's own contiguous cache instead of the batched engine (the reference "
+                    "the batched engine's batch 1 is held to)");
     bench
         ->add_option("--concurrency", flags->concurrency,
                      "Streams started together through the batched engine, one run per value (e.g. 1,8,64)")
