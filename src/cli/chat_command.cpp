@@ -10,6 +10,7 @@
 #include "model/config.h"
 #include "model/synth.h"
 #include "model/weights.h"
+#include "runtime/batch_engine.h"
 #include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
 #include "tools/tool_loop.h"
@@ -314,7 +315,7 @@ Status run_chat(const ChatFlags& flags) {
     options.reasoning_effort = *effort;
     options.developer_message = flags.developer_message;
     options.conversation_date = today();
-    options.context = flags.context > 0 ? flags.context : default_context(*engine);
+    options.context = flags.context > 0 ? flags.context : default_context(*engine, /*one_sequence=*/true);
     options.max_tokens = flags.max_tokens;
     options.sampling.temperature = flags.temperature;
     options.sampling.seed = flags.seed_given ? flags.seed : std::random_device{}();
@@ -397,8 +398,7 @@ Result<std::string> model_directory(bool demo, const std::string& model, const s
     return resolve_model(model, source);
 }
 
-// The longest context whose KV cache fits in the memory that is free now, capped at kMaxDefaultContext.
-int64_t default_context(const Engine& engine) {
+int64_t default_context(const Engine& engine, bool one_sequence) {
     const GptOssConfig& config = engine.config();
     const uint64_t bytes_per_token = 2 * static_cast<uint64_t>(config.n_layers) *
                                      static_cast<uint64_t>(config.kv_width()) *
@@ -417,7 +417,13 @@ int64_t default_context(const Engine& engine) {
         available = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2
                                                : static_cast<uint64_t>(kMaxDefaultContext) * bytes_per_token;
     }
-    const int64_t fits = static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
+    int64_t fits = static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
+    if (one_sequence) {
+        BatchEngineOptions options;
+        options.block_tokens = ChatSession::kChatBlockTokens;
+        options.step_tokens = engine.options().max_step_tokens;
+        fits = BatchEngine::longest_sequence_in(config, options, kv_cache_dtype(engine.options().precision), available);
+    }
     int64_t context = std::min({fits, kMaxDefaultContext, config.max_context()});
     constexpr int64_t kRounding = 1024;
     if (context > kRounding) {

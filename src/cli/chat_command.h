@@ -29,8 +29,10 @@ Result<std::string> model_directory(bool demo, const std::string& model, const s
 // Today's date in local time, "YYYY-MM-DD", for the system message.
 std::string today();
 
-// The longest context whose KV cache fits in the memory that is free now, capped at 131,072 tokens.
+// The longest context whose KV cache fits in the memory that is free now, capped at 131,072 tokens: for one
+// conversation (`one_sequence`, the chat: a paged cache whose sliding-window layers keep only their window), or for
+// a pool that many share (the server: every layer's K and V for each position).
 class Engine;
-int64_t default_context(const Engine& engine);
+int64_t default_context(const Engine& engine, bool one_sequence);
 
 } // namespace tllm

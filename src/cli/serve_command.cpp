@@ -85,7 +85,7 @@ Status run_serve(const ServeFlags& flags) {
     }
     Tokenizer& tokenizer = *tokenizer_or;
     // The KV memory: what fits now (the chat's rule), shared by all requests in blocks; one request may use it all.
-    const int64_t kv_tokens = flags.context > 0 ? flags.context : default_context(*engine);
+    const int64_t kv_tokens = flags.context > 0 ? flags.context : default_context(*engine, /*one_sequence=*/false);
     BatchEngineOptions batch;
     batch.block_tokens = 16;
     batch.kv_blocks = static_cast<int32_t>(std::min<int64_t>(2 * (kv_tokens / batch.block_tokens + 1), 1 << 24));

@@ -46,6 +46,32 @@ int64_t BatchEngine::kv_blocks_for(const GptOssConfig& config, const BatchEngine
                                                layer_group_windows(config));
 }
 
+int64_t BatchEngine::longest_sequence_in(const GptOssConfig& config,
+                                         const BatchEngineOptions& options,
+                                         DType dtype,
+                                         uint64_t bytes) {
+    // K and V of one block: its layers' rows for block_tokens positions.
+    const uint64_t block_bytes =
+        2 * static_cast<uint64_t>(PagedKvLayout(config, 1, options.block_tokens).elements()) * dtype_size(dtype);
+    auto fits = [&](int64_t tokens) {
+        return static_cast<uint64_t>(kv_blocks_for(config, options, tokens) + 1) <= bytes / block_bytes;
+    };
+    int64_t low = 0; // fits (no blocks) unless not even the padding block does
+    int64_t high = config.max_context();
+    if (!fits(0)) {
+        return 0;
+    }
+    while (low < high) { // the longest that fits lies in [low, high]
+        const int64_t middle = low + (high - low + 1) / 2;
+        if (fits(middle)) {
+            low = middle;
+        } else {
+            high = middle - 1;
+        }
+    }
+    return low;
+}
+
 BatchEngine::BatchEngine(Engine& engine, const BatchEngineOptions& options, std::unique_ptr<PagedKvMemory> memory)
     : engine_(engine), config_(engine.config()), options_(options), memory_(std::move(memory)),
       kv_(options.kv_blocks, options.block_tokens, layer_group_windows(engine.config())),

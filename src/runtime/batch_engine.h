@@ -64,6 +64,11 @@ class BatchEngine {
     // The most KV blocks one request of `tokens` positions holds at once (its prompt in chunks of step_tokens):
     // a pool of this many runs it alone without a step ever shrinking for want of blocks.
     static int64_t kv_blocks_for(const GptOssConfig& config, const BatchEngineOptions& options, int64_t tokens);
+    // The longest sequence (at most the model's context) whose kv_blocks_for blocks, and the one block a GPU store
+    // keeps for padding, fit in `bytes` of KV memory of `dtype`: about twice what a count of every layer's K and V
+    // per position allows, since the sliding-window layers keep only their window's.
+    static int64_t
+    longest_sequence_in(const GptOssConfig& config, const BatchEngineOptions& options, DType dtype, uint64_t bytes);
 
     // kInvalidArgument for requests a client got wrong (empty prompt, token outside the vocabulary, no tokens to
     // generate, bad sampling parameters, an id in use), kContextOverflow past the model's context.

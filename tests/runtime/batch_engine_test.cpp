@@ -292,6 +292,37 @@ TEST_P(BatchEngineTest, AllLogitsAreTheContiguousEnginesFromOnePass) {
     EXPECT_NE(status.error().to_string().find("while requests run"), std::string::npos);
 }
 
+// The chat's default context: the longest sequence whose blocks fit the bytes given, exactly (one more position
+// would not fit), the sliding-window layers costing their window's blocks whatever the length.
+TEST_P(BatchEngineTest, LongestSequenceInIsTheLongestThatFits) {
+    const DType dtype = kv_cache_dtype(GetParam());
+    const BatchEngineOptions options{0, 16, 64, 1};
+    const uint64_t block_bytes =
+        2 * static_cast<uint64_t>(PagedKvLayout(config_, 1, 16).elements()) * dtype_size(dtype);
+    for (const uint64_t blocks : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{37}, uint64_t{5000}}) {
+        for (const uint64_t extra : {uint64_t{0}, block_bytes - 1}) {
+            const uint64_t bytes = blocks * block_bytes + extra;
+            const int64_t longest = BatchEngine::longest_sequence_in(config_, options, dtype, bytes);
+            SCOPED_TRACE(::testing::Message() << blocks << " blocks and " << extra << " bytes");
+            if (blocks == 0) {
+                EXPECT_EQ(longest, 0);
+                continue;
+            }
+            EXPECT_LE(static_cast<uint64_t>(BatchEngine::kv_blocks_for(config_, options, longest) + 1), blocks);
+            if (longest < config_.max_context()) {
+                EXPECT_GT(static_cast<uint64_t>(BatchEngine::kv_blocks_for(config_, options, longest + 1) + 1), blocks);
+            }
+        }
+    }
+    // Within the model's context, the full-attention layers' blocks take what the sliding ones' window leaves: every
+    // position costs one block's share, not a share of every layer.
+    const int64_t blocks = 300;
+    const int64_t sliding = (options.step_tokens + config_.sliding_window - 3) / 16 + 2;
+    const int64_t longest = BatchEngine::longest_sequence_in(config_, options, dtype, blocks * block_bytes);
+    ASSERT_LT(longest, config_.max_context());
+    EXPECT_GE(longest, (blocks - 1 - sliding) * 16);
+}
+
 INSTANTIATE_TEST_SUITE_P(Precisions, BatchEngineTest, ::testing::Values(Precision::kBf16, Precision::kF32));
 
 } // namespace
