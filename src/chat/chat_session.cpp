@@ -169,16 +169,7 @@ ChatSession::create(Engine& engine, const Tokenizer& tokenizer, const ChatOption
     }
     // The replies run through the batched engine, as the server's requests do: a batch of one over a paged cache
     // that holds one conversation at the full context, whose prefix cache gives each turn the earlier turns' KV.
-    BatchEngineOptions batch;
-    batch.block_tokens = kChatBlockTokens;
-    batch.step_tokens = engine.options().max_step_tokens;
-    batch.max_running = 1;
-    const int64_t blocks = BatchEngine::kv_blocks_for(engine.config(), batch, session->context_);
-    if (blocks > std::numeric_limits<int32_t>::max()) {
-        return make_error(ErrorCode::kInvalidArgument, "a context of {} tokens needs {} KV blocks", session->context_,
-                          blocks);
-    }
-    batch.kv_blocks = static_cast<int32_t>(blocks);
+    TLLM_ASSIGN_OR_RETURN(const BatchEngineOptions batch, BatchEngine::one_sequence_options(engine, session->context_));
     TLLM_ASSIGN_OR_RETURN(session->batch_, BatchEngine::create(engine, batch));
 
     SystemContent system;

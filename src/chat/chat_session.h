@@ -99,8 +99,6 @@ class ChatObserver {
 
 class ChatSession {
   public:
-    // Positions per KV block: whole blocks are what a later turn can reuse.
-    static constexpr int32_t kChatBlockTokens = 16;
     // `engine` and `tokenizer` must outlive the session.
     static Result<std::unique_ptr<ChatSession>>
     create(Engine& engine, const Tokenizer& tokenizer, const ChatOptions& options);

@@ -141,17 +141,14 @@ class BatchedRunner : public StreamRunner {
     static Result<std::unique_ptr<StreamRunner>>
     create(Engine& engine, std::vector<int32_t> context, int prompt_tokens, int gen_tokens) {
         auto runner = std::unique_ptr<BatchedRunner>(new BatchedRunner(std::move(context)));
-        BatchEngineOptions options;
-        options.block_tokens = kBlockTokens;
-        options.step_tokens = engine.options().max_step_tokens;
-        options.max_running = 1;
         const auto run_tokens = static_cast<int64_t>(prompt_tokens) + gen_tokens + 1;
         const auto context_tokens = static_cast<int64_t>(runner->context_.size());
+        TLLM_ASSIGN_OR_RETURN(BatchEngineOptions options,
+                              BatchEngine::one_sequence_options(engine, context_tokens + run_tokens));
         // The context's blocks stay cached while runs come and go: room for a run beside them, and for the
         // blocks the last run left cached, so that none of the context's is evicted.
         options.kv_blocks = static_cast<int32_t>(
-            std::min<int64_t>(BatchEngine::kv_blocks_for(engine.config(), options, context_tokens + run_tokens) +
-                                  2 * BatchEngine::kv_blocks_for(engine.config(), options, run_tokens),
+            std::min<int64_t>(options.kv_blocks + 2 * BatchEngine::kv_blocks_for(engine.config(), options, run_tokens),
                               std::numeric_limits<int32_t>::max()));
         TLLM_ASSIGN_OR_RETURN(runner->batch_, BatchEngine::create(engine, options));
         if (!runner->context_.empty()) {
@@ -166,12 +163,12 @@ class BatchedRunner : public StreamRunner {
     }
 
   private:
-    static constexpr int32_t kBlockTokens = 16;
     explicit BatchedRunner(std::vector<int32_t> context) : context_(std::move(context)) {}
 
     Result<RunTimes> serve(std::vector<int32_t> tokens, int max_new_tokens, const SamplingParams& sampling) {
         const uint64_t id = next_id_++;
-        const int64_t cacheable = static_cast<int64_t>(context_.size()) / kBlockTokens * kBlockTokens;
+        const int32_t block = batch_->kv().block_tokens();
+        const int64_t cacheable = static_cast<int64_t>(context_.size()) / block * block;
         const auto start = Clock::now();
         TLLM_RETURN_IF_ERROR(batch_->submit({id, std::move(tokens), max_new_tokens, {}, sampling}));
         Clock::time_point first = start;

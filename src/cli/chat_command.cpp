@@ -417,13 +417,11 @@ int64_t default_context(const Engine& engine, bool one_sequence) {
         available = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2
                                                : static_cast<uint64_t>(kMaxDefaultContext) * bytes_per_token;
     }
-    int64_t fits = static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
-    if (one_sequence) {
-        BatchEngineOptions options;
-        options.block_tokens = ChatSession::kChatBlockTokens;
-        options.step_tokens = engine.options().max_step_tokens;
-        fits = BatchEngine::longest_sequence_in(config, options, kv_cache_dtype(engine.options().precision), available);
-    }
+    // The options of a batch of one do not depend on its length: the pool's size is what is sought.
+    const int64_t fits =
+        one_sequence ? BatchEngine::longest_sequence_in(config, BatchEngine::one_sequence_options(engine, 0).value(),
+                                                        kv_cache_dtype(engine.options().precision), available)
+                     : static_cast<int64_t>(std::min<uint64_t>(available / bytes_per_token, INT64_MAX));
     int64_t context = std::min({fits, kMaxDefaultContext, config.max_context()});
     constexpr int64_t kRounding = 1024;
     if (context > kRounding) {

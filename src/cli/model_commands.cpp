@@ -145,12 +145,8 @@ Status run_logits(const LogitsFlags& flags) {
     // Through the batched engine, as generate, chat and the server: the prompt in steps of the engine's step size,
     // then (with --decode-after) one decode step per token: the same logits as one pass, computed the way
     // generation computes them.
-    BatchEngineOptions options;
-    options.block_tokens = 16;
-    options.step_tokens = engine->options().max_step_tokens;
-    options.kv_blocks = static_cast<int32_t>(
-        BatchEngine::kv_blocks_for(engine->config(), options, static_cast<int64_t>(tokens.size())));
-    options.max_running = 1;
+    TLLM_ASSIGN_OR_RETURN(const BatchEngineOptions options,
+                          BatchEngine::one_sequence_options(*engine, static_cast<int64_t>(tokens.size())));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
     std::vector<float> rows;
     auto start = Clock::now();
@@ -219,7 +215,6 @@ Status run_generate(const GenerateFlags& flags) {
     auto load_start = Clock::now();
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, open_engine(flags.engine));
     const double load_seconds = seconds_since(load_start);
-    const GptOssConfig& config = engine->config();
     const int64_t context = engine->context_limit(flags.engine.context);
     const auto prompt_tokens = static_cast<int64_t>(prompt.size());
     if (prompt_tokens >= context) {
@@ -228,12 +223,9 @@ Status run_generate(const GenerateFlags& flags) {
     }
     // One request through the batched engine, a batch of one, as the server runs requests: its KV in blocks of 16
     // positions (the sliding-window layers keep only their window's), the steps overlapped with the host's work.
-    BatchEngineOptions options;
-    options.block_tokens = 16;
     const int64_t new_tokens = std::min<int64_t>(flags.max_tokens, context - prompt_tokens);
-    options.step_tokens = engine->options().max_step_tokens;
-    options.kv_blocks = static_cast<int32_t>(BatchEngine::kv_blocks_for(config, options, prompt_tokens + new_tokens));
-    options.max_running = 1;
+    TLLM_ASSIGN_OR_RETURN(const BatchEngineOptions options,
+                          BatchEngine::one_sequence_options(*engine, prompt_tokens + new_tokens));
     TLLM_ASSIGN_OR_RETURN(std::unique_ptr<BatchEngine> batch, BatchEngine::create(*engine, options));
     int generated = 0;
     double first_token_at = 0;

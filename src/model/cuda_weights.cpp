@@ -214,8 +214,7 @@ void CudaKvCache::set_length(int64_t length) {
 
 uint64_t
 CudaPagedKvStore::device_bytes(const GptOssConfig& config, int32_t n_blocks, int32_t block_tokens, DType dtype) {
-    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks + 1, block_tokens).elements()) *
-           (dtype == DType::kF32 ? sizeof(float) : sizeof(uint16_t));
+    return 2 * static_cast<uint64_t>(PagedKvLayout(config, n_blocks + 1, block_tokens).elements()) * dtype_size(dtype);
 }
 
 Result<std::unique_ptr<CudaPagedKvStore>> CudaPagedKvStore::create(

@@ -1,8 +1,11 @@
 #include "runtime/batch_engine.h"
 
+#include "model/cuda_weights.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace tllm {
@@ -46,21 +49,31 @@ int64_t BatchEngine::kv_blocks_for(const GptOssConfig& config, const BatchEngine
                                                layer_group_windows(config));
 }
 
+Result<BatchEngineOptions> BatchEngine::one_sequence_options(const Engine& engine, int64_t tokens) {
+    BatchEngineOptions options;
+    options.step_tokens = engine.options().max_step_tokens;
+    options.max_running = 1;
+    const int64_t blocks = kv_blocks_for(engine.config(), options, tokens);
+    if (blocks > std::numeric_limits<int32_t>::max()) {
+        return make_error(ErrorCode::kInvalidArgument, "a sequence of {} positions needs {} KV blocks", tokens, blocks);
+    }
+    options.kv_blocks = static_cast<int32_t>(blocks);
+    return options;
+}
+
 int64_t BatchEngine::longest_sequence_in(const GptOssConfig& config,
                                          const BatchEngineOptions& options,
                                          DType dtype,
                                          uint64_t bytes) {
-    // K and V of one block: its layers' rows for block_tokens positions.
-    const uint64_t block_bytes =
-        2 * static_cast<uint64_t>(PagedKvLayout(config, 1, options.block_tokens).elements()) * dtype_size(dtype);
     auto fits = [&](int64_t tokens) {
-        return static_cast<uint64_t>(kv_blocks_for(config, options, tokens) + 1) <= bytes / block_bytes;
+        const auto blocks = static_cast<int32_t>(kv_blocks_for(config, options, tokens));
+        return CudaPagedKvStore::device_bytes(config, blocks, options.block_tokens, dtype) <= bytes;
     };
-    int64_t low = 0; // fits (no blocks) unless not even the padding block does
-    int64_t high = config.max_context();
-    if (!fits(0)) {
+    if (!fits(0)) { // not even the padding block
         return 0;
     }
+    int64_t low = 0;
+    int64_t high = config.max_context();
     while (low < high) { // the longest that fits lies in [low, high]
         const int64_t middle = low + (high - low + 1) / 2;
         if (fits(middle)) {
@@ -82,12 +95,7 @@ Status BatchEngine::submit(BatchRequest request) {
         return make_error(ErrorCode::kInvalidArgument, "request {}: {} prompt tokens and {} to generate", request.id,
                           request.prompt.size(), request.max_new_tokens);
     }
-    for (int32_t token : request.prompt) {
-        if (token < 0 || token >= config_.vocab_size) {
-            return make_error(ErrorCode::kInvalidArgument, "request {}: token id {} outside vocabulary [0, {})",
-                              request.id, token, config_.vocab_size);
-        }
-    }
+    TLLM_RETURN_IF_ERROR(check_vocabulary(request.prompt, fmt::format("request {}", request.id)));
     const int64_t total = static_cast<int64_t>(request.prompt.size()) + request.max_new_tokens;
     if (total > config_.max_context()) {
         return make_error(ErrorCode::kContextOverflow, "request {}: {} tokens exceed the context of {}", request.id,
@@ -116,12 +124,7 @@ Status BatchEngine::all_logits(std::span<const int32_t> tokens, int64_t prefill,
         return make_error(ErrorCode::kInvalidArgument, "{} tokens: 1 to the context of {}", tokens.size(),
                           config_.max_context());
     }
-    for (const int32_t token : tokens) {
-        if (token < 0 || token >= config_.vocab_size) {
-            return make_error(ErrorCode::kInvalidArgument, "token id {} outside vocabulary [0, {})", token,
-                              config_.vocab_size);
-        }
-    }
+    TLLM_RETURN_IF_ERROR(check_vocabulary(tokens, "all_logits"));
     const auto n_tokens = static_cast<int64_t>(tokens.size());
     prefill = prefill > 0 ? std::min(prefill, n_tokens) : n_tokens;
     SequenceKv sequence;
@@ -150,6 +153,16 @@ Status BatchEngine::all_logits(std::span<const int32_t> tokens, int64_t prefill,
     }
     kv_.free(sequence);
     return status;
+}
+
+Status BatchEngine::check_vocabulary(std::span<const int32_t> tokens, std::string_view what) const {
+    for (const int32_t token : tokens) {
+        if (token < 0 || token >= config_.vocab_size) {
+            return make_error(ErrorCode::kInvalidArgument, "{}: token id {} outside vocabulary [0, {})", what, token,
+                              config_.vocab_size);
+        }
+    }
+    return {};
 }
 
 bool BatchEngine::cancel(uint64_t id, std::vector<FinishedRequest>& finished) {

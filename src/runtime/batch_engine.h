@@ -20,6 +20,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace tllm {
@@ -64,6 +66,10 @@ class BatchEngine {
     // The most KV blocks one request of `tokens` positions holds at once (its prompt in chunks of step_tokens):
     // a pool of this many runs it alone without a step ever shrinking for want of blocks.
     static int64_t kv_blocks_for(const GptOssConfig& config, const BatchEngineOptions& options, int64_t tokens);
+    // A batch of one (chat, generate, logits, bench's stream): blocks of the default size, steps of the engine's
+    // size, one running sequence, and a pool for one sequence of `tokens` positions (kv_blocks_for).
+    // kInvalidArgument where that pool would count more blocks than an int32_t holds.
+    static Result<BatchEngineOptions> one_sequence_options(const Engine& engine, int64_t tokens);
     // The longest sequence (at most the model's context) whose kv_blocks_for blocks, and the one block a GPU store
     // keeps for padding, fit in `bytes` of KV memory of `dtype`: about twice what a count of every layer's K and V
     // per position allows, since the sliding-window layers keep only their window's.
@@ -90,6 +96,8 @@ class BatchEngine {
 
   private:
     BatchEngine(Engine& engine, const BatchEngineOptions& options, std::unique_ptr<PagedKvMemory> memory);
+    // kInvalidArgument naming `what` for a token outside the vocabulary.
+    Status check_vocabulary(std::span<const int32_t> tokens, std::string_view what) const;
 
     Engine& engine_;
     const GptOssConfig& config_;

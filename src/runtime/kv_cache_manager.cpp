@@ -26,9 +26,7 @@ int64_t KvCacheManager::max_sequence_blocks(int64_t tokens,
                                             int32_t block_tokens,
                                             std::span<const int32_t> group_windows) {
     TLLM_CHECK(tokens >= 0 && chunk_tokens > 0 && block_tokens > 0,
-               "max_sequence_blocks: {} tokens, chunks of {}, "
-               "blocks of {}",
-               tokens, chunk_tokens, block_tokens);
+               "max_sequence_blocks: {} tokens, chunks of {}, blocks of {}", tokens, chunk_tokens, block_tokens);
     const int64_t all = (tokens + block_tokens - 1) / block_tokens;
     int64_t blocks = 0;
     for (int32_t window : group_windows) {

@@ -241,7 +241,7 @@ TEST_F(ChatSessionTest, LaterTurnsFeedOnlyTheTokensAfterTheSharedPrefix) {
     // Everything up to the first turn's question is unchanged; whole blocks of it are reused, leaving at least the
     // prompt's last token to compute (its logits give the first token).
     EXPECT_GT(shared, first.prompt_.size() - 2);
-    const size_t block = ChatSession::kChatBlockTokens;
+    const auto block = static_cast<size_t>(session->kv().block_tokens());
     const auto reusable = static_cast<int64_t>(std::min(shared, second.prompt_.size() - 1) / block * block);
     EXPECT_GT(reusable, 0);
     EXPECT_EQ(reply->prompt.reused_tokens, reusable);
